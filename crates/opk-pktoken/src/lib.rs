@@ -1,8 +1,47 @@
 //! OpenPubkey PK Tokens: the OP's ID token plus a client-instance-claims (CIC) signature by the
 //! user's ephemeral key, in the compact form opkssh puts into the `openpubkey-pkt` certificate
 //! extension. Pure: no network, no disk.
+//!
+//! The pieces: [`b64`] (strict base64url), [`canonical`] (Go-compatible JSON for the commitment),
+//! [`Jwk`]/[`Jwks`] (keys and RFC 7638 thumbprints), [`Cic`] (commitment), [`PkToken`] (compact
+//! form, issue, verify) and [`UserSigner`] (the ephemeral key as a JWS signer).
 #![forbid(unsafe_code)]
 
+mod alg;
+pub mod b64;
+pub mod canonical;
+mod cic;
+mod error;
 mod expiry;
+mod json;
+mod jwk;
+mod pktoken;
+mod signer;
 
+pub use alg::Alg;
+pub use cic::Cic;
+pub use error::{Error, KeyError};
 pub use expiry::ExpiryPolicy;
+pub use jwk::{Jwk, Jwks};
+pub use pktoken::{MAX_COMPACT_LEN, MAX_FUTURE_IAT_SECS, PkToken, ProviderCheck};
+pub use signer::UserSigner;
+
+/// Entry points for fuzzers: parse arbitrary bytes, must never panic.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Parses `data` as a compact PK Token; on success, re-serialising must give the same text.
+    pub fn fuzz_compact(data: &[u8]) {
+        if let Ok(text) = std::str::from_utf8(data)
+            && let Ok(pkt) = crate::PkToken::from_compact(text)
+        {
+            assert_eq!(pkt.to_compact(), text);
+        }
+    }
+
+    /// Parses `data` as a JWKS document.
+    pub fn fuzz_jwks(data: &[u8]) {
+        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) {
+            let _ = crate::Jwks::from_json(&value);
+        }
+    }
+}
