@@ -1,1 +1,290 @@
-//! placeholder
+//! Blocking HTTP(S) client shared by `opk login` (discovery, token exchange) and `opk verify`
+//! (discovery, JWKS).
+//!
+//! - No async runtime: ureq with rustls (ring).
+//! - Trust anchors: the system PEM bundle plus every certificate in `SSL_CERT_FILE`, the way Go
+//!   and OpenSSL tools honour that variable, so private OPs with an enterprise CA work.
+//! - No redirects (an OP endpoint that redirects is refused rather than followed: SSRF).
+//! - Plain `http://` only to loopback hosts ([`check_url`]).
+//! - Bodies are capped ([`HttpOptions::max_body`]) and must be JSON objects.
+#![forbid(unsafe_code)]
+
+mod roots;
+mod url;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use crate::url::check_url;
+
+/// One error type for the crate; every message is one line saying what is wrong and what to do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The URL is not one opk will contact.
+    #[error(
+        "refusing URL {url:?}: {reason}; use an https:// URL (plain http is allowed only to localhost, 127.0.0.0/8 or [::1])"
+    )]
+    BadUrl {
+        /// The refused URL.
+        url: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// The CA file named by `SSL_CERT_FILE` could not be read.
+    #[error("cannot read CA file {path} (from SSL_CERT_FILE): {source}; fix the path or unset SSL_CERT_FILE")]
+    CaFile {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The CA file named by `SSL_CERT_FILE` holds no PEM certificate.
+    #[error("CA file {path} (from SSL_CERT_FILE) contains no PEM certificate; point SSL_CERT_FILE at a PEM bundle or unset it")]
+    CaFileEmpty {
+        /// The file.
+        path: PathBuf,
+    },
+    /// An https URL was requested but no trust anchor is available.
+    #[error(
+        "no CA certificates for {url}: none of /etc/ssl/certs/ca-certificates.crt, /etc/pki/tls/certs/ca-bundle.crt, /etc/ssl/ca-bundle.pem, /etc/ssl/cert.pem is readable; install ca-certificates or set SSL_CERT_FILE"
+    )]
+    NoRootCerts {
+        /// The URL that needed TLS.
+        url: String,
+    },
+    /// The request timed out.
+    #[error("request to {url} timed out ({source}); check that the server is reachable")]
+    Timeout {
+        /// The URL.
+        url: String,
+        /// ureq's description of which phase timed out.
+        source: Box<ureq::Error>,
+    },
+    /// Connecting, TLS or the HTTP exchange failed.
+    #[error("request to {url} failed: {source}; check the network, the URL and the server's certificate")]
+    Request {
+        /// The URL.
+        url: String,
+        /// The underlying error.
+        source: Box<ureq::Error>,
+    },
+    /// The server answered with a status other than the one required.
+    #[error("{url} answered HTTP {status}, expected 200; check the URL and the server")]
+    Status {
+        /// The URL.
+        url: String,
+        /// The status received.
+        status: u16,
+    },
+    /// The response body exceeds [`HttpOptions::max_body`].
+    #[error("response from {url} is larger than {limit} bytes; the server is misbehaving or this is not the right URL")]
+    BodyTooLarge {
+        /// The URL.
+        url: String,
+        /// The cap that was exceeded.
+        limit: usize,
+    },
+    /// The response body is not JSON.
+    #[error("response from {url} is not valid JSON ({source}); check the URL")]
+    Json {
+        /// The URL.
+        url: String,
+        /// The parse error.
+        source: serde_json::Error,
+    },
+    /// The response body is JSON but not an object.
+    #[error("response from {url} is JSON but not an object; check the URL")]
+    NotObject {
+        /// The URL.
+        url: String,
+    },
+}
+
+/// Timeouts and caps for [`HttpClient`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpOptions {
+    /// Budget for DNS, TCP connect and the TLS handshake.
+    pub connect_timeout: Duration,
+    /// Budget for one whole request, body included.
+    pub total_timeout: Duration,
+    /// Largest response body accepted, in bytes.
+    pub max_body: usize,
+}
+
+impl Default for HttpOptions {
+    /// 5 s to connect, 10 s in total, 1 MiB bodies.
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(5),
+            total_timeout: Duration::from_secs(10),
+            max_body: 1024 * 1024,
+        }
+    }
+}
+
+/// A blocking JSON-over-HTTPS client. Cheap to share by reference; connections are pooled.
+#[derive(Debug)]
+pub struct HttpClient {
+    agent: ureq::Agent,
+    max_body: usize,
+    /// No trust anchor at all: https requests fail with a clear error instead of an opaque
+    /// "unknown issuer" from rustls.
+    no_roots: bool,
+}
+
+impl HttpClient {
+    /// Builds a client whose trust anchors are the first readable system bundle plus every
+    /// certificate in the PEM file named by `SSL_CERT_FILE` (if set).
+    ///
+    /// Fails only if `SSL_CERT_FILE` is set but unreadable or holds no certificate.
+    pub fn new(opts: HttpOptions) -> Result<Self, Error> {
+        let system: Vec<&Path> = roots::SYSTEM_BUNDLES.iter().map(Path::new).collect();
+        let extra = roots::ssl_cert_file_from_env();
+        Self::with_roots(opts, &system, extra.as_deref())
+    }
+
+    /// Like [`HttpClient::new`] with explicit bundle paths instead of the system list and the
+    /// environment; for tests and for callers with their own trust configuration.
+    pub fn with_roots(
+        opts: HttpOptions,
+        system_bundles: &[&Path],
+        extra_ca_file: Option<&Path>,
+    ) -> Result<Self, Error> {
+        let certs = roots::load_roots(system_bundles, extra_ca_file)?;
+        let no_roots = certs.is_empty();
+        let certs: Vec<ureq::tls::Certificate<'static>> = certs
+            .iter()
+            .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
+            .collect();
+        let tls = ureq::tls::TlsConfig::builder()
+            .provider(ureq::tls::TlsProvider::Rustls)
+            .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
+            .build();
+        let config = ureq::Agent::config_builder()
+            .tls_config(tls)
+            // Non-2xx bodies carry OAuth error JSON; we look at the status ourselves.
+            .http_status_as_error(false)
+            // Never follow: a redirect could point discovery at an internal host (SSRF).
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .timeout_connect(Some(opts.connect_timeout))
+            .timeout_global(Some(opts.total_timeout))
+            .user_agent(concat!("opk/", env!("CARGO_PKG_VERSION")))
+            .accept("application/json")
+            .build();
+        Ok(Self {
+            agent: ureq::Agent::new_with_config(config),
+            max_body: opts.max_body,
+            no_roots,
+        })
+    }
+
+    /// GETs `url`, which must answer 200 with a JSON object of at most `max_body` bytes.
+    pub fn get_json(&self, url: &str) -> Result<serde_json::Value, Error> {
+        self.admit(url)?;
+        let resp = self
+            .agent
+            .get(url)
+            .call()
+            .map_err(|e| request_error(url, e))?;
+        let (status, body) = self.read_json(url, resp)?;
+        if status != 200 {
+            return Err(Error::Status {
+                url: url.to_owned(),
+                status,
+            });
+        }
+        body
+    }
+
+    /// POSTs `form` as `application/x-www-form-urlencoded` and returns the status with the JSON
+    /// object body, whatever the status: OAuth token endpoints report errors as 400 + JSON.
+    /// A non-JSON body is an error only for 2xx; otherwise it is [`Error::Status`].
+    pub fn post_form(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+    ) -> Result<(u16, serde_json::Value), Error> {
+        self.admit(url)?;
+        let resp = self
+            .agent
+            .post(url)
+            .send_form(form.iter().copied())
+            .map_err(|e| request_error(url, e))?;
+        let (status, body) = self.read_json(url, resp)?;
+        match body {
+            Ok(value) => Ok((status, value)),
+            // A gateway's HTML 502 page is better reported as "HTTP 502" than as bad JSON.
+            Err(Error::Json { .. } | Error::NotObject { .. }) if !(200..300).contains(&status) => {
+                Err(Error::Status {
+                    url: url.to_owned(),
+                    status,
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn admit(&self, url: &str) -> Result<(), Error> {
+        check_url(url)?;
+        let https = url
+            .get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+        if https && self.no_roots {
+            return Err(Error::NoRootCerts {
+                url: url.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Reads the capped body; the outer error is transport/size, the inner one JSON shape.
+    #[allow(clippy::type_complexity)]
+    fn read_json(
+        &self,
+        url: &str,
+        mut resp: ureq::http::Response<ureq::Body>,
+    ) -> Result<(u16, Result<serde_json::Value, Error>), Error> {
+        let status = resp.status().as_u16();
+        let bytes = resp
+            .body_mut()
+            .with_config()
+            .limit(self.max_body as u64)
+            .read_to_vec()
+            .map_err(|e| match e {
+                ureq::Error::BodyExceedsLimit(_) => Error::BodyTooLarge {
+                    url: url.to_owned(),
+                    limit: self.max_body,
+                },
+                e => request_error(url, e),
+            })?;
+        Ok((status, parse_object(url, &bytes)))
+    }
+}
+
+fn parse_object(url: &str, bytes: &[u8]) -> Result<serde_json::Value, Error> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|source| Error::Json {
+        url: url.to_owned(),
+        source,
+    })?;
+    if !value.is_object() {
+        return Err(Error::NotObject {
+            url: url.to_owned(),
+        });
+    }
+    Ok(value)
+}
+
+fn request_error(url: &str, e: ureq::Error) -> Error {
+    match e {
+        ureq::Error::Timeout(_) => Error::Timeout {
+            url: url.to_owned(),
+            source: Box::new(e),
+        },
+        e => Error::Request {
+            url: url.to_owned(),
+            source: Box::new(e),
+        },
+    }
+}

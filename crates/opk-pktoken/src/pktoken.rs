@@ -97,7 +97,7 @@ impl PkToken {
             None => (compact, None),
         };
         let segments: Vec<&str> = main.split(':').collect();
-        if segments.len() < 3 || segments.len() % 2 == 0 {
+        if segments.len() < 3 || segments.len().is_multiple_of(2) {
             return Err(Error::Malformed(
                 "expected payload followed by (header, signature) pairs",
             ));

@@ -1,1 +1,213 @@
-//! placeholder
+//! opkssh-compatible server policy, as pure functions over file *contents* and token claims.
+//!
+//! - [`table`]: the shared "table" syntax of `providers` and `auth_id` (opkssh.md §2.1);
+//! - [`providers`]: `/etc/opk/providers` rows, expiry keywords, verifier kind (§2.2);
+//! - [`auth_id`]: policy rows and the home-file rule (§2.3);
+//! - [`matcher`]: the identity-attribute matcher (§2.3, `validateClaim`);
+//! - [`decide`]: first-match evaluation of rows against a principal and claims (§2.3 steps 3–5);
+//! - [`principal`]: the certificate-principal check (§1.3 step 7.6, hazard H-1);
+//! - [`add`]: `opk add` (§1.4): issuer aliases, de-duplication and the file rewrite.
+//!
+//! Nothing here touches the file system, the network or the clock.
+#![forbid(unsafe_code)]
+
+pub mod add;
+pub mod auth_id;
+pub mod decide;
+mod glob;
+mod gofmt;
+pub mod matcher;
+pub mod principal;
+pub mod providers;
+pub mod table;
+
+pub use add::{AddOutcome, add_row, issuer_alias};
+pub use auth_id::{AuthId, AuthIdRow};
+pub use decide::{Decision, decide};
+pub use matcher::{Match, MatchWarning, identity_matches};
+pub use principal::check_principal;
+pub use providers::{ProviderKind, ProviderRow, Providers, audience_contains};
+pub use table::{ProblemKind, Row, Table, TableProblem, parse_table, quote_word};
+
+/// Largest policy or providers file accepted, in bytes. Real files are a few KiB; the cap keeps a
+/// hostile or corrupt file from costing unbounded memory and time on every SSH attempt.
+pub const MAX_FILE_BYTES: usize = 1 << 20;
+
+/// Everything that can go wrong in this crate. Messages are one line: what is wrong, what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The input is over [`MAX_FILE_BYTES`].
+    #[error("{what} is {size} bytes, over the {max}-byte limit; shrink the file")]
+    TooLarge {
+        /// Which input (e.g. "policy file").
+        what: &'static str,
+        /// Its size in bytes.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A providers row names an unknown expiry keyword. Fatal for every login, as in opkssh.
+    #[error(
+        "providers line {line_number}: invalid expiration policy {keyword:?}; use one of 12h, 24h, 48h, 1week, oidc, oidc_refreshed, never"
+    )]
+    InvalidExpiry {
+        /// 1-based line of the offending row.
+        line_number: usize,
+        /// The keyword as written.
+        keyword: String,
+    },
+    /// Two providers rows name the same issuer. Fatal for every login, as in opkssh (O-6).
+    #[error(
+        "providers line {line_number}: duplicate issuer {issuer:?} (first on line {first_line_number}); keep exactly one row per issuer"
+    )]
+    DuplicateIssuer {
+        /// The issuer.
+        issuer: String,
+        /// Line of the first row with it.
+        first_line_number: usize,
+        /// Line of the duplicate.
+        line_number: usize,
+    },
+    /// The providers file has no usable row.
+    #[error(
+        "no providers configured; add a row `<issuer> <client_id> <expiry>` to the providers file"
+    )]
+    NoProviders,
+    /// A principal fails `^[a-zA-Z0-9_][a-zA-Z0-9._+@-]{0,127}\$?$` (H-1).
+    #[error(
+        "invalid principal {principal:?}: use 1-128 characters from a-z A-Z 0-9 . _ + @ - (not starting with . + @ -), optionally ending in $"
+    )]
+    InvalidPrincipal {
+        /// The rejected principal.
+        principal: String,
+    },
+    /// `opk add` was given an empty identity (O-3).
+    #[error(
+        "empty identity; give an email, a sub, oidc:<claim>:<value>, oidc-match-end:email:@<domain> or repo:<glob>"
+    )]
+    EmptyIdentity,
+    /// `opk add` was given a bare prefix that would match everyone (H-2).
+    #[error("identity {identity:?} is a bare prefix that would match anyone; add a value after it")]
+    BareIdentityPrefix {
+        /// The rejected identity.
+        identity: String,
+    },
+    /// `opk add` was given an `oidc:` identity with fewer than 3 fields (H-3): it could never match.
+    #[error("identity {identity:?} is malformed; write it as oidc:<claim>:<value>")]
+    MalformedOidcIdentity {
+        /// The rejected identity.
+        identity: String,
+    },
+    /// `opk add` was given a `repo:` identity that is not a valid glob: it could never match.
+    #[error(
+        "identity {identity:?} is not a valid glob; balance the [ ] brackets and do not end it with a backslash"
+    )]
+    InvalidGlob {
+        /// The rejected identity.
+        identity: String,
+    },
+    /// `opk add` was given an empty issuer.
+    #[error(
+        "empty issuer; give the issuer URL or an alias (google, azure, microsoft, gitlab, hello)"
+    )]
+    EmptyIssuer,
+    /// A word cannot be written so that opkssh reads it back unchanged.
+    #[error("{column} {value:?} cannot be written to a policy file: {reason}")]
+    UnwritableWord {
+        /// Which column ("principal", "identity", "issuer").
+        column: &'static str,
+        /// The word.
+        value: String,
+        /// Why, and implicitly what to remove.
+        reason: &'static str,
+    },
+    /// The existing policy file is not UTF-8, so `opk add` cannot rewrite it faithfully.
+    #[error("policy file line {line_number} is not valid UTF-8; fix or delete that line first")]
+    InvalidUtf8 {
+        /// 1-based line.
+        line_number: usize,
+    },
+}
+
+/// Hooks for fuzzers: each feeds arbitrary bytes to one parser and checks its invariants.
+/// Panics only when an invariant breaks.
+#[doc(hidden)]
+pub mod fuzzing {
+    use serde_json::{Map, Value};
+
+    /// [`crate::parse_table`]: never panics; rows are non-empty and in line order.
+    pub fn fuzz_parse_table(data: &[u8]) {
+        if let Ok(t) = crate::parse_table(data) {
+            let mut last = 0;
+            for r in &t.rows {
+                assert!(!r.words.is_empty());
+                assert!(r.line_number > last);
+                last = r.line_number;
+            }
+        }
+    }
+
+    /// [`crate::Providers::parse`]: never panics; a parsed set has unique issuers.
+    pub fn fuzz_providers(data: &[u8]) {
+        if let Ok(p) = crate::Providers::parse(data) {
+            assert!(!p.rows().is_empty());
+            for r in p.rows() {
+                // Unique issuers: looking a row's issuer up finds that very row.
+                assert!(p.find(&r.issuer).is_some_and(|x| std::ptr::eq(x, r)));
+            }
+        }
+    }
+
+    /// [`crate::AuthId::parse`]: never panics; `for_home_of` keeps only that principal.
+    pub fn fuzz_auth_id(data: &[u8]) {
+        if let Ok(a) = crate::AuthId::parse(data) {
+            let user = a.rows().first().map(|r| r.principal.clone()).unwrap_or_default();
+            let home = a.for_home_of(&user);
+            assert!(home.rows().iter().all(|r| r.principal == user));
+        }
+    }
+
+    /// [`crate::identity_matches`]: the first line is the identity, the rest a JSON claims
+    /// object (or, when that is not JSON, `email` and `sub` set to the rest).
+    pub fn fuzz_identity_matches(data: &[u8]) {
+        let text = String::from_utf8_lossy(data);
+        let (identity, rest) = text.split_once('\n').unwrap_or((&text, ""));
+        let claims = match serde_json::from_str::<Value>(rest) {
+            Ok(Value::Object(m)) => m,
+            _ => {
+                let mut m = Map::new();
+                m.insert("email".into(), Value::String(rest.into()));
+                m.insert("sub".into(), Value::String(rest.into()));
+                m
+            }
+        };
+        let m = crate::identity_matches(identity, &claims);
+        if identity.is_empty() {
+            assert!(!m.matched);
+        }
+        for w in &m.warnings {
+            assert!(!w.to_string().contains('\n'));
+        }
+    }
+
+    /// [`crate::add_row`] on arbitrary existing contents: when it succeeds, the row reads back.
+    pub fn fuzz_add_row(data: &[u8]) {
+        let (principal, identity, issuer) = ("alice", "o'brien@example.com", "https://iss");
+        if let Ok(out) = crate::add_row(data, principal, identity, issuer)
+            && let Ok(t) = crate::AuthId::parse(out.contents.as_bytes())
+        {
+            assert!(t.rows().iter().any(|r| r.principal == principal
+                && r.identity == identity
+                && r.issuer == issuer));
+        }
+    }
+
+    /// [`crate::check_principal`] on arbitrary text: accepted principals are one safe token.
+    pub fn fuzz_check_principal(data: &[u8]) {
+        let s = String::from_utf8_lossy(data);
+        if crate::check_principal(&s).is_ok() {
+            assert!(s.len() <= 129);
+            assert!(!s.contains([',', '"', ' ', '\n', '\r']));
+        }
+    }
+}
