@@ -26,10 +26,10 @@ pub mod fuzzing {
     /// Parses `data` as a loopback-listener request head and, if that works, its query string.
     /// Must never panic, whatever `data` is.
     pub fn fuzz_callback_request(data: &[u8]) {
-        if let Ok(req) = crate::request::parse_head(data) {
-            if let Some(q) = req.query {
-                let _ = crate::pct::parse_query(&q);
-            }
+        if let Ok(req) = crate::request::parse_head(data)
+            && let Some(q) = req.query
+        {
+            let _ = crate::pct::parse_query(&q);
         }
     }
 
@@ -48,5 +48,6 @@ pub mod fuzzing {
 #[cfg(test)]
 pub(crate) fn test_ports_lock() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

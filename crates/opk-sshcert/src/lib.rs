@@ -57,8 +57,17 @@ pub mod fuzzing {
     fn exercise(r: Result<OpkCert, crate::Error>) {
         let Ok(c) = r else { return };
         let _ = c.verify_self_signature();
-        let _ = (c.public_key().to_ssh_blob_b64(), c.signature_key().to_ssh_blob_b64());
-        let _ = (c.key_id(), c.principals(), c.pk_token(), c.access_token(), c.comment());
+        let _ = (
+            c.public_key().to_ssh_blob_b64(),
+            c.signature_key().to_ssh_blob_b64(),
+        );
+        let _ = (
+            c.key_id(),
+            c.principals(),
+            c.pk_token(),
+            c.access_token(),
+            c.comment(),
+        );
         let _ = (c.is_user_cert(), c.is_self_signed(), c.extensions().count());
         // Whatever parses must survive its own round trip unchanged.
         let again = OpkCert::parse(c.cert_type(), &c.to_b64());

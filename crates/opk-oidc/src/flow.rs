@@ -1,0 +1,725 @@
+//! Authorization code + PKCE (S256) login over a loopback redirect (RFC 6749, 7636, 8252, OIDC).
+
+use std::io::ErrorKind;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::error::sanitize;
+use crate::pct;
+use crate::provider::{ProviderSpec, check_url};
+use crate::request::{ReadError, Request, Response, read_request};
+use crate::{Error, OidcHttp};
+
+/// The redirect ports opkssh registers with every OP, tried in this order.
+pub const DEFAULT_REDIRECT_PORTS: &[u16] = &[3000, 10001, 11110];
+/// The callback path of the loopback redirect URI.
+pub const CALLBACK_PATH: &str = "/login-callback";
+/// A convenience path that redirects to the OP's authorize URL.
+pub const LOGIN_PATH: &str = "/login";
+
+/// Connections being read at once; more are dropped (only local processes can connect, but one
+/// should not be able to exhaust our threads).
+const MAX_INFLIGHT: usize = 32;
+/// How often the accept loop looks at the listeners when idle.
+const POLL: Duration = Duration::from_millis(20);
+/// Longest OP-provided text placed into messages.
+const MAX_OP_TEXT: usize = 300;
+
+/// How to run the browser login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginOptions {
+    /// Launch the system browser; when false (or when launching fails) the URL goes to `show_url`.
+    pub open_browser: bool,
+    /// Loopback ports to try, in order; the first free one becomes
+    /// `http://localhost:{port}/login-callback`.
+    pub redirect_ports: Vec<u16>,
+    /// How long to wait for the browser to come back.
+    pub timeout: Duration,
+    /// The OIDC `prompt` parameter (opkssh's config default is `consent`).
+    pub prompt: Option<String>,
+    /// Google's `access_type` parameter (opkssh's config default is `offline`).
+    pub access_type: Option<String>,
+}
+
+impl Default for LoginOptions {
+    fn default() -> Self {
+        LoginOptions {
+            open_browser: true,
+            redirect_ports: DEFAULT_REDIRECT_PORTS.to_vec(),
+            timeout: Duration::from_secs(300),
+            prompt: None,
+            access_type: None,
+        }
+    }
+}
+
+/// Tokens from the token endpoint. `Debug` redacts them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Tokens {
+    /// The ID token (compact JWT). Its signature is NOT verified here; the caller verifies it as
+    /// part of the PK Token.
+    pub id_token: String,
+    /// The OAuth access token, if returned.
+    pub access_token: Option<String>,
+    /// The refresh token, if returned.
+    pub refresh_token: Option<String>,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let r = |o: &Option<String>| o.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Tokens")
+            .field("id_token", &"<redacted>")
+            .field("access_token", &r(&self.access_token))
+            .field("refresh_token", &r(&self.refresh_token))
+            .finish()
+    }
+}
+
+/// The two endpoints used from the discovery document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Endpoints {
+    authorization: String,
+    token: String,
+}
+
+/// Fetches the discovery document and checks the issuer and endpoint URLs.
+fn discover(http: &dyn OidcHttp, issuer: &str) -> Result<Endpoints, Error> {
+    let url = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
+    let doc = http.get_json(&url)?;
+    let bad = |reason: String| Error::Discovery {
+        url: url.clone(),
+        reason,
+    };
+    let field = |name: &str| -> Result<String, Error> {
+        doc.get(name)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| bad(format!("`{name}` is missing or not a string")))
+    };
+    let found = field("issuer")?;
+    // OIDC Discovery §4.3: must be identical, or tokens would carry an issuer we never configured.
+    if found != issuer {
+        return Err(Error::IssuerMismatch {
+            expected: issuer.to_owned(),
+            found: sanitize(&found, MAX_OP_TEXT),
+        });
+    }
+    let authorization = field("authorization_endpoint")?;
+    let token = field("token_endpoint")?;
+    check_url("authorization_endpoint", &authorization)?;
+    check_url("token_endpoint", &token)?;
+    // RFC 6749 §3.1: endpoints have no fragment; one would also swallow our query parameters.
+    for (what, u) in [
+        ("authorization_endpoint", &authorization),
+        ("token_endpoint", &token),
+    ] {
+        if u.contains('#') {
+            return Err(Error::UrlNotAllowed {
+                what,
+                url: sanitize(u, MAX_OP_TEXT),
+                reason: "an OAuth endpoint has no fragment",
+            });
+        }
+    }
+    Ok(Endpoints {
+        authorization,
+        token,
+    })
+}
+
+/// Binds the first port from `ports` that is free on 127.0.0.1 (and on [::1], when IPv6 exists).
+///
+/// A port whose [::1] side is taken by someone else is skipped: browsers often resolve `localhost`
+/// to ::1 first, and the code would then be delivered to that other program.
+fn bind_loopback(ports: &[u16]) -> Result<(u16, Vec<TcpListener>), Error> {
+    if ports.is_empty() {
+        return Err(Error::NoRedirectPorts);
+    }
+    for &port in ports {
+        let v4 = match TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))) {
+            Ok(l) => l,
+            Err(_) => continue,
+        };
+        let mut listeners = vec![v4];
+        match TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, port))) {
+            Ok(v6) => listeners.push(v6),
+            // Someone else serves [::1]:port: a browser preferring ::1 would hand them the code.
+            Err(e) if e.kind() == ErrorKind::AddrInUse => continue,
+            // Any other failure means no usable IPv6 loopback here; 127.0.0.1 alone is fine.
+            Err(_) => {}
+        }
+        for l in &listeners {
+            // Non-blocking so one loop can watch both listeners and the overall deadline.
+            l.set_nonblocking(true).map_err(Error::Listener)?;
+        }
+        return Ok((port, listeners));
+    }
+    let ports = ports
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(Error::PortsInUse { ports })
+}
+
+/// `n` random bytes from the OS, base64url without padding.
+fn random_b64(n: usize) -> Result<String, Error> {
+    let mut buf = vec![0u8; n];
+    getrandom::fill(&mut buf).map_err(|e| Error::Random(e.to_string()))?;
+    Ok(Base64UrlUnpadded::encode_string(&buf))
+}
+
+/// RFC 7636 S256 code challenge for `verifier`.
+pub(crate) fn pkce_challenge(verifier: &str) -> String {
+    Base64UrlUnpadded::encode_string(&Sha256::digest(verifier.as_bytes()))
+}
+
+/// Appends percent-encoded parameters to `endpoint`, keeping any query it already has.
+pub(crate) fn build_url(endpoint: &str, params: &[(&str, &str)]) -> String {
+    let mut url = endpoint.to_owned();
+    let sep = if !url.contains('?') {
+        "?"
+    } else if url.ends_with('?') || url.ends_with('&') {
+        ""
+    } else {
+        "&"
+    };
+    url.push_str(sep);
+    let query: Vec<String> = params
+        .iter()
+        .map(|(k, v)| format!("{}={}", pct::encode(k), pct::encode(v)))
+        .collect();
+    url.push_str(&query.join("&"));
+    url
+}
+
+/// Checks that `jwt` is a compact JWS whose payload carries `nonce` (the caller verifies the
+/// signature later; this gives an early, clear error for a confused or replaying OP).
+pub(crate) fn check_id_token(jwt: &str, nonce: &str) -> Result<(), Error> {
+    let segs: Vec<&str> = jwt.split('.').collect();
+    if segs.len() != 3 {
+        return Err(Error::IdToken(format!(
+            "expected 3 dot-separated segments, found {}",
+            segs.len()
+        )));
+    }
+    for (i, s) in segs.iter().enumerate() {
+        // The signature may not be empty either: `alg: none` tokens are never acceptable.
+        if s.is_empty()
+            || !s
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(Error::IdToken(format!(
+                "segment {} is not base64url",
+                i + 1
+            )));
+        }
+    }
+    let payload = Base64UrlUnpadded::decode_vec(segs[1])
+        .map_err(|_| Error::IdToken("the payload is not base64url".into()))?;
+    let claims: Value = serde_json::from_slice(&payload)
+        .map_err(|_| Error::IdToken("the payload is not JSON".into()))?;
+    match claims.get("nonce") {
+        Some(Value::String(n)) if n == nonce => Ok(()),
+        Some(Value::String(_)) => Err(Error::NonceMismatch),
+        Some(_) => Err(Error::IdToken("the nonce claim is not a string".into())),
+        None => Err(Error::IdToken("the nonce claim is missing".into())),
+    }
+}
+
+/// Extracts the OAuth `error` and `error_description` from a JSON body.
+fn oauth_error(body: &Value) -> (String, Option<String>) {
+    let error = body
+        .get("error")
+        .and_then(Value::as_str)
+        .map(|s| sanitize(s, MAX_OP_TEXT))
+        .unwrap_or_else(|| "unknown_error".to_owned());
+    let desc = body
+        .get("error_description")
+        .and_then(Value::as_str)
+        .map(|s| sanitize(s, MAX_OP_TEXT));
+    (error, desc)
+}
+
+/// Everything the serve loop needs to answer requests.
+struct Session<'a> {
+    http: &'a dyn OidcHttp,
+    provider: &'a ProviderSpec,
+    endpoints: Endpoints,
+    nonce: &'a str,
+    state: String,
+    verifier: String,
+    redirect_uri: String,
+    authorize_url: String,
+}
+
+/// What happened with one request.
+enum Outcome {
+    /// Keep serving.
+    Continue,
+    /// The login finished (either way).
+    Done(Result<Tokens, Error>),
+}
+
+const SUCCESS_TEXT: &str =
+    "Login successful. You may now close this window and return to your terminal.";
+const FAILED_TAIL: &str = " — you may close this window";
+
+fn failure_page(what: &str) -> Response {
+    Response::page(
+        200,
+        "OK",
+        "Login failed",
+        &format!("Login failed: {what}{FAILED_TAIL}"),
+    )
+}
+
+impl Session<'_> {
+    /// Answers one request; returns `Done` once a callback with the right state arrived.
+    fn handle(&self, req: &Request) -> (Response, Outcome) {
+        if req.method != "GET" {
+            let r = Response::page(405, "Method Not Allowed", "Method not allowed", "Use GET.");
+            return (r, Outcome::Continue);
+        }
+        match req.path.as_str() {
+            LOGIN_PATH => (
+                Response::redirect(self.authorize_url.clone()),
+                Outcome::Continue,
+            ),
+            CALLBACK_PATH => self.callback(req.query.as_deref().unwrap_or("")),
+            _ => (
+                Response::page(404, "Not Found", "Not found", "Nothing here."),
+                Outcome::Continue,
+            ),
+        }
+    }
+
+    fn callback(&self, query: &str) -> (Response, Outcome) {
+        let stray = || {
+            // Could be a stale tab or another local program: refuse, keep waiting, log nothing.
+            let r = Response::page(
+                400,
+                "Bad Request",
+                "Invalid login callback",
+                "This callback does not belong to the login in progress (missing or wrong state). \
+                 Use the link printed in your terminal.",
+            );
+            (r, Outcome::Continue)
+        };
+        let Ok(params) = pct::parse_query(query) else {
+            return stray();
+        };
+        if pct::get(&params, "state") != Some(self.state.as_str()) {
+            return stray();
+        }
+        if let Some(error) = pct::get(&params, "error") {
+            let error = sanitize(error, MAX_OP_TEXT);
+            let description = pct::get(&params, "error_description")
+                .filter(|d| !d.is_empty())
+                .map(|d| sanitize(d, MAX_OP_TEXT));
+            let shown = match &description {
+                Some(d) => format!("{error}: {d}"),
+                None => error.clone(),
+            };
+            let err = Error::Op { error, description };
+            return (failure_page(&shown), Outcome::Done(Err(err)));
+        }
+        let Some(code) = pct::get(&params, "code").filter(|c| !c.is_empty()) else {
+            let r = Response::page(
+                400,
+                "Bad Request",
+                "Invalid login callback",
+                "The callback carries neither a code nor an error.",
+            );
+            return (r, Outcome::Continue);
+        };
+        match self.exchange(code) {
+            Ok(tokens) => (
+                Response::page(200, "OK", "Login successful", SUCCESS_TEXT),
+                Outcome::Done(Ok(tokens)),
+            ),
+            Err(e) => {
+                let shown = match &e {
+                    Error::TokenEndpoint {
+                        error, description, ..
+                    } => match description {
+                        Some(d) => format!("{error}: {d}"),
+                        None => error.clone(),
+                    },
+                    other => other.to_string(),
+                };
+                (failure_page(&shown), Outcome::Done(Err(e)))
+            }
+        }
+    }
+
+    /// RFC 6749 §4.1.3 + RFC 7636 §4.5: trade the code for tokens.
+    fn exchange(&self, code: &str) -> Result<Tokens, Error> {
+        let mut form: Vec<(&str, &str)> = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", &self.redirect_uri),
+            ("client_id", &self.provider.client_id),
+            ("code_verifier", &self.verifier),
+        ];
+        if let Some(secret) = &self.provider.client_secret {
+            form.push(("client_secret", secret));
+        }
+        let (status, body) = self.http.post_form(&self.endpoints.token, &form)?;
+        if status != 200 {
+            let (error, description) = oauth_error(&body);
+            return Err(Error::TokenEndpoint {
+                status,
+                error,
+                description,
+            });
+        }
+        let opt = |name: &str| -> Result<Option<String>, Error> {
+            match body.get(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(Error::TokenResponse(format!("`{name}` is not a string"))),
+            }
+        };
+        let id_token = opt("id_token")?.ok_or_else(|| {
+            Error::TokenResponse("it has no id_token: make sure the scopes include `openid`".into())
+        })?;
+        check_id_token(&id_token, self.nonce)?;
+        Ok(Tokens {
+            id_token,
+            access_token: opt("access_token")?,
+            refresh_token: opt("refresh_token")?,
+        })
+    }
+}
+
+/// Runs the browser login against `provider` with `nonce` (opkssh: the CIC hash) and returns the
+/// tokens.
+///
+/// Steps: discovery (issuer must match byte-exactly); bind the first free loopback port;
+/// random `state` and PKCE S256 verifier; build the authorize URL; open the browser (or hand the
+/// URL to `show_url`); serve `GET /login` (redirect to the OP) and `GET /login-callback` until a
+/// callback with the right `state` arrives or `opts.timeout` passes; exchange the code. The
+/// listeners are closed when this returns.
+///
+/// `show_url` receives the authorize URL when `opts.open_browser` is false or launching the
+/// browser failed.
+pub fn login_with_browser(
+    http: &dyn OidcHttp,
+    provider: &ProviderSpec,
+    nonce: &str,
+    opts: &LoginOptions,
+    show_url: &mut dyn FnMut(&str),
+) -> Result<Tokens, Error> {
+    provider.validate()?;
+    let started = Instant::now();
+    let endpoints = discover(http, &provider.issuer)?;
+    let (port, listeners) = bind_loopback(&opts.redirect_ports)?;
+    let redirect_uri = format!("http://localhost:{port}{CALLBACK_PATH}");
+    let state = random_b64(32)?;
+    let verifier = random_b64(32)?;
+    let challenge = pkce_challenge(&verifier);
+    let scope = provider.scopes.join(" ");
+    let mut params: Vec<(&str, &str)> = vec![
+        ("response_type", "code"),
+        ("client_id", &provider.client_id),
+        ("redirect_uri", &redirect_uri),
+        ("scope", &scope),
+        ("state", &state),
+        ("nonce", nonce),
+        ("code_challenge", &challenge),
+        ("code_challenge_method", "S256"),
+    ];
+    if let Some(p) = &opts.prompt {
+        params.push(("prompt", p));
+    }
+    if let Some(a) = &opts.access_type {
+        params.push(("access_type", a));
+    }
+    let authorize_url = build_url(&endpoints.authorization, &params);
+    let session = Session {
+        http,
+        provider,
+        endpoints,
+        nonce,
+        state,
+        verifier,
+        redirect_uri,
+        authorize_url,
+    };
+
+    if !opts.open_browser || webbrowser::open(&session.authorize_url).is_err() {
+        show_url(&session.authorize_url);
+    }
+
+    // The timeout counts from the start, so a slow discovery does not extend it.
+    let deadline = started + opts.timeout;
+    serve(&session, &listeners, deadline).map_err(|e| match e {
+        Error::Timeout { .. } => Error::Timeout {
+            secs: opts.timeout.as_secs(),
+        },
+        other => other,
+    })
+}
+
+/// A connection whose request head has been read (or failed to be).
+type Incoming = (TcpStream, Result<Request, ReadError>);
+
+/// Accepts connections until a callback finishes the login or `deadline` passes.
+///
+/// Heads are read on short-lived threads (a browser's idle pre-connect must not block the real
+/// request); all decisions and the code exchange happen on this thread, so the exchange runs once.
+fn serve(
+    session: &Session<'_>,
+    listeners: &[TcpListener],
+    deadline: Instant,
+) -> Result<Tokens, Error> {
+    let (tx, rx) = mpsc::channel::<Incoming>();
+    let inflight = Arc::new(AtomicUsize::new(0));
+    loop {
+        for l in listeners {
+            loop {
+                match l.accept() {
+                    Ok((stream, _)) => spawn_reader(stream, &tx, &inflight),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    // ECONNABORTED, EMFILE and friends are transient: try again next round.
+                    Err(_) => break,
+                }
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Error::Timeout { secs: 0 });
+        }
+        let (mut stream, req) = match rx.recv_timeout(left.min(POLL)) {
+            Ok(msg) => msg,
+            Err(_) => continue,
+        };
+        let resp = match req {
+            Ok(req) => {
+                let (resp, outcome) = session.handle(&req);
+                if let Outcome::Done(result) = outcome {
+                    resp.send(&mut stream);
+                    linger_close(stream);
+                    return result;
+                }
+                resp
+            }
+            Err(ReadError::TooLarge) => Response::page(
+                431,
+                "Request Header Fields Too Large",
+                "Request too large",
+                "The request head exceeds 16 KiB.",
+            ),
+            Err(ReadError::Malformed(why)) => {
+                Response::page(400, "Bad Request", "Bad request", why)
+            }
+            Err(ReadError::Gone) => continue,
+        };
+        resp.send(&mut stream);
+        linger_close(stream);
+    }
+}
+
+fn spawn_reader(mut stream: TcpStream, tx: &mpsc::Sender<Incoming>, inflight: &Arc<AtomicUsize>) {
+    if inflight.fetch_add(1, Ordering::SeqCst) >= MAX_INFLIGHT {
+        inflight.fetch_sub(1, Ordering::SeqCst);
+        return; // dropping the stream closes it
+    }
+    // Accepted sockets may inherit non-blocking mode on some platforms.
+    if stream.set_nonblocking(false).is_err() {
+        inflight.fetch_sub(1, Ordering::SeqCst);
+        return;
+    }
+    let tx = tx.clone();
+    let counter = Arc::clone(inflight);
+    let spawned = thread::Builder::new()
+        .name("opk-oidc-conn".into())
+        .spawn(move || {
+            let req = read_request(&mut stream);
+            counter.fetch_sub(1, Ordering::SeqCst);
+            // The receiver is gone once the login finished; the stream is then simply closed.
+            let _ = tx.send((stream, req));
+        });
+    if spawned.is_err() {
+        // The closure never ran, so undo its slot here.
+        inflight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Gives a response time to reach the client: closing with unread input would send a RST that
+/// can make the client discard the response.
+fn linger_close(mut stream: TcpStream) {
+    let _ = thread::Builder::new()
+        .name("opk-oidc-linger".into())
+        .spawn(move || {
+            let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+            let mut sink = [0u8; 4096];
+            let mut drained = 0usize;
+            // Bounded so a client that keeps sending cannot keep this thread alive.
+            while drained < 64 * 1024 {
+                match std::io::Read::read(&mut stream, &mut sink) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => drained += n,
+                }
+            }
+        });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jwt(payload: &str) -> String {
+        format!(
+            "{}.{}.c2ln",
+            Base64UrlUnpadded::encode_string(br#"{"alg":"RS256"}"#),
+            Base64UrlUnpadded::encode_string(payload.as_bytes())
+        )
+    }
+
+    #[test]
+    fn pkce_rfc7636_appendix_b() {
+        // The worked example from RFC 7636 Appendix B.
+        assert_eq!(
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+    }
+
+    #[test]
+    fn random_values_have_expected_shape() {
+        let a = random_b64(32).expect("random");
+        let b = random_b64(32).expect("random");
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, b);
+        assert!(
+            a.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        );
+    }
+
+    #[test]
+    fn build_url_query_handling() {
+        let p = [("a", "1 2"), ("b", "x&y")];
+        assert_eq!(
+            build_url("https://op/auth", &p),
+            "https://op/auth?a=1%202&b=x%26y"
+        );
+        assert_eq!(
+            build_url("https://op/auth?tenant=t", &p),
+            "https://op/auth?tenant=t&a=1%202&b=x%26y"
+        );
+        assert_eq!(
+            build_url("https://op/auth?", &p),
+            "https://op/auth?a=1%202&b=x%26y"
+        );
+        assert_eq!(
+            build_url("https://op/auth?t=1&", &p),
+            "https://op/auth?t=1&a=1%202&b=x%26y"
+        );
+    }
+
+    #[test]
+    fn id_token_checks() {
+        assert!(check_id_token(&jwt(r#"{"nonce":"n1"}"#), "n1").is_ok());
+        assert!(matches!(
+            check_id_token(&jwt(r#"{"nonce":"n2"}"#), "n1"),
+            Err(Error::NonceMismatch)
+        ));
+        assert!(matches!(
+            check_id_token(&jwt(r#"{}"#), "n1"),
+            Err(Error::IdToken(_))
+        ));
+        assert!(matches!(
+            check_id_token(&jwt(r#"{"nonce":1}"#), "1"),
+            Err(Error::IdToken(_))
+        ));
+        assert!(matches!(
+            check_id_token(&jwt("not json"), "n"),
+            Err(Error::IdToken(_))
+        ));
+        for bad in [
+            "",
+            "a.b",
+            "a.b.c.d",
+            "a..c",
+            "a.b.",
+            "a+b.c.d",
+            "YQ.!!.c2ln",
+        ] {
+            assert!(
+                matches!(check_id_token(bad, "n"), Err(Error::IdToken(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn bind_skips_taken_port() {
+        let _g = crate::test_ports_lock();
+        let taken = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+        let taken_port = taken.local_addr().expect("addr").port();
+        let free = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+        let free_port = free.local_addr().expect("addr").port();
+        drop(free);
+        let (port, ls) = bind_loopback(&[taken_port, free_port]).expect("bind");
+        assert_eq!(port, free_port);
+        assert!(
+            ls.iter()
+                .all(|l| l.local_addr().expect("addr").ip().is_loopback())
+        );
+        drop(ls);
+        // Released again after drop.
+        let (port2, _ls) = bind_loopback(&[free_port]).expect("rebind");
+        assert_eq!(port2, free_port);
+        assert!(matches!(
+            bind_loopback(&[taken_port]),
+            Err(Error::PortsInUse { .. })
+        ));
+        assert!(matches!(bind_loopback(&[]), Err(Error::NoRedirectPorts)));
+    }
+
+    #[test]
+    fn bind_skips_port_taken_on_ipv6_only() {
+        let _g = crate::test_ports_lock();
+        // Only meaningful where an IPv6 loopback exists.
+        let Ok(v6) = TcpListener::bind((Ipv6Addr::LOCALHOST, 0)) else {
+            return;
+        };
+        let v6_port = v6.local_addr().expect("addr").port();
+        if TcpListener::bind((Ipv4Addr::LOCALHOST, v6_port)).is_err() {
+            return; // v4 side busy by chance; nothing to test
+        }
+        let free = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+        let free_port = free.local_addr().expect("addr").port();
+        drop(free);
+        let (port, ls) = bind_loopback(&[v6_port, free_port]).expect("bind");
+        assert_eq!(port, free_port);
+        assert!(!ls.is_empty());
+    }
+
+    #[test]
+    fn tokens_debug_redacts() {
+        let t = Tokens {
+            id_token: "eyJsecret".into(),
+            access_token: Some("at-secret".into()),
+            refresh_token: None,
+        };
+        let d = format!("{t:?}");
+        assert!(!d.contains("secret"), "{d}");
+    }
+}

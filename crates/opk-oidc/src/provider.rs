@@ -1,0 +1,318 @@
+//! The `--provider ISSUER,CLIENT_ID[,SECRET[,SCOPES]]` value and the URL rules it must obey.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::Error;
+use crate::error::sanitize;
+
+/// Scopes used when a `--provider` string names none (opkssh's default for `--provider`).
+pub const DEFAULT_SCOPES: &[&str] = &["openid", "email"];
+
+/// Google's issuer; Google requires a client secret even for installed apps (opkssh H-9).
+pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
+
+/// An OpenID provider as given on the command line.
+///
+/// `Debug` redacts the client secret so that it never ends up in logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProviderSpec {
+    /// The issuer URL, byte-exact as the OP spells it in its discovery document.
+    pub issuer: String,
+    /// The OAuth client ID.
+    pub client_id: String,
+    /// The client secret, if the OP requires one (Google does).
+    pub client_secret: Option<String>,
+    /// Scopes to request, e.g. `["openid", "email"]`.
+    pub scopes: Vec<String>,
+}
+
+impl fmt::Debug for ProviderSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderSpec")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("scopes", &self.scopes)
+            .finish()
+    }
+}
+
+impl ProviderSpec {
+    /// Checks the invariants `FromStr` enforces; useful for specs built from a config file.
+    pub fn validate(&self) -> Result<(), Error> {
+        check_url("issuer", &self.issuer)?;
+        // OIDC Core: the issuer has no query or fragment.
+        if self.issuer.contains(['?', '#']) {
+            return Err(Error::UrlNotAllowed {
+                what: "issuer",
+                url: sanitize(&self.issuer, 200),
+                reason: "an issuer has no query or fragment",
+            });
+        }
+        if self.client_id.is_empty() {
+            return Err(Error::InvalidProvider("(the client ID is empty)".into()));
+        }
+        if is_google(&self.issuer) && self.client_secret.as_deref().unwrap_or("").is_empty() {
+            return Err(Error::GoogleNeedsSecret);
+        }
+        Ok(())
+    }
+}
+
+/// True for Google's issuer, tolerating a trailing slash and host case so the secret rule cannot be
+/// side-stepped by spelling.
+fn is_google(issuer: &str) -> bool {
+    issuer
+        .trim_end_matches('/')
+        .eq_ignore_ascii_case(GOOGLE_ISSUER)
+}
+
+impl FromStr for ProviderSpec {
+    type Err = Error;
+
+    /// Parses `ISSUER,CLIENT_ID[,CLIENT_SECRET[,SCOPES]]` (opkssh `--provider` syntax: no escaping,
+    /// scopes space-separated, empty secret means none, empty scopes means the default).
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let fields: Vec<&str> = s.split(',').collect();
+        if fields.len() < 2 || fields.len() > 4 {
+            return Err(Error::InvalidProvider(format!(
+                "(got {} comma-separated fields, need 2 to 4)",
+                fields.len()
+            )));
+        }
+        let client_secret = fields
+            .get(2)
+            .filter(|s| !s.is_empty())
+            .map(|s| (*s).to_owned());
+        let mut scopes: Vec<String> = fields
+            .get(3)
+            .map(|s| {
+                s.split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if scopes.is_empty() {
+            scopes = DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect();
+        }
+        let spec = ProviderSpec {
+            issuer: fields[0].to_owned(),
+            client_id: fields[1].to_owned(),
+            client_secret,
+            scopes,
+        };
+        spec.validate()?;
+        Ok(spec)
+    }
+}
+
+/// Hosts for which plain http is acceptable: the exact loopback names, never prefixes (opkssh H-12:
+/// `localhost.evil.com` must not pass).
+const LOOPBACK_HOSTS: &[&str] = &["localhost", "127.0.0.1", "[::1]"];
+
+/// Accepts `https://host...`, or `http://` only to `localhost`, `127.0.0.1` or `[::1]`.
+///
+/// Pure string rules (no DNS): scheme, a non-empty host, no userinfo (`user@` hides the real host
+/// from a human reader), a numeric port, and no whitespace or control characters.
+pub fn check_url(what: &'static str, url: &str) -> Result<(), Error> {
+    let reject = |reason: &'static str| Error::UrlNotAllowed {
+        what,
+        url: sanitize(url, 200),
+        reason,
+    };
+    if url.len() > 2048 {
+        return Err(reject("longer than 2048 bytes"));
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(reject("contains whitespace or control characters"));
+    }
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| reject("not an absolute URL"))?;
+    let https = if scheme.eq_ignore_ascii_case("https") {
+        true
+    } else if scheme.eq_ignore_ascii_case("http") {
+        false
+    } else {
+        return Err(reject("the scheme is neither https nor http"));
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(reject("user info in URLs is not allowed"));
+    }
+    let (host, port) = if authority.starts_with('[') {
+        let end = authority
+            .find(']')
+            .ok_or_else(|| reject("unterminated IPv6 literal"))?;
+        let (h, p) = authority.split_at(end + 1);
+        if p.is_empty() {
+            (h, None)
+        } else {
+            let p = p
+                .strip_prefix(':')
+                .ok_or_else(|| reject("unexpected text after the IPv6 literal"))?;
+            (h, Some(p))
+        }
+    } else {
+        match authority.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(reject("the host is empty"));
+    }
+    if let Some(p) = port {
+        let valid = !p.is_empty()
+            && p.len() <= 5
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u32>().is_ok_and(|n| (1..=65535).contains(&n));
+        if !valid {
+            return Err(reject("the port is not a number from 1 to 65535"));
+        }
+    }
+    if !https && !LOOPBACK_HOSTS.iter().any(|h| host.eq_ignore_ascii_case(h)) {
+        return Err(reject("http is only allowed to a loopback host"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<ProviderSpec, Error> {
+        s.parse()
+    }
+
+    #[test]
+    fn defaults() {
+        let p = parse("https://op.example.com,my-client").expect("valid");
+        assert_eq!(p.issuer, "https://op.example.com");
+        assert_eq!(p.client_id, "my-client");
+        assert_eq!(p.client_secret, None);
+        assert_eq!(p.scopes, vec!["openid", "email"]);
+    }
+
+    #[test]
+    fn secret_and_scopes() {
+        let p = parse("https://op.example.com/realms/x,cid,s3cret,openid profile  groups")
+            .expect("valid");
+        assert_eq!(p.client_secret.as_deref(), Some("s3cret"));
+        assert_eq!(p.scopes, vec!["openid", "profile", "groups"]);
+        let p = parse("https://op.example.com,cid,,openid").expect("empty secret");
+        assert_eq!(p.client_secret, None);
+        assert_eq!(p.scopes, vec!["openid"]);
+        let p = parse("https://op.example.com,cid,sec,").expect("empty scopes");
+        assert_eq!(p.scopes, vec!["openid", "email"]);
+    }
+
+    #[test]
+    fn field_count() {
+        assert!(matches!(
+            parse("https://op.example.com"),
+            Err(Error::InvalidProvider(_))
+        ));
+        assert!(matches!(parse(""), Err(Error::InvalidProvider(_))));
+        assert!(matches!(
+            parse("https://op.example.com,a,b,c,d"),
+            Err(Error::InvalidProvider(_))
+        ));
+    }
+
+    #[test]
+    fn empty_client_id() {
+        assert!(matches!(
+            parse("https://op.example.com,"),
+            Err(Error::InvalidProvider(_))
+        ));
+        assert!(matches!(
+            parse("https://op.example.com,,secret"),
+            Err(Error::InvalidProvider(_))
+        ));
+    }
+
+    #[test]
+    fn google_requires_secret() {
+        for s in [
+            "https://accounts.google.com,cid",
+            "https://accounts.google.com,cid,",
+            "https://accounts.google.com/,cid",
+            "https://ACCOUNTS.google.com,cid",
+        ] {
+            assert!(matches!(parse(s), Err(Error::GoogleNeedsSecret)), "{s}");
+        }
+        let p = parse("https://accounts.google.com,cid,GOCSPX-x").expect("with secret");
+        assert_eq!(p.client_secret.as_deref(), Some("GOCSPX-x"));
+        // H-9: other issuers never need (or get) a secret.
+        assert_eq!(
+            parse("https://gitlab.com,cid")
+                .expect("gitlab")
+                .client_secret,
+            None
+        );
+    }
+
+    #[test]
+    fn issuer_url_rules() {
+        for ok in [
+            "http://localhost:8080,c",
+            "http://127.0.0.1:9999/realms/a,c",
+            "http://[::1]:1,c",
+            "http://LOCALHOST,c",
+            "https://op.example.com:8443/x,c",
+        ] {
+            parse(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in [
+            "http://op.example.com,c",
+            "http://localhost.evil.com,c",
+            "http://localhost.evil.com:3000,c",
+            "http://127.0.0.1.evil.com,c",
+            "http://localhost@evil.com,c",
+            "https://user@op.example.com,c",
+            "http://[::1].evil,c",
+            "http://[::2]:80,c",
+            "ftp://op.example.com,c",
+            "op.example.com,c",
+            "https://,c",
+            "https://op.example.com:99999,c",
+            "https://op.example.com:,c",
+            "https://op.example.com:8x,c",
+            "https://op.example.com/a b,c",
+            "https://op.example.com?x=1,c",
+            "https://op.example.com#f,c",
+        ] {
+            assert!(
+                matches!(parse(bad), Err(Error::UrlNotAllowed { .. })),
+                "{bad} should be rejected: {:?}",
+                parse(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn check_url_for_endpoints() {
+        assert!(check_url("token_endpoint", "https://op/token?x=1").is_ok());
+        assert!(check_url("token_endpoint", "http://evil/token").is_err());
+        let e = check_url("token_endpoint", "http://evil/token").expect_err("rejected");
+        let m = e.to_string();
+        assert!(
+            m.contains("token_endpoint") && m.contains("https://"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn debug_redacts_secret() {
+        let p = parse("https://accounts.google.com,cid,GOCSPX-topsecret").expect("valid");
+        let d = format!("{p:?}");
+        assert!(!d.contains("topsecret"), "{d}");
+        assert!(d.contains("redacted"));
+    }
+}

@@ -1,0 +1,683 @@
+//! End-to-end: a fake OP (std TcpListener threads on 127.0.0.1) and a fake browser drive
+//! `login_with_browser` through discovery, authorize, the loopback callback and the token exchange.
+//! HTTP to the OP goes through the real `opk_http::HttpClient`.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread;
+use std::time::Duration;
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use opk_oidc::{Error, LoginOptions, OidcHttp, ProviderSpec, Tokens, login_with_browser};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// Serialises tests that bind fixed loopback ports.
+fn ports_lock() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+// ---------------------------------------------------------------- tiny HTTP helpers (test only)
+
+fn pct_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).expect("hex");
+                out.push(u8::from_str_radix(hex, 16).expect("hex"));
+                i += 2;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).expect("utf8")
+}
+
+fn pct_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn parse_params(q: &str) -> HashMap<String, String> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (pct_decode(k), pct_decode(v))
+        })
+        .collect()
+}
+
+/// Splits `http://host:port/path?query` into (connect address, host header, path+query).
+fn split_url(url: &str) -> (String, String, String) {
+    let rest = url.strip_prefix("http://").expect("http url");
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    // The redirect URI says "localhost"; the listener is on 127.0.0.1 (and maybe ::1).
+    let connect = authority.replace("localhost", "127.0.0.1");
+    (connect, authority.to_owned(), path.to_owned())
+}
+
+struct Resp {
+    status: u16,
+    headers: HashMap<String, String>,
+    body: String,
+}
+
+fn read_head_and_body(stream: &mut TcpStream) -> (String, Vec<u8>) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let end = loop {
+        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p;
+        }
+        let n = stream.read(&mut chunk).expect("read");
+        assert!(n > 0, "connection closed before the head ended");
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8(buf[..end].to_vec()).expect("head utf8");
+    (head, buf[end + 4..].to_vec())
+}
+
+fn parse_headers(head: &str) -> HashMap<String, String> {
+    head.split("\r\n")
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect()
+}
+
+/// A browser-like GET: one request per connection, read until close.
+fn get(url: &str) -> Resp {
+    let (connect, host, path) = split_url(url);
+    let mut s = TcpStream::connect(&connect).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: fake-browser\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).expect("read");
+    let text = String::from_utf8(all).expect("utf8");
+    let (head, body) = text.split_once("\r\n\r\n").expect("head");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .expect("status")
+        .parse()
+        .expect("num");
+    Resp {
+        status,
+        headers: parse_headers(head),
+        body: body.to_owned(),
+    }
+}
+
+// ---------------------------------------------------------------- fake OP
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Normal,
+    /// The authorize endpoint redirects back with `error=access_denied`.
+    Deny,
+    /// The ID token carries a different nonce.
+    WrongNonce,
+    /// Discovery claims an issuer with a trailing slash.
+    IssuerSlash,
+}
+
+struct Grant {
+    challenge: String,
+    redirect_uri: String,
+    nonce: String,
+}
+
+struct OpState {
+    mode: Mode,
+    issuer: String,
+    client_id: String,
+    secret: Option<String>,
+    grants: HashMap<String, Grant>,
+    next_code: u32,
+    token_calls: u32,
+    last_authorize: HashMap<String, String>,
+}
+
+struct FakeOp {
+    issuer: String,
+    state: Arc<Mutex<OpState>>,
+}
+
+fn jwt(claims: &Value) -> String {
+    format!(
+        "{}.{}.{}",
+        Base64UrlUnpadded::encode_string(br#"{"alg":"RS256","kid":"k1"}"#),
+        Base64UrlUnpadded::encode_string(claims.to_string().as_bytes()),
+        Base64UrlUnpadded::encode_string(b"not-a-real-signature")
+    )
+}
+
+fn reply(s: &mut TcpStream, status: u16, extra: &str, body: &str) {
+    let _ = write!(
+        s,
+        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{body}",
+        body.len()
+    );
+}
+
+impl FakeOp {
+    fn start(mode: Mode, client_id: &str, secret: Option<&str>) -> FakeOp {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind op");
+        let issuer = format!(
+            "http://127.0.0.1:{}",
+            listener.local_addr().expect("addr").port()
+        );
+        let state = Arc::new(Mutex::new(OpState {
+            mode,
+            issuer: issuer.clone(),
+            client_id: client_id.to_owned(),
+            secret: secret.map(str::to_owned),
+            grants: HashMap::new(),
+            next_code: 0,
+            token_calls: 0,
+            last_authorize: HashMap::new(),
+        }));
+        let st = Arc::clone(&state);
+        thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let st = Arc::clone(&st);
+                thread::spawn(move || serve_op(&mut conn, &st));
+            }
+        });
+        FakeOp { issuer, state }
+    }
+
+    fn provider(&self) -> ProviderSpec {
+        let st = self.state.lock().expect("lock");
+        ProviderSpec {
+            issuer: self.issuer.clone(),
+            client_id: st.client_id.clone(),
+            client_secret: st.secret.clone(),
+            scopes: vec!["openid".into(), "email".into()],
+        }
+    }
+
+    fn token_calls(&self) -> u32 {
+        self.state.lock().expect("lock").token_calls
+    }
+}
+
+fn serve_op(conn: &mut TcpStream, st: &Mutex<OpState>) {
+    let (head, mut body) = read_head_and_body(conn);
+    let headers = parse_headers(&head);
+    let len: usize = headers
+        .get("content-length")
+        .map(|v| v.parse().expect("len"))
+        .unwrap_or(0);
+    while body.len() < len {
+        let mut chunk = [0u8; 4096];
+        let n = conn.read(&mut chunk).expect("read body");
+        assert!(n > 0);
+        body.extend_from_slice(&chunk[..n]);
+    }
+    let line = head.split("\r\n").next().expect("line").to_owned();
+    let mut parts = line.split(' ');
+    let (method, target) = (parts.next().expect("m"), parts.next().expect("t"));
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let mut st = st.lock().expect("lock");
+    match (method, path) {
+        ("GET", "/.well-known/openid-configuration") => {
+            let issuer = if st.mode == Mode::IssuerSlash {
+                format!("{}/", st.issuer)
+            } else {
+                st.issuer.clone()
+            };
+            let doc = json!({
+                "issuer": issuer,
+                // An existing query must survive: real OPs (Azure B2C) use one.
+                "authorization_endpoint": format!("{}/authorize?tenant=t1", st.issuer),
+                "token_endpoint": format!("{}/token", st.issuer),
+                "jwks_uri": format!("{}/jwks", st.issuer),
+            });
+            reply(
+                conn,
+                200,
+                "Content-Type: application/json\r\n",
+                &doc.to_string(),
+            );
+        }
+        ("GET", "/authorize") => {
+            let p = parse_params(query);
+            st.last_authorize = p.clone();
+            let ok = p.get("tenant").map(String::as_str) == Some("t1")
+                && p.get("response_type").map(String::as_str) == Some("code")
+                && p.get("client_id") == Some(&st.client_id)
+                && p.get("code_challenge_method").map(String::as_str) == Some("S256")
+                && p.get("redirect_uri")
+                    .is_some_and(|r| r.starts_with("http://localhost:"));
+            if !ok {
+                reply(conn, 400, "", "bad authorize request");
+                return;
+            }
+            let redirect = &p["redirect_uri"];
+            let state = pct_encode(&p["state"]);
+            let location = if st.mode == Mode::Deny {
+                format!(
+                    "{redirect}?error=access_denied&error_description={}&state={state}",
+                    pct_encode("The user <b>denied</b> the request")
+                )
+            } else {
+                st.next_code += 1;
+                let code = format!("code-{}", st.next_code);
+                st.grants.insert(
+                    code.clone(),
+                    Grant {
+                        challenge: p["code_challenge"].clone(),
+                        redirect_uri: redirect.clone(),
+                        nonce: p["nonce"].clone(),
+                    },
+                );
+                format!("{redirect}?code={code}&state={state}")
+            };
+            reply(conn, 302, &format!("Location: {location}\r\n"), "");
+        }
+        ("POST", "/token") => {
+            st.token_calls += 1;
+            let form = parse_params(std::str::from_utf8(&body).expect("form utf8"));
+            let err = |conn: &mut TcpStream, desc: &str| {
+                let b = json!({"error": "invalid_grant", "error_description": desc});
+                reply(
+                    conn,
+                    400,
+                    "Content-Type: application/json\r\n",
+                    &b.to_string(),
+                );
+            };
+            // Codes are single use.
+            let Some(grant) = form.get("code").and_then(|c| st.grants.remove(c)) else {
+                return err(conn, "unknown code");
+            };
+            if form.get("grant_type").map(String::as_str) != Some("authorization_code")
+                || form.get("client_id") != Some(&st.client_id)
+                || form.get("redirect_uri") != Some(&grant.redirect_uri)
+                || form.get("client_secret") != st.secret.as_ref()
+            {
+                return err(conn, "client or redirect_uri mismatch");
+            }
+            let verifier = form.get("code_verifier").map(String::as_str).unwrap_or("");
+            let computed = Base64UrlUnpadded::encode_string(&Sha256::digest(verifier.as_bytes()));
+            if verifier.len() < 43 || computed != grant.challenge {
+                return err(conn, "PKCE verification failed");
+            }
+            let nonce = if st.mode == Mode::WrongNonce {
+                "someone-elses-nonce".to_owned()
+            } else {
+                grant.nonce
+            };
+            let id_token = jwt(&json!({
+                "iss": st.issuer, "aud": st.client_id, "sub": "user-1",
+                "email": "alice@example.com", "nonce": nonce,
+            }));
+            let b = json!({
+                "id_token": id_token, "access_token": "at-1", "refresh_token": "rt-1",
+                "token_type": "Bearer", "expires_in": 3600,
+            });
+            reply(
+                conn,
+                200,
+                "Content-Type: application/json\r\n",
+                &b.to_string(),
+            );
+        }
+        _ => reply(conn, 404, "", "not found"),
+    }
+}
+
+// ---------------------------------------------------------------- harness
+
+fn client() -> opk_http::HttpClient {
+    opk_http::HttpClient::with_roots(opk_http::HttpOptions::default(), &[], None).expect("client")
+}
+
+/// Wraps an `OidcHttp` and replaces the PKCE verifier sent to the token endpoint.
+struct TamperVerifier<'a>(&'a dyn OidcHttp);
+
+impl OidcHttp for TamperVerifier<'_> {
+    fn get_json(&self, url: &str) -> Result<Value, Error> {
+        self.0.get_json(url)
+    }
+    fn post_form(&self, url: &str, form: &[(&str, &str)]) -> Result<(u16, Value), Error> {
+        let forged = "A".repeat(43);
+        let form: Vec<(&str, &str)> = form
+            .iter()
+            .map(|&(k, v)| {
+                if k == "code_verifier" {
+                    (k, forged.as_str())
+                } else {
+                    (k, v)
+                }
+            })
+            .collect();
+        self.0.post_form(url, &form)
+    }
+}
+
+fn opts(ports: &[u16]) -> LoginOptions {
+    LoginOptions {
+        open_browser: false,
+        redirect_ports: ports.to_vec(),
+        timeout: Duration::from_secs(20),
+        prompt: Some("consent".into()),
+        access_type: Some("offline".into()),
+    }
+}
+
+/// What the fake browser saw.
+struct BrowserLog {
+    authorize_url: String,
+    login_redirect: Resp,
+    not_found: Resp,
+    stray: Option<Resp>,
+    final_page: Resp,
+}
+
+/// Runs the login with a fake browser that: hits `/login` (expects a redirect to the authorize
+/// URL), an unknown path, the OP's authorize endpoint, optionally a callback with a wrong state,
+/// and finally the real callback.
+fn run(
+    http: &dyn OidcHttp,
+    provider: &ProviderSpec,
+    nonce: &str,
+    opts: &LoginOptions,
+    send_wrong_state_first: bool,
+) -> (Result<Tokens, Error>, BrowserLog) {
+    let (tx, rx) = mpsc::channel::<String>();
+    let browser = thread::spawn(move || {
+        let authorize_url = rx.recv().expect("url");
+        let p = parse_params(authorize_url.split_once('?').expect("query").1);
+        let redirect_uri = p["redirect_uri"].clone();
+        let base = redirect_uri.trim_end_matches("/login-callback").to_owned();
+        let login_redirect = get(&format!("{base}/login"));
+        let not_found = get(&format!("{base}/favicon.ico"));
+        let at_op = get(&login_redirect.headers["location"]);
+        assert_eq!(at_op.status, 302, "OP authorize failed: {}", at_op.body);
+        let callback = at_op.headers["location"].clone();
+        let stray = send_wrong_state_first.then(|| {
+            let q = parse_params(callback.split_once('?').expect("q").1);
+            let mut wrong = format!("{redirect_uri}?state=wrong-state");
+            if let Some(code) = q.get("code") {
+                wrong.push_str(&format!("&code={code}"));
+            }
+            let r = get(&wrong);
+            let r2 = get(&format!("{redirect_uri}?code=x")); // no state at all
+            assert_eq!(r2.status, 400);
+            r
+        });
+        let final_page = get(&callback);
+        BrowserLog {
+            authorize_url,
+            login_redirect,
+            not_found,
+            stray,
+            final_page,
+        }
+    });
+    let result = login_with_browser(http, provider, nonce, opts, &mut |u: &str| {
+        tx.send(u.to_owned()).expect("send url")
+    });
+    let log = browser.join().expect("browser thread");
+    (result, log)
+}
+
+fn payload_nonce(id_token: &str) -> String {
+    let seg = id_token.split('.').nth(1).expect("payload");
+    let v: Value =
+        serde_json::from_slice(&Base64UrlUnpadded::decode_vec(seg).expect("b64")).expect("json");
+    v["nonce"].as_str().expect("nonce").to_owned()
+}
+
+// ---------------------------------------------------------------- tests
+
+#[test]
+fn success() {
+    let _g = ports_lock();
+    let op = FakeOp::start(Mode::Normal, "client-1", None);
+    let http = client();
+    let (res, log) = run(
+        &http,
+        &op.provider(),
+        "cic-hash-nonce",
+        &opts(&[18100, 18101]),
+        false,
+    );
+    let tokens = res.expect("login succeeds");
+    assert_eq!(payload_nonce(&tokens.id_token), "cic-hash-nonce");
+    assert_eq!(tokens.access_token.as_deref(), Some("at-1"));
+    assert_eq!(tokens.refresh_token.as_deref(), Some("rt-1"));
+    assert_eq!(op.token_calls(), 1);
+
+    assert_eq!(log.final_page.status, 200);
+    assert!(
+        log.final_page
+            .body
+            .contains("You may now close this window")
+    );
+    assert_eq!(log.login_redirect.status, 302);
+    assert_eq!(log.login_redirect.headers["location"], log.authorize_url);
+    assert_eq!(log.not_found.status, 404);
+
+    // The authorize request as the OP received it.
+    let a = op.state.lock().expect("lock").last_authorize.clone();
+    assert_eq!(a["redirect_uri"], "http://localhost:18100/login-callback");
+    assert_eq!(a["scope"], "openid email");
+    assert_eq!(a["nonce"], "cic-hash-nonce");
+    assert_eq!(a["prompt"], "consent");
+    assert_eq!(a["access_type"], "offline");
+    assert_eq!(a["state"].len(), 43);
+    assert_eq!(a["code_challenge"].len(), 43);
+    assert!(
+        log.authorize_url
+            .starts_with(&format!("{}/authorize?tenant=t1&", op.issuer))
+    );
+    assert!(log.authorize_url.contains("scope=openid%20email"));
+
+    // The listener is closed: the port can be bound again.
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 18100)).expect("port released");
+}
+
+#[test]
+fn success_with_client_secret_and_nonce_needing_encoding() {
+    let _g = ports_lock();
+    let op = FakeOp::start(Mode::Normal, "client 2&x", Some("s3cr=t+/"));
+    let http = client();
+    let nonce = "n+/= &?#é";
+    let (res, log) = run(&http, &op.provider(), nonce, &opts(&[18110]), false);
+    let tokens = res.expect("login succeeds");
+    assert_eq!(payload_nonce(&tokens.id_token), nonce);
+    assert_eq!(log.final_page.status, 200);
+}
+
+#[test]
+fn op_denies() {
+    let _g = ports_lock();
+    let op = FakeOp::start(Mode::Deny, "client-1", None);
+    let http = client();
+    let (res, log) = run(&http, &op.provider(), "n", &opts(&[18120]), false);
+    match res {
+        Err(Error::Op { error, description }) => {
+            assert_eq!(error, "access_denied");
+            assert_eq!(
+                description.as_deref(),
+                Some("The user <b>denied</b> the request")
+            );
+        }
+        other => panic!("expected Op error, got {other:?}"),
+    }
+    assert!(log.final_page.body.contains("Login failed: access_denied"));
+    // Escaped, not rendered.
+    assert!(log.final_page.body.contains("&lt;b&gt;denied&lt;/b&gt;"));
+    assert!(!log.final_page.body.contains("<b>denied"));
+    assert_eq!(op.token_calls(), 0);
+}
+
+#[test]
+fn wrong_state_then_right_state() {
+    let _g = ports_lock();
+    let op = FakeOp::start(Mode::Normal, "client-1", None);
+    let http = client();
+    let (res, log) = run(&http, &op.provider(), "n", &opts(&[18130]), true);
+    let stray = log.stray.expect("stray response");
+    assert_eq!(stray.status, 400);
+    // A stray callback must not burn the code: exactly one exchange, and it succeeded.
+    res.expect("login succeeds after a stray callback");
+    assert_eq!(op.token_calls(), 1);
+    assert_eq!(log.final_page.status, 200);
+}
+
+#[test]
+fn pkce_mismatch_is_rejected_by_token_endpoint() {
+    let _g = ports_lock();
+    let op = FakeOp::start(Mode::Normal, "client-1", None);
+    let http = client();
+    let tamper = TamperVerifier(&http);
+    let (res, log) = run(&tamper, &op.provider(), "n", &opts(&[18140]), false);
+    match res {
+        Err(Error::TokenEndpoint {
+            status,
+            error,
+            description,
+        }) => {
+            assert_eq!(status, 400);
+            assert_eq!(error, "invalid_grant");
+            assert_eq!(description.as_deref(), Some("PKCE verification failed"));
+        }
+        other => panic!("expected TokenEndpoint error, got {other:?}"),
+    }
+    assert!(log.final_page.body.contains("Login failed"));
+    assert!(log.final_page.body.contains("PKCE verification failed"));
+}
+
+#[test]
+fn nonce_mismatch_is_rejected() {
+    let _g = ports_lock();
+    let op = FakeOp::start(Mode::WrongNonce, "client-1", None);
+    let http = client();
+    let (res, log) = run(&http, &op.provider(), "my-nonce", &opts(&[18150]), false);
+    assert!(matches!(res, Err(Error::NonceMismatch)), "{res:?}");
+    assert!(log.final_page.body.contains("Login failed"));
+}
+
+#[test]
+fn port_in_use_moves_to_next() {
+    let _g = ports_lock();
+    let _occupied = TcpListener::bind((Ipv4Addr::LOCALHOST, 18160)).expect("occupy");
+    let op = FakeOp::start(Mode::Normal, "client-1", None);
+    let http = client();
+    let (res, log) = run(&http, &op.provider(), "n", &opts(&[18160, 18161]), false);
+    res.expect("login succeeds on the second port");
+    let a = parse_params(log.authorize_url.split_once('?').expect("q").1);
+    assert_eq!(a["redirect_uri"], "http://localhost:18161/login-callback");
+}
+
+#[test]
+fn all_ports_in_use() {
+    let _g = ports_lock();
+    let _a = TcpListener::bind((Ipv4Addr::LOCALHOST, 18170)).expect("occupy");
+    let _b = TcpListener::bind((Ipv4Addr::LOCALHOST, 18171)).expect("occupy");
+    let op = FakeOp::start(Mode::Normal, "client-1", None);
+    let err = login_with_browser(
+        &client(),
+        &op.provider(),
+        "n",
+        &opts(&[18170, 18171]),
+        &mut |_| panic!("no URL expected"),
+    )
+    .expect_err("must fail");
+    assert!(matches!(err, Error::PortsInUse { .. }), "{err:?}");
+    assert!(err.to_string().contains("18170, 18171"), "{err}");
+}
+
+#[test]
+fn timeout_releases_port() {
+    let _g = ports_lock();
+    let op = FakeOp::start(Mode::Normal, "client-1", None);
+    let mut o = opts(&[18180]);
+    o.timeout = Duration::from_millis(600);
+    let mut shown = Vec::new();
+    let err = login_with_browser(&client(), &op.provider(), "n", &o, &mut |u: &str| {
+        shown.push(u.to_owned())
+    })
+    .expect_err("must time out");
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    assert!(err.to_string().contains("--disable-browser-open"));
+    assert_eq!(shown.len(), 1, "the URL is shown exactly once");
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 18180)).expect("port released");
+}
+
+#[test]
+fn issuer_mismatch_in_discovery() {
+    let _g = ports_lock();
+    let op = FakeOp::start(Mode::IssuerSlash, "client-1", None);
+    let err = login_with_browser(&client(), &op.provider(), "n", &opts(&[18190]), &mut |_| {
+        panic!("no URL expected")
+    })
+    .expect_err("must fail");
+    assert!(matches!(err, Error::IssuerMismatch { .. }), "{err:?}");
+}
+
+#[test]
+fn slow_and_garbage_connections_do_not_block_the_callback() {
+    let _g = ports_lock();
+    let op = FakeOp::start(Mode::Normal, "client-1", None);
+    let http = client();
+    let (tx, rx) = mpsc::channel::<String>();
+    let browser = thread::spawn(move || {
+        let url = rx.recv().expect("url");
+        let p = parse_params(url.split_once('?').expect("q").1);
+        let (connect, _, _) = split_url(&p["redirect_uri"]);
+        // An idle pre-connect that never sends anything, and a garbage request.
+        let _idle = TcpStream::connect(&connect).expect("idle");
+        let mut junk = TcpStream::connect(&connect).expect("junk");
+        junk.write_all(b"\x16\x03\x01garbage\r\n\r\n")
+            .expect("write");
+        let mut answer = String::new();
+        let _ = junk.read_to_string(&mut answer);
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+        // An oversized head.
+        let mut big = TcpStream::connect(&connect).expect("big");
+        let _ = big.write_all(format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(20_000)).as_bytes());
+        let mut answer = String::new();
+        let _ = big.read_to_string(&mut answer);
+        assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+        let at_op = get(&url);
+        get(&at_op.headers["location"])
+    });
+    let res = login_with_browser(
+        &http,
+        &op.provider(),
+        "n",
+        &opts(&[18200]),
+        &mut |u: &str| tx.send(u.to_owned()).expect("send"),
+    );
+    let page = browser.join().expect("browser");
+    res.expect("login succeeds");
+    assert_eq!(page.status, 200);
+}
