@@ -32,7 +32,9 @@ pub enum Error {
         reason: &'static str,
     },
     /// The CA file named by `SSL_CERT_FILE` could not be read.
-    #[error("cannot read CA file {path} (from SSL_CERT_FILE): {source}; fix the path or unset SSL_CERT_FILE")]
+    #[error(
+        "cannot read CA file {path} (from SSL_CERT_FILE): {source}; fix the path or unset SSL_CERT_FILE"
+    )]
     CaFile {
         /// The file.
         path: PathBuf,
@@ -40,7 +42,9 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The CA file named by `SSL_CERT_FILE` holds no PEM certificate.
-    #[error("CA file {path} (from SSL_CERT_FILE) contains no PEM certificate; point SSL_CERT_FILE at a PEM bundle or unset it")]
+    #[error(
+        "CA file {path} (from SSL_CERT_FILE) contains no PEM certificate; point SSL_CERT_FILE at a PEM bundle or unset it"
+    )]
     CaFileEmpty {
         /// The file.
         path: PathBuf,
@@ -62,7 +66,9 @@ pub enum Error {
         source: Box<ureq::Error>,
     },
     /// Connecting, TLS or the HTTP exchange failed.
-    #[error("request to {url} failed: {source}; check the network, the URL and the server's certificate")]
+    #[error(
+        "request to {url} failed: {source}; check the network, the URL and the server's certificate"
+    )]
     Request {
         /// The URL.
         url: String,
@@ -78,7 +84,9 @@ pub enum Error {
         status: u16,
     },
     /// The response body exceeds [`HttpOptions::max_body`].
-    #[error("response from {url} is larger than {limit} bytes; the server is misbehaving or this is not the right URL")]
+    #[error(
+        "response from {url} is larger than {limit} bytes; the server is misbehaving or this is not the right URL"
+    )]
     BodyTooLarge {
         /// The URL.
         url: String,

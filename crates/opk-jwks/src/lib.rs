@@ -32,7 +32,9 @@ pub enum Error {
         found: String,
     },
     /// The discovery document lacks a required string field.
-    #[error("OpenID discovery document at {url} has no string {field:?}; check that the issuer URL is right")]
+    #[error(
+        "OpenID discovery document at {url} has no string {field:?}; check that the issuer URL is right"
+    )]
     Discovery {
         /// The discovery URL.
         url: String,

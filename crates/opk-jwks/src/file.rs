@@ -1,0 +1,241 @@
+//! The cache file: naming, parsing (untrusted: capped, never panics) and atomic replacement.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Largest cache file read; a JWKS response is itself capped at 1 MiB.
+pub(crate) const MAX_CACHE_FILE: u64 = 1024 * 1024;
+
+/// On-disk form: `{"issuer": ..., "fetched_at": <unix secs>, "jwks": {...}}`, plus our own
+/// optional `failed_at`, the time of the last failed re-fetch (for back-off during outages).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Entry {
+    pub(crate) issuer: String,
+    pub(crate) fetched_at: u64,
+    pub(crate) jwks: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) failed_at: Option<u64>,
+}
+
+/// `base64url(SHA-256(issuer))`: fixed length, filesystem-safe, no issuer text in paths.
+pub(crate) fn base_name(issuer: &str) -> String {
+    Base64UrlUnpadded::encode_string(&Sha256::digest(issuer.as_bytes()))
+}
+
+/// Parses a cache file for `issuer`. `Err` says why the content is unusable.
+pub(crate) fn parse(data: &[u8], issuer: &str) -> Result<Entry, &'static str> {
+    if data.len() as u64 > MAX_CACHE_FILE {
+        return Err("it is larger than 1 MiB");
+    }
+    let entry: Entry =
+        serde_json::from_slice(data).map_err(|_| "it is not a complete cache record")?;
+    if entry.issuer != issuer {
+        return Err("it belongs to a different issuer");
+    }
+    if crate::check_jwks_shape(issuer, &entry.jwks).is_err() {
+        return Err("its jwks has no \"keys\" array");
+    }
+    Ok(entry)
+}
+
+/// Reads and parses the cache file. `Ok(None)`: no file. `Err`: unusable, with the reason.
+pub(crate) fn read(path: &Path, issuer: &str) -> Result<Option<Entry>, String> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.to_string()),
+    };
+    let mut data = Vec::new();
+    file.take(MAX_CACHE_FILE + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| e.to_string())?;
+    parse(&data, issuer).map(Some).map_err(str::to_owned)
+}
+
+/// Creates the cache directory (0755: the content is public keys) if missing.
+pub(crate) fn ensure_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o755);
+    builder.create(dir)
+}
+
+/// Serialises `entry` and atomically replaces `path` with it: temp file in the same
+/// directory, fsync, rename. Readers therefore see the old or the new file, never a mix.
+pub(crate) fn write_atomic(path: &Path, entry: &Entry) -> io::Result<()> {
+    let data = serde_json::to_vec(entry).map_err(io::Error::other)?;
+    if data.len() as u64 > MAX_CACHE_FILE {
+        return Err(io::Error::other("record would exceed 1 MiB"));
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = temp_path(path);
+    let result = (|| {
+        let mut opts = OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o644);
+        let mut f = opts.open(&tmp)?;
+        f.write_all(&data)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+        return result;
+    }
+    // Make the rename itself durable; best effort, the data is re-fetchable.
+    #[cfg(unix)]
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// A temp name unique across processes (pid) and threads (counter), hidden (leading dot).
+fn temp_path(path: &Path) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let name = path
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.{}.{nanos}.{n}.tmp", std::process::id()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ISS: &str = "https://issuer.example";
+
+    fn record(issuer: &str, fetched_at: u64) -> String {
+        format!(
+            r#"{{"issuer":"{issuer}","fetched_at":{fetched_at},"jwks":{{"keys":[{{"kid":"k1","kty":"RSA"}}]}}}}"#
+        )
+    }
+
+    #[test]
+    fn name_is_base64url_sha256() {
+        let n = base_name(ISS);
+        assert_eq!(n.len(), 43);
+        assert!(
+            n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        assert_ne!(n, base_name("https://issuer.example/"));
+        // Known answer: SHA-256("") = e3b0c442...; base64url of it.
+        assert_eq!(base_name(""), "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU");
+    }
+
+    #[test]
+    fn parse_accepts_a_good_record() {
+        let e = parse(record(ISS, 42).as_bytes(), ISS).expect("good");
+        assert_eq!(e.fetched_at, 42);
+        assert_eq!(e.jwks["keys"][0]["kid"], "k1");
+        assert_eq!(e.failed_at, None);
+    }
+
+    #[test]
+    fn parse_rejects_bad_records() {
+        let good = record(ISS, 42);
+        let cases: Vec<String> = vec![
+            String::new(),
+            "null".into(),
+            "[]".into(),
+            good[..good.len() - 1].to_owned(),
+            record("https://other.example", 42),
+            record("https://issuer.example/", 42),
+            r#"{"issuer":"https://issuer.example","jwks":{"keys":[]}}"#.into(),
+            r#"{"issuer":"https://issuer.example","fetched_at":1}"#.into(),
+            r#"{"issuer":"https://issuer.example","fetched_at":-1,"jwks":{"keys":[]}}"#.into(),
+            r#"{"issuer":"https://issuer.example","fetched_at":"1","jwks":{"keys":[]}}"#.into(),
+            r#"{"issuer":"https://issuer.example","fetched_at":1,"jwks":{"keys":{}}}"#.into(),
+            r#"{"issuer":"https://issuer.example","fetched_at":1,"jwks":[]}"#.into(),
+            r#"{"issuer":7,"fetched_at":1,"jwks":{"keys":[]}}"#.into(),
+        ];
+        for c in &cases {
+            assert!(parse(c.as_bytes(), ISS).is_err(), "{c:?}");
+        }
+        let mut huge = record(ISS, 1).into_bytes();
+        huge.extend(std::iter::repeat_n(b' ', MAX_CACHE_FILE as usize));
+        assert_eq!(parse(&huge, ISS).err(), Some("it is larger than 1 MiB"));
+    }
+
+    /// Cheap deterministic fuzzing: truncations, byte flips and random bytes never panic, and
+    /// whatever parses still belongs to the requested issuer and has a `keys` array.
+    #[test]
+    fn fuzz_parse_never_panics() {
+        let good = record(ISS, 1_700_000_000).into_bytes();
+        let check = |data: &[u8]| {
+            if let Ok(e) = parse(data, ISS) {
+                assert_eq!(e.issuer, ISS);
+                assert!(e.jwks["keys"].is_array());
+            }
+            crate::fuzzing::fuzz_cache_file(data);
+        };
+        for i in 0..=good.len() {
+            check(&good[..i]);
+        }
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            // xorshift64: reproducible without a dependency.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let mut d = good.clone();
+            for _ in 0..1 + next() % 4 {
+                let i = (next() as usize) % d.len();
+                d[i] = next() as u8;
+            }
+            check(&d);
+        }
+        for _ in 0..2_000 {
+            let len = (next() % 64) as usize;
+            let d: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            check(&d);
+        }
+        // Deep nesting must not overflow the stack (serde_json limits recursion).
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        check(deep.as_bytes());
+    }
+
+    #[test]
+    fn write_then_read_round_trips_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(format!("{}.json", base_name(ISS)));
+        assert_eq!(read(&path, ISS), Ok(None));
+        let entry = parse(record(ISS, 7).as_bytes(), ISS).expect("good");
+        write_atomic(&path, &entry).expect("write");
+        let back = read(&path, ISS).expect("read").expect("present");
+        assert_eq!(back.fetched_at, 7);
+        assert_eq!(back.jwks, entry.jwks);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("readdir")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o077 & !0o044, 0, "{mode:o}");
+        }
+    }
+}

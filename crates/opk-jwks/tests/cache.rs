@@ -1,0 +1,504 @@
+//! JwksCache semantics with a counting fake fetcher and real files.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use opk_jwks::{CacheOptions, Error, JwksCache, JwksFetcher, Source};
+use serde_json::{Value, json};
+
+const ISS: &str = "https://op.example";
+
+/// Counts calls; answers with a JWKS holding `kids`, or fails when `kids` is `None`.
+struct Fake {
+    calls: AtomicUsize,
+    kids: Mutex<Option<Vec<&'static str>>>,
+    delay: Duration,
+}
+
+impl Fake {
+    fn with(kids: &[&'static str]) -> Fake {
+        Fake {
+            calls: AtomicUsize::new(0),
+            kids: Mutex::new(Some(kids.to_vec())),
+            delay: Duration::ZERO,
+        }
+    }
+    fn set(&self, kids: Option<&[&'static str]>) {
+        *self.kids.lock().expect("lock") = kids.map(<[_]>::to_vec);
+    }
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+fn jwks(kids: &[&str]) -> Value {
+    json!({ "keys": kids.iter().map(|k| json!({"kid": k, "kty": "RSA", "n": "AQAB", "e": "AQAB"})).collect::<Vec<_>>() })
+}
+
+impl JwksFetcher for Fake {
+    fn fetch(&self, issuer: &str) -> Result<Value, Error> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        std::thread::sleep(self.delay);
+        match &*self.kids.lock().expect("lock") {
+            Some(kids) => Ok(jwks(kids)),
+            None => Err(Error::Fetch {
+                issuer: issuer.to_owned(),
+                message: "OP is down".into(),
+            }),
+        }
+    }
+}
+
+fn kids_of(v: &Value) -> Vec<String> {
+    v["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| k["kid"].as_str().expect("kid").to_owned())
+        .collect()
+}
+
+fn at(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+const T0: u64 = 1_700_000_000;
+
+fn cache_in(dir: &Path) -> JwksCache {
+    JwksCache::new(CacheOptions {
+        dir: Some(dir.to_path_buf()),
+        ..CacheOptions::default()
+    })
+}
+
+fn stored(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).expect("read cache")).expect("json")
+}
+
+#[test]
+fn cold_fetches_and_writes_then_fresh_hit_does_not_fetch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = cache_in(dir.path());
+    let fake = Fake::with(&["k1"]);
+    let out = cache.get(ISS, Some("k1"), at(T0), &fake).expect("get");
+    assert_eq!((out.source, fake.calls()), (Source::Fetched, 1));
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+    let path = cache.cache_path(ISS).expect("path");
+    let rec = stored(&path);
+    assert_eq!(rec["issuer"], ISS);
+    assert_eq!(rec["fetched_at"], T0);
+    assert_eq!(rec["jwks"], jwks(&["k1"]));
+
+    // Even a failing fetcher is not consulted on a fresh hit (kid given or not).
+    fake.set(None);
+    for (t, kid) in [(T0 + 1, Some("k1")), (T0 + 3599, None)] {
+        let out = cache.get(ISS, kid, at(t), &fake).expect("fresh hit");
+        assert_eq!(out.source, Source::Cache);
+        assert_eq!(kids_of(&out.jwks), ["k1"]);
+    }
+    assert_eq!(fake.calls(), 1);
+}
+
+#[test]
+fn stale_refetches() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = cache_in(dir.path());
+    let fake = Fake::with(&["k1"]);
+    cache.get(ISS, None, at(T0), &fake).expect("cold");
+    fake.set(Some(&["k2"]));
+    let out = cache.get(ISS, None, at(T0 + 3600), &fake).expect("stale");
+    assert_eq!((out.source, fake.calls()), (Source::Fetched, 2));
+    assert_eq!(kids_of(&out.jwks), ["k2"]);
+    assert_eq!(
+        stored(&cache.cache_path(ISS).expect("path"))["fetched_at"],
+        T0 + 3600
+    );
+}
+
+#[test]
+fn unknown_kid_refetches_once_then_rate_limits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = cache_in(dir.path());
+    let fake = Fake::with(&["k1"]);
+    cache.get(ISS, Some("k1"), at(T0), &fake).expect("cold");
+
+    // Right after a fetch: the unknown kid does not trigger another one.
+    let out = cache
+        .get(ISS, Some("nope"), at(T0 + 5), &fake)
+        .expect("rate limited");
+    assert_eq!((out.source, fake.calls()), (Source::Cache, 1));
+    assert!(
+        out.warnings.iter().any(|w| w.contains("nope")),
+        "{:?}",
+        out.warnings
+    );
+
+    // Later: one re-fetch; the OP still lacks the kid.
+    let out = cache
+        .get(ISS, Some("nope"), at(T0 + 60), &fake)
+        .expect("refetch");
+    assert_eq!((out.source, fake.calls()), (Source::Fetched, 2));
+    // ...and then rate limited again, measured from the re-fetch.
+    for t in [T0 + 61, T0 + 89] {
+        let out = cache
+            .get(ISS, Some("nope"), at(t), &fake)
+            .expect("rate limited");
+        assert_eq!((out.source, fake.calls()), (Source::Cache, 2));
+    }
+    // A rotated key shows up on the next allowed re-fetch.
+    fake.set(Some(&["k1", "new"]));
+    let out = cache
+        .get(ISS, Some("new"), at(T0 + 90), &fake)
+        .expect("rotation");
+    assert_eq!((out.source, fake.calls()), (Source::Fetched, 3));
+    assert_eq!(kids_of(&out.jwks), ["k1", "new"]);
+    let out = cache
+        .get(ISS, Some("new"), at(T0 + 91), &fake)
+        .expect("hit");
+    assert_eq!((out.source, fake.calls()), (Source::Cache, 3));
+}
+
+#[test]
+fn fetch_error_with_stale_cache_returns_stale_and_backs_off() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = cache_in(dir.path());
+    let fake = Fake::with(&["k1"]);
+    cache.get(ISS, None, at(T0), &fake).expect("cold");
+    fake.set(None);
+
+    let t1 = T0 + 2 * 3600;
+    let out = cache.get(ISS, Some("k1"), at(t1), &fake).expect("stale");
+    assert_eq!((out.source, fake.calls()), (Source::StaleAfterError, 2));
+    assert_eq!(kids_of(&out.jwks), ["k1"]);
+    assert!(
+        out.warnings.iter().any(|w| w.contains("OP is down")),
+        "{:?}",
+        out.warnings
+    );
+
+    // Within refetch_min_interval of the failure: no new attempt.
+    let out = cache
+        .get(ISS, Some("k1"), at(t1 + 10), &fake)
+        .expect("backoff");
+    assert_eq!((out.source, fake.calls()), (Source::StaleAfterError, 2));
+    // After it: try again.
+    let out = cache
+        .get(ISS, Some("k1"), at(t1 + 31), &fake)
+        .expect("retry");
+    assert_eq!((out.source, fake.calls()), (Source::StaleAfterError, 3));
+    // The OP recovers: fresh data, and the failure mark is gone.
+    fake.set(Some(&["k9"]));
+    let out = cache
+        .get(ISS, Some("k1"), at(t1 + 62), &fake)
+        .expect("recovered");
+    assert_eq!((out.source, fake.calls()), (Source::Fetched, 4));
+    assert!(
+        stored(&cache.cache_path(ISS).expect("path"))
+            .get("failed_at")
+            .is_none()
+    );
+}
+
+#[test]
+fn fetch_error_past_stale_window_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = cache_in(dir.path());
+    let fake = Fake::with(&["k1"]);
+    cache.get(ISS, None, at(T0), &fake).expect("cold");
+    fake.set(None);
+    let err = cache
+        .get(ISS, None, at(T0 + 25 * 3600), &fake)
+        .expect_err("too old");
+    assert!(matches!(err, Error::Fetch { .. }), "{err:?}");
+    // Just inside the window it is still served.
+    let out = cache
+        .get(ISS, None, at(T0 + 25 * 3600 - 1), &fake)
+        .expect("inside");
+    assert_eq!(out.source, Source::StaleAfterError);
+}
+
+#[test]
+fn fetch_error_without_cache_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fake = Fake::with(&[]);
+    fake.set(None);
+    let err = cache_in(dir.path())
+        .get(ISS, None, at(T0), &fake)
+        .expect_err("no cache");
+    assert!(err.to_string().contains("OP is down"));
+}
+
+fn recovers_from(content: &[u8]) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = cache_in(dir.path());
+    let path = cache.cache_path(ISS).expect("path");
+    std::fs::write(&path, content).expect("plant");
+    let fake = Fake::with(&["k1"]);
+    let out = cache.get(ISS, None, at(T0), &fake).expect("recovered");
+    assert_eq!((out.source, fake.calls()), (Source::Fetched, 1));
+    assert!(
+        out.warnings.iter().any(|w| w.contains("ignoring")),
+        "{:?}",
+        out.warnings
+    );
+    let rec = stored(&path);
+    assert_eq!(
+        (rec["issuer"].as_str(), rec["jwks"].clone()),
+        (Some(ISS), jwks(&["k1"]))
+    );
+    let out = cache.get(ISS, None, at(T0 + 1), &fake).expect("hit");
+    assert_eq!((out.source, fake.calls()), (Source::Cache, 1));
+}
+
+#[test]
+fn garbage_files_are_recovered() {
+    let good = format!(r#"{{"issuer":"{ISS}","fetched_at":{T0},"jwks":{{"keys":[]}}}}"#);
+    recovers_from(&good.as_bytes()[..good.len() / 2]); // torn
+    recovers_from(b"");
+    recovers_from(b"\x00\xff garbage");
+    recovers_from(format!(r#"{{"issuer":"{ISS}","jwks":{{"keys":[]}}}}"#).as_bytes()); // no fetched_at
+    recovers_from(
+        format!(r#"{{"issuer":"{ISS}","fetched_at":{T0},"jwks":{{"kys":[]}}}}"#).as_bytes(),
+    );
+    let mut huge = good.into_bytes();
+    huge.extend(std::iter::repeat_n(b' ', 1024 * 1024));
+    recovers_from(&huge); // valid JSON, but over the cap
+}
+
+#[test]
+fn wrong_issuer_file_is_ignored() {
+    // A record for another issuer (e.g. a hash collision or a copied file) must not be used.
+    let other = format!(
+        r#"{{"issuer":"https://evil.example","fetched_at":{T0},"jwks":{{"keys":[{{"kid":"k1"}}]}}}}"#
+    );
+    recovers_from(other.as_bytes());
+    let slash =
+        format!(r#"{{"issuer":"{ISS}/","fetched_at":{T0},"jwks":{{"keys":[{{"kid":"k1"}}]}}}}"#);
+    recovers_from(slash.as_bytes());
+}
+
+#[test]
+fn future_dated_record_is_refetched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = cache_in(dir.path());
+    let fake = Fake::with(&["k1"]);
+    cache
+        .get(ISS, None, at(T0 + 10_000), &fake)
+        .expect("write future record");
+    let out = cache
+        .get(ISS, None, at(T0), &fake)
+        .expect("clock stepped back");
+    assert_eq!((out.source, fake.calls()), (Source::Fetched, 2));
+}
+
+#[test]
+fn no_dir_means_no_caching() {
+    let cache = JwksCache::new(CacheOptions::default());
+    assert!(cache.cache_path(ISS).is_none());
+    let fake = Fake::with(&["k1"]);
+    for n in 1..=2 {
+        let out = cache.get(ISS, None, at(T0), &fake).expect("fetch");
+        assert_eq!((out.source, fake.calls()), (Source::Fetched, n));
+    }
+}
+
+#[test]
+fn unusable_dir_still_returns_fetched_jwks_with_warning() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let blocker = dir.path().join("not-a-dir");
+    std::fs::write(&blocker, b"x").expect("file");
+    // A directory under a regular file can never be created, even by root.
+    let cache = cache_in(&blocker.join("cache"));
+    let fake = Fake::with(&["k1"]);
+    let out = cache.get(ISS, None, at(T0), &fake).expect("fetch");
+    assert_eq!((out.source, fake.calls()), (Source::Fetched, 1));
+    assert!(!out.warnings.is_empty());
+    assert!(out.warnings.iter().all(|w| !w.contains('\n')));
+}
+
+#[test]
+fn missing_dir_is_created() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sub: PathBuf = dir.path().join("a/b");
+    let cache = cache_in(&sub);
+    let fake = Fake::with(&["k1"]);
+    cache.get(ISS, None, at(T0), &fake).expect("fetch");
+    assert!(cache.cache_path(ISS).expect("path").is_file());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&sub).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode & !0o755, 0, "{mode:o}");
+    }
+}
+
+#[test]
+fn non_jwks_from_fetcher_is_rejected_and_not_cached() {
+    struct Bad;
+    impl JwksFetcher for Bad {
+        fn fetch(&self, _: &str) -> Result<Value, Error> {
+            Ok(json!({"keys": "nope"}))
+        }
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = cache_in(dir.path());
+    let err = cache.get(ISS, None, at(T0), &Bad).expect_err("bad jwks");
+    assert!(matches!(err, Error::InvalidJwks { .. }), "{err:?}");
+    assert!(!cache.cache_path(ISS).expect("path").exists());
+}
+
+#[test]
+fn stuck_lock_is_bounded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = JwksCache::new(CacheOptions {
+        dir: Some(dir.path().to_path_buf()),
+        lock_wait: Duration::from_millis(200),
+        ..CacheOptions::default()
+    });
+    let lock_path = cache.cache_path(ISS).expect("path").with_extension("lock");
+    let holder = File::create(&lock_path).expect("lock file");
+    holder.lock().expect("hold lock");
+    let fake = Fake::with(&["k1"]);
+    let start = std::time::Instant::now();
+    let out = cache.get(ISS, None, at(T0), &fake).expect("fetch anyway");
+    assert!(start.elapsed() >= Duration::from_millis(200));
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert_eq!((out.source, fake.calls()), (Source::Fetched, 1));
+    assert!(
+        out.warnings.iter().any(|w| w.contains("still held")),
+        "{:?}",
+        out.warnings
+    );
+    // The result was still cached.
+    let out = cache.get(ISS, None, at(T0 + 1), &fake).expect("hit");
+    assert_eq!(out.source, Source::Cache);
+    drop(holder);
+}
+
+#[test]
+fn fresh_hit_takes_no_lock() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = JwksCache::new(CacheOptions {
+        dir: Some(dir.path().to_path_buf()),
+        lock_wait: Duration::from_secs(30),
+        ..CacheOptions::default()
+    });
+    let fake = Fake::with(&["k1"]);
+    cache.get(ISS, None, at(T0), &fake).expect("cold");
+    let lock_path = cache.cache_path(ISS).expect("path").with_extension("lock");
+    let holder = File::open(&lock_path).expect("lock file");
+    holder.lock().expect("hold lock");
+    let start = std::time::Instant::now();
+    let out = cache.get(ISS, Some("k1"), at(T0 + 1), &fake).expect("hit");
+    assert_eq!(out.source, Source::Cache);
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "fresh hit waited for the lock"
+    );
+    drop(holder);
+}
+
+#[test]
+fn concurrent_threads_on_cold_cache_fetch_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fake = Arc::new(Fake {
+        delay: Duration::from_millis(200),
+        ..Fake::with(&["k1"])
+    });
+    let n = 8;
+    let barrier = Arc::new(Barrier::new(n));
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            let (dir, fake, barrier) = (
+                dir.path().to_path_buf(),
+                Arc::clone(&fake),
+                Arc::clone(&barrier),
+            );
+            std::thread::spawn(move || {
+                // A separate cache (and so separate lock file descriptions) per thread, like
+                // separate processes.
+                let cache = cache_in(&dir);
+                barrier.wait();
+                cache.get(ISS, Some("k1"), at(T0), &*fake).expect("get")
+            })
+        })
+        .collect();
+    let outs: Vec<_> = handles
+        .into_iter()
+        .map(|h| h.join().expect("thread"))
+        .collect();
+    assert_eq!(fake.calls(), 1);
+    assert_eq!(
+        outs.iter().filter(|o| o.source == Source::Fetched).count(),
+        1
+    );
+    assert!(outs.iter().all(|o| kids_of(&o.jwks) == ["k1"]));
+}
+
+/// Counts fetches across processes by appending to a file.
+struct FileCountingFetcher(PathBuf);
+
+impl JwksFetcher for FileCountingFetcher {
+    fn fetch(&self, _: &str) -> Result<Value, Error> {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&self.0)
+            .expect("counter");
+        writeln!(f, "{}", std::process::id()).expect("count");
+        std::thread::sleep(Duration::from_millis(200));
+        Ok(jwks(&["k1"]))
+    }
+}
+
+const CHILD_ENV: &str = "OPK_JWKS_TEST_CHILD_DIR";
+
+/// Entry point for the child processes of `concurrent_processes_on_cold_cache_fetch_once`;
+/// does nothing in a normal test run.
+#[test]
+fn child_process_entry() {
+    let Some(dir) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
+    let dir = PathBuf::from(dir);
+    let cache = cache_in(&dir.join("cache"));
+    let out = cache
+        .get(
+            ISS,
+            Some("k1"),
+            at(T0),
+            &FileCountingFetcher(dir.join("count")),
+        )
+        .expect("child get");
+    assert_eq!(kids_of(&out.jwks), ["k1"]);
+}
+
+#[test]
+fn concurrent_processes_on_cold_cache_fetch_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exe = std::env::current_exe().expect("test binary");
+    let children: Vec<_> = (0..6)
+        .map(|_| {
+            std::process::Command::new(&exe)
+                .args([
+                    "--exact",
+                    "child_process_entry",
+                    "--test-threads=1",
+                    "--quiet",
+                ])
+                .env(CHILD_ENV, dir.path())
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn child")
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().expect("wait").success());
+    }
+    let count = std::fs::read_to_string(dir.path().join("count")).expect("someone fetched");
+    assert_eq!(count.lines().count(), 1, "fetches by pids: {count}");
+}
