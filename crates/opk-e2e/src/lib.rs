@@ -1,1 +1,319 @@
-//! placeholder
+//! Harness for end-to-end tests against the real peers: Debian's `sshd`, `ssh` and `ssh-keygen`,
+//! npm `oidc-provider` (testing/op/op.mjs) and Debian Chromium driven by playwright-core
+//! (testing/op/login.mjs). Everything listens on 127.0.0.1 and lives in a per-test directory;
+//! nothing touches the machine's /etc/ssh, /etc/opk or ~/.ssh.
+#![forbid(unsafe_code)]
+
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard, mpsc};
+use std::time::{Duration, Instant};
+
+/// The repository root (this crate is at crates/opk-e2e).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+}
+
+/// The login redirect ports (3000, 10001, 11110) are machine-wide: one login at a time.
+pub fn login_lock() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A free TCP port on 127.0.0.1 (released before return: a small race, fine for tests).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
+}
+
+/// The current user's name: sshd lets us log in only as ourselves when not root, and tests use
+/// it as the principal.
+pub fn current_user() -> String {
+    let out = Command::new("id").arg("-un").output().expect("id -un");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A per-test directory whose parents are not group/world-writable (sshd refuses an
+/// AuthorizedKeysCommand below such a directory, so /tmp will not do).
+pub struct TestDir {
+    dir: tempfile::TempDir,
+}
+
+impl TestDir {
+    /// Creates one under `base` (pass `env!("CARGO_TARGET_TMPDIR")`).
+    pub fn new(base: &str) -> Self {
+        std::fs::create_dir_all(base).expect("base dir");
+        let dir = tempfile::Builder::new().prefix("opk-e2e-").tempdir_in(base).expect("tempdir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        Self { dir }
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A path inside it.
+    pub fn join(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    /// Writes a file with a mode.
+    pub fn write(&self, name: &str, contents: &str, mode: u32) -> PathBuf {
+        let p = self.join(name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(&p, contents).expect("write");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        p
+    }
+
+    /// Keeps the directory for inspection when `OPK_E2E_KEEP` is set.
+    pub fn keep_if_asked(self) {
+        if std::env::var_os("OPK_E2E_KEEP").is_some() {
+            let p = self.dir.keep();
+            eprintln!("kept {}", p.display());
+        }
+    }
+}
+
+/// A child process killed on drop.
+pub struct Guard(pub Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A test CA and a localhost server certificate made with `openssl`.
+pub struct TestCa {
+    /// CA certificate (PEM): what SSL_CERT_FILE names.
+    pub ca_cert: PathBuf,
+    /// Server certificate for localhost and 127.0.0.1.
+    pub server_cert: PathBuf,
+    /// Its key.
+    pub server_key: PathBuf,
+}
+
+impl TestCa {
+    /// Generates one in `dir`.
+    pub fn generate(dir: &Path) -> Self {
+        let run = |args: &[&str]| {
+            let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl");
+            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        run(&["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+              "-subj", "/CN=opk test CA", "-keyout", "ca.key", "-out", "ca.pem",
+              "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"]);
+        run(&["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=localhost",
+              "-keyout", "server.key", "-out", "server.csr"]);
+        std::fs::write(dir.join("ext.cnf"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+            .expect("ext");
+        run(&["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+              "-days", "2", "-extfile", "ext.cnf", "-out", "server.pem"]);
+        Self { ca_cert: dir.join("ca.pem"), server_cert: dir.join("server.pem"), server_key: dir.join("server.key") }
+    }
+}
+
+/// The test OpenID Provider (npm oidc-provider).
+pub struct Op {
+    /// Its issuer URL.
+    pub issuer: String,
+    child: Option<Guard>,
+}
+
+impl Op {
+    /// Starts testing/op/op.mjs on a free port; `tls` = (cert, key) for https.
+    pub fn start(tls: Option<(&Path, &Path)>) -> Self {
+        let op_dir = repo_root().join("testing/op");
+        assert!(
+            op_dir.join("node_modules/oidc-provider").is_dir(),
+            "testing/op/node_modules is missing: run `npm ci --prefix testing/op` (bash .ci/run does)"
+        );
+        let mut cmd = Command::new("node");
+        cmd.arg(op_dir.join("op.mjs")).args(["--port", "0", "--stop-after-seconds", "900"]);
+        if let Some((cert, key)) = tls {
+            cmd.arg("--https").arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
+        }
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("node op.mjs");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(iss) = line.strip_prefix("OP_READY ") {
+                    let _ = tx.send(iss.trim().to_owned());
+                }
+            }
+        });
+        let issuer = rx.recv_timeout(Duration::from_secs(30)).expect("OP did not print OP_READY within 30 s");
+        Self { issuer, child: Some(Guard(child)) }
+    }
+
+    /// Stops the OP (to test verification while it is down).
+    pub fn stop(&mut self) {
+        self.child.take();
+    }
+}
+
+/// A real sshd on a free loopback port whose AuthorizedKeysCommand is `opk verify`.
+pub struct Sshd {
+    /// Its port.
+    pub port: u16,
+    /// Its log (sshd -E).
+    pub log: PathBuf,
+    _child: Guard,
+}
+
+impl Sshd {
+    /// Starts sshd with `command_line` as the AuthorizedKeysCommand (must end in `%u %k %t`).
+    pub fn start(dir: &TestDir, command_line: &str) -> Self {
+        // sshd refuses to start without its privilege-separation directory.
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let host_key = dir.join("ssh_host_ed25519_key");
+        if !host_key.exists() {
+            let out = Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(&host_key)
+                .output()
+                .expect("ssh-keygen");
+            assert!(out.status.success(), "ssh-keygen host key failed");
+        }
+        let port = free_port();
+        let log = dir.join("sshd.log");
+        let user = current_user();
+        let config = format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {hk}\nPidFile {pid}\nAuthorizedKeysFile none\n\
+             AuthorizedKeysCommand {command_line}\nAuthorizedKeysCommandUser {user}\n\
+             PubkeyAuthentication yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+             UsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\nLogLevel VERBOSE\n\
+             MaxAuthTries 10\nSubsystem sftp internal-sftp\n",
+            hk = host_key.display(),
+            pid = dir.join("sshd.pid").display(),
+        );
+        let config_path = dir.write("sshd_config", &config, 0o644);
+        let test = Command::new("/usr/sbin/sshd").arg("-t").arg("-f").arg(&config_path).output().expect("sshd -t");
+        assert!(test.status.success(), "sshd -t: {}", String::from_utf8_lossy(&test.stderr));
+        let child = Command::new("/usr/sbin/sshd")
+            .args(["-D", "-f"])
+            .arg(&config_path)
+            .arg("-E")
+            .arg(&log)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("sshd");
+        let sshd = Self { port, log, _child: Guard(child) };
+        sshd.wait_ready();
+        sshd
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
+                let mut banner = [0u8; 4];
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                if s.read_exact(&mut banner).is_ok() && &banner == b"SSH-" {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("sshd did not start; log: {}", std::fs::read_to_string(&self.log).unwrap_or_default());
+    }
+
+    /// Runs `remote_command` with the stock ssh client and key `key` (its `-cert.pub` is loaded
+    /// by ssh itself). No user config, no agent, no known_hosts: only what the test gives.
+    pub fn ssh(&self, key: &Path, user: &str, remote_command: &str) -> Output {
+        Command::new("ssh")
+            .args(["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                   "-o", "IdentitiesOnly=yes", "-o", "PasswordAuthentication=no", "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR",
+                   "-o", "IdentityAgent=none", "-i"])
+            .arg(key)
+            .args(["-p", &self.port.to_string(), &format!("{user}@127.0.0.1"), remote_command])
+            .env_remove("SSH_AUTH_SOCK")
+            .stdin(Stdio::null())
+            .output()
+            .expect("ssh")
+    }
+}
+
+/// Result of an `opk login` driven through Chromium.
+pub struct LoginRun {
+    /// opk's exit status was success.
+    pub success: bool,
+    /// opk's stdout.
+    pub stdout: String,
+    /// opk's stderr.
+    pub stderr: String,
+    /// The text of the page the browser ended on (LOGIN_PAGE line of login.mjs).
+    pub page: String,
+}
+
+/// Runs `opk login --disable-browser-open <args>` with HOME=`home` and `env`, takes the URL it
+/// prints, and completes the OP's login page in headless Chromium as `user`.
+pub fn login_with_chromium(opk: &Path, home: &Path, args: &[&str], env: &[(&str, &str)], user: &str) -> LoginRun {
+    let _ports = login_lock();
+    let mut child = Command::new(opk)
+        .arg("login")
+        .arg("--disable-browser-open")
+        .args(args)
+        .env("HOME", home)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("opk login");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = mpsc::channel::<String>();
+    let collector = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.starts_with("http://") || line.starts_with("https://") {
+                let _ = tx.send(line.clone());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let mut page = String::new();
+    if let Ok(url) = rx.recv_timeout(Duration::from_secs(60)) {
+        let out = Command::new("node")
+            .arg(repo_root().join("testing/op/login.mjs"))
+            .arg(&url)
+            .args(["--user", user])
+            .output()
+            .expect("node login.mjs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        page = text.lines().find_map(|l| l.strip_prefix("LOGIN_PAGE ")).unwrap_or_default().to_owned();
+        if !out.status.success() {
+            let _ = child.kill();
+            page = format!("login.mjs failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+    } else {
+        let _ = child.kill();
+    }
+    let mut stdout = String::new();
+    if let Some(mut s) = child.stdout.take() {
+        let _ = s.read_to_string(&mut stdout);
+    }
+    let status = child.wait().expect("wait opk");
+    let stderr = collector.join().unwrap_or_default();
+    LoginRun { success: status.success(), stdout, stderr, page }
+}
+
+/// Copies the opk binary into `dir/bin/opk` (0755), a path sshd accepts for AuthorizedKeysCommand.
+pub fn install_opk(dir: &TestDir, built: &Path) -> PathBuf {
+    let dest = dir.join("bin/opk");
+    std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
+    std::fs::copy(built, &dest).expect("copy opk");
+    std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::set_permissions(dir.join("bin"), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    dest
+}

@@ -4,9 +4,9 @@
 //! - [`providers`]: `/etc/opk/providers` rows, expiry keywords, verifier kind (§2.2);
 //! - [`auth_id`]: policy rows and the home-file rule (§2.3);
 //! - [`matcher`]: the identity-attribute matcher (§2.3, `validateClaim`);
-//! - [`decide`]: first-match evaluation of rows against a principal and claims (§2.3 steps 3–5);
+//! - [`mod@decide`]: first-match evaluation of rows against a principal and claims (§2.3 steps 3–5);
 //! - [`principal`]: the certificate-principal check (§1.3 step 7.6, hazard H-1);
-//! - [`add`]: `opk add` (§1.4): issuer aliases, de-duplication and the file rewrite.
+//! - [`mod@add`]: `opk add` (§1.4): issuer aliases, de-duplication and the file rewrite.
 //!
 //! Nothing here touches the file system, the network or the clock.
 #![forbid(unsafe_code)]
@@ -161,7 +161,11 @@ pub mod fuzzing {
     /// [`crate::AuthId::parse`]: never panics; `for_home_of` keeps only that principal.
     pub fn fuzz_auth_id(data: &[u8]) {
         if let Ok(a) = crate::AuthId::parse(data) {
-            let user = a.rows().first().map(|r| r.principal.clone()).unwrap_or_default();
+            let user = a
+                .rows()
+                .first()
+                .map(|r| r.principal.clone())
+                .unwrap_or_default();
             let home = a.for_home_of(&user);
             assert!(home.rows().iter().all(|r| r.principal == user));
         }
@@ -196,9 +200,11 @@ pub mod fuzzing {
         if let Ok(out) = crate::add_row(data, principal, identity, issuer)
             && let Ok(t) = crate::AuthId::parse(out.contents.as_bytes())
         {
-            assert!(t.rows().iter().any(|r| r.principal == principal
-                && r.identity == identity
-                && r.issuer == issuer));
+            assert!(
+                t.rows().iter().any(|r| r.principal == principal
+                    && r.identity == identity
+                    && r.issuer == issuer)
+            );
         }
     }
 

@@ -1,0 +1,121 @@
+//! First-match evaluation of policy rows (opkssh.md §2.3, evaluation steps 3–5). Deny lists and
+//! plugins (steps 1–2) belong to the caller, which runs them first.
+
+use serde_json::{Map, Value};
+
+use crate::auth_id::AuthIdRow;
+use crate::matcher::{MatchWarning, identity_matches, str_claim};
+
+/// The outcome of [`decide`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Whether access is granted.
+    pub allowed: bool,
+    /// Index into the `rows` slice of the row that granted access.
+    pub matched_index: Option<usize>,
+    /// Line number of that row in its file.
+    pub matched_line: Option<usize>,
+    /// Everything the matcher wants logged, in evaluation order.
+    pub warnings: Vec<MatchWarning>,
+    /// One line for the log when denied; `None` when allowed. The caller may append
+    /// ` at <paths>` as opkssh does.
+    pub deny_reason: Option<String>,
+}
+
+/// Escapes control characters so that claim values cannot split a log line.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
+}
+
+fn deny(reason: String, warnings: Vec<MatchWarning>) -> Decision {
+    Decision {
+        allowed: false,
+        matched_index: None,
+        matched_line: None,
+        warnings,
+        deny_reason: Some(reason),
+    }
+}
+
+/// Decides whether the (already verified) ID-token `claims` may assume `principal` under `rows`
+/// (system rows then home rows, in file order).
+///
+/// For each row whose issuer equals `iss` and whose principal equals `principal` (both exact),
+/// the identity is matched against the ID-token claims, then against the `userinfo` claims; the
+/// first match grants access.
+///
+/// When `userinfo` is given and there is at least one row, its `sub` must equal the ID token's.
+/// Safer than opkssh: both must be non-empty strings (opkssh accepted two absent `sub`s). A token
+/// without a string `iss` is denied outright.
+pub fn decide(
+    rows: &[AuthIdRow],
+    principal: &str,
+    claims: &Map<String, Value>,
+    userinfo: Option<&Map<String, Value>>,
+) -> Decision {
+    let iss = str_claim(claims, "iss");
+    let email = str_claim(claims, "email");
+    let mut warnings = Vec::new();
+    if iss.is_empty() {
+        return deny(
+            "the ID token has no iss claim, so no policy row can match; check the OP".to_owned(),
+            warnings,
+        );
+    }
+    if let Some(info) = userinfo
+        && !rows.is_empty()
+    {
+        let id_sub = str_claim(claims, "sub");
+        let info_sub = str_claim(info, "sub");
+        if id_sub.is_empty() || id_sub != info_sub {
+            return deny(
+                format!(
+                    "userinfo sub claim ({}) does not match the ID token sub claim ({}); the OP returned userinfo for another user",
+                    one_line(info_sub),
+                    one_line(id_sub)
+                ),
+                warnings,
+            );
+        }
+    }
+    for (index, row) in rows.iter().enumerate() {
+        if row.issuer != iss || row.principal != principal {
+            continue;
+        }
+        let mut m = identity_matches(&row.identity, claims);
+        warnings.append(&mut m.warnings);
+        let mut matched = m.matched;
+        if !matched && let Some(info) = userinfo {
+            let mut m = identity_matches(&row.identity, info);
+            warnings.append(&mut m.warnings);
+            matched = m.matched;
+        }
+        if matched {
+            return Decision {
+                allowed: true,
+                matched_index: Some(index),
+                matched_line: Some(row.line_number),
+                warnings,
+                deny_reason: None,
+            };
+        }
+    }
+    deny(
+        format!(
+            "no policy to allow {} with (issuer={}) to assume {}, check policy config",
+            one_line(email),
+            one_line(iss),
+            one_line(principal)
+        ),
+        warnings,
+    )
+}

@@ -1,0 +1,259 @@
+//! `auth_id` parsing, the home-file rule and first-match evaluation (opkssh.md §2.3).
+
+use opk_policy::{AuthId, AuthIdRow, MatchWarning, ProblemKind, decide};
+use serde_json::{Map, Value, json};
+
+const GOOGLE: &str = "https://accounts.google.com";
+const AZURE: &str = "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0";
+const GH: &str = "https://token.actions.githubusercontent.com";
+
+const EXAMPLE: &str = r#"# principal  identity                                  issuer
+alice        alice@example.com                         https://accounts.google.com
+root         103030642802723203118                     https://accounts.google.com
+dev          oidc:groups:developer                     https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0
+dev          oidc-match-end:email:@example.com         https://accounts.google.com
+ro           oidc:\"https://acme.com/groups\":ssh-users https://accounts.google.com
+deploy       repo:myorg/myrepo:ref:refs/heads/*        https://token.actions.githubusercontent.com
+"#;
+
+fn claims(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => panic!("object"),
+    }
+}
+
+fn rows() -> Vec<AuthIdRow> {
+    AuthId::parse(EXAMPLE.as_bytes())
+        .expect("valid")
+        .into_rows()
+}
+
+#[test]
+fn parses_documented_example() {
+    let a = AuthId::parse(EXAMPLE.as_bytes()).expect("valid");
+    assert!(a.problems().is_empty());
+    let r = a.rows();
+    assert_eq!(r.len(), 6);
+    assert_eq!(
+        r[0],
+        AuthIdRow {
+            principal: "alice".into(),
+            identity: "alice@example.com".into(),
+            issuer: GOOGLE.into(),
+            line_number: 2
+        }
+    );
+    assert_eq!(r[4].identity, "oidc:\"https://acme.com/groups\":ssh-users");
+    assert_eq!(r[5].identity, "repo:myorg/myrepo:ref:refs/heads/*");
+}
+
+#[test]
+fn wrong_columns_and_bad_quotes_are_problems() {
+    let a = AuthId::parse(b"a b\na b c\na b c d\n'x y z\n\n").expect("small");
+    assert_eq!(a.rows().len(), 1);
+    let p: Vec<_> = a
+        .problems()
+        .iter()
+        .map(|p| (p.line_number, p.kind))
+        .collect();
+    assert_eq!(
+        p,
+        vec![
+            (
+                1,
+                ProblemKind::WrongColumnCount {
+                    expected: 3,
+                    got: 2
+                }
+            ),
+            (
+                3,
+                ProblemKind::WrongColumnCount {
+                    expected: 3,
+                    got: 4
+                }
+            ),
+            (4, ProblemKind::UnterminatedSingleQuote),
+        ]
+    );
+}
+
+#[test]
+fn home_file_keeps_only_the_owner() {
+    let home = AuthId::parse(
+        b"bob a@x https://i\nroot a@x https://i\nbob b@x https://i\nBob c@x https://i\n",
+    )
+    .expect("small")
+    .for_home_of("bob");
+    let ids: Vec<_> = home
+        .rows()
+        .iter()
+        .map(|r| (r.identity.as_str(), r.line_number))
+        .collect();
+    assert_eq!(ids, vec![("a@x", 1), ("b@x", 3)]);
+}
+
+#[test]
+fn decide_first_match_on_issuer_and_principal() {
+    let rows = rows();
+    let google_alice = claims(
+        json!({"iss": GOOGLE, "sub": "1", "email": "Alice@example.com", "email_verified": true}),
+    );
+    let d = decide(&rows, "alice", &google_alice, None);
+    assert!(d.allowed);
+    assert_eq!(d.matched_line, Some(2));
+    assert_eq!(d.matched_index, Some(0));
+    assert!(d.deny_reason.is_none());
+
+    // The suffix row grants dev to anyone @example.com at Google.
+    let d = decide(&rows, "dev", &google_alice, None);
+    assert!(d.allowed);
+    assert_eq!(d.matched_line, Some(5));
+
+    // Principal is exact and case-sensitive.
+    let d = decide(&rows, "Alice", &google_alice, None);
+    assert!(!d.allowed);
+    assert_eq!(
+        d.deny_reason.as_deref(),
+        Some(
+            "no policy to allow Alice@example.com with (issuer=https://accounts.google.com) to assume Alice, check policy config"
+        )
+    );
+
+    // Issuer is exact: a trailing slash does not match.
+    let other_iss = claims(
+        json!({"iss": "https://accounts.google.com/", "email": "alice@example.com", "email_verified": true}),
+    );
+    assert!(!decide(&rows, "alice", &other_iss, None).allowed);
+
+    // The group row is for the Azure issuer only.
+    let azure_dev = claims(json!({"iss": AZURE, "groups": ["developer"]}));
+    assert!(decide(&rows, "dev", &azure_dev, None).allowed);
+    let google_dev = claims(json!({"iss": GOOGLE, "groups": ["developer"]}));
+    assert!(!decide(&rows, "dev", &google_dev, None).allowed);
+
+    // Sub row.
+    let root = claims(json!({"iss": GOOGLE, "sub": "103030642802723203118"}));
+    assert!(decide(&rows, "root", &root, None).allowed);
+    assert!(!decide(&rows, "alice", &root, None).allowed);
+
+    // Escaped-quote claim name.
+    let ro = claims(json!({"iss": GOOGLE, "https://acme.com/groups": ["ssh-users"]}));
+    assert_eq!(decide(&rows, "ro", &ro, None).matched_line, Some(6));
+
+    // GitHub Actions glob.
+    let gh = claims(json!({"iss": GH, "sub": "repo:myorg/myrepo:ref:refs/heads/main"}));
+    assert!(decide(&rows, "deploy", &gh, None).allowed);
+    let gh_tag = claims(json!({"iss": GH, "sub": "repo:myorg/myrepo:ref:refs/tags/v1"}));
+    assert!(!decide(&rows, "deploy", &gh_tag, None).allowed);
+}
+
+#[test]
+fn decide_uses_userinfo_after_id_token() {
+    let rows = rows();
+    let id = claims(json!({"iss": AZURE, "sub": "s1"}));
+    let info = claims(json!({"sub": "s1", "groups": ["developer"]}));
+    assert!(!decide(&rows, "dev", &id, None).allowed);
+    let d = decide(&rows, "dev", &id, Some(&info));
+    assert!(d.allowed);
+    assert_eq!(d.matched_line, Some(4));
+}
+
+#[test]
+fn decide_rejects_userinfo_for_another_sub() {
+    let rows = rows();
+    let id = claims(json!({"iss": AZURE, "sub": "s1"}));
+    for info in [
+        json!({"sub": "s2", "groups": ["developer"]}),
+        json!({"groups": ["developer"]}),
+    ] {
+        let d = decide(&rows, "dev", &id, Some(&claims(info)));
+        assert!(!d.allowed);
+        assert!(
+            d.deny_reason
+                .as_deref()
+                .is_some_and(|r| r.contains("userinfo sub"))
+        );
+    }
+    // Both subs absent: opkssh accepted it, opk does not.
+    let id = claims(json!({"iss": AZURE}));
+    let d = decide(
+        &rows,
+        "dev",
+        &id,
+        Some(&claims(json!({"groups": ["developer"]}))),
+    );
+    assert!(!d.allowed);
+}
+
+#[test]
+fn decide_without_iss_denies() {
+    let rows = rows();
+    let c = claims(json!({"sub": "103030642802723203118"}));
+    let d = decide(&rows, "root", &c, None);
+    assert!(!d.allowed);
+    let c = claims(json!({"iss": 5, "sub": "103030642802723203118"}));
+    assert!(!decide(&rows, "root", &c, None).allowed);
+}
+
+#[test]
+fn decide_collects_warnings_and_keeps_going() {
+    let text =
+        "root '' https://i\nroot oidc: https://i\nroot oidc::x https://i\nroot s1 https://i\n";
+    let rows = AuthId::parse(text.as_bytes()).expect("small").into_rows();
+    let d = decide(
+        &rows,
+        "root",
+        &claims(json!({"iss": "https://i", "sub": "s1"})),
+        None,
+    );
+    assert!(d.allowed);
+    assert_eq!(d.matched_line, Some(4));
+    assert!(matches!(
+        d.warnings.as_slice(),
+        [
+            MatchWarning::EmptyIdentity,
+            MatchWarning::BarePrefix { .. },
+            MatchWarning::MalformedOidc { .. }
+        ]
+    ));
+}
+
+#[test]
+fn o3_empty_identity_row_does_not_grant() {
+    // `root '' https://i` matched any email-less token from https://i in opkssh.
+    let rows = AuthId::parse(b"root '' https://i\n")
+        .expect("small")
+        .into_rows();
+    assert_eq!(rows[0].identity, "");
+    for c in [
+        json!({"iss": "https://i"}),
+        json!({"iss": "https://i", "sub": ""}),
+        json!({"iss": "https://i", "sub": "x"}),
+    ] {
+        assert!(!decide(&rows, "root", &claims(c), None).allowed);
+    }
+}
+
+#[test]
+fn h2_bare_prefix_rows_do_not_grant() {
+    for identity in ["oidc-match-end:email:", "oidc:", "repo:", "REPO:", "Oidc:"] {
+        let text = format!("root {identity} https://i\n");
+        let rows = AuthId::parse(text.as_bytes()).expect("small").into_rows();
+        let c = claims(
+            json!({"iss": "https://i", "sub": "repo:a", "email": "a@b", "email_verified": true}),
+        );
+        assert!(!decide(&rows, "root", &c, None).allowed, "{identity}");
+    }
+}
+
+#[test]
+fn deny_reason_is_one_line() {
+    let rows = rows();
+    let c = claims(json!({"iss": "https://x\nforged line", "email": "a\r\nb"}));
+    let d = decide(&rows, "root\n", &c, None);
+    let r = d.deny_reason.expect("denied");
+    assert!(!r.contains(['\n', '\r']), "{r}");
+    assert!(r.starts_with("no policy to allow "));
+}

@@ -1,0 +1,123 @@
+//! Fuzz-style tests: pseudo-random and mutated inputs through every parser hook.
+
+use opk_policy::fuzzing;
+
+/// xorshift64*: deterministic, so failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+const SEEDS: &[&[u8]] = &[
+    b"https://accounts.google.com client 24h\n",
+    b"alice alice@example.com https://accounts.google.com\n",
+    b"ro oidc:\\\"https://acme.com/groups\\\":ssh-users https://i\n",
+    b"deploy repo:org/*:ref:[a-z]* https://i\n",
+    b"\xEF\xBB\xBF# c\r\n'a b' \"c\\\"d\" e\\ f\r\n",
+    b"oidc:groups:a\n{\"groups\":[\"a\",1,null,{\"x\":[2]}],\"email\":\"e@x\",\"sub\":\"s\"}",
+    b"repo:a/[^b]?*\nrepo:a/c",
+];
+
+/// Bytes chosen to hit the parsers' special cases.
+const INTERESTING: &[u8] = b" \t\r\n#'\"\\$*?[]^-!:/@.\xEF\xBB\xBF\xff\xc3\xa9a0";
+
+fn inputs(seed: u64, count: usize) -> Vec<Vec<u8>> {
+    let mut rng = Rng(seed);
+    let mut out = Vec::with_capacity(count);
+    for i in 0..count {
+        let mut data = if i % 2 == 0 {
+            SEEDS[rng.below(SEEDS.len())].to_vec()
+        } else {
+            Vec::new()
+        };
+        let edits = rng.below(12);
+        for _ in 0..edits {
+            let b = if rng.below(3) == 0 {
+                (rng.next() & 0xff) as u8
+            } else {
+                INTERESTING[rng.below(INTERESTING.len())]
+            };
+            match rng.below(3) {
+                0 if !data.is_empty() => {
+                    let at = rng.below(data.len());
+                    data[at] = b;
+                }
+                1 if !data.is_empty() => {
+                    let at = rng.below(data.len());
+                    data.remove(at);
+                }
+                _ => {
+                    let at = rng.below(data.len() + 1);
+                    data.insert(at, b);
+                }
+            }
+        }
+        out.push(data);
+    }
+    out
+}
+
+#[test]
+fn fuzz_parse_table() {
+    for d in inputs(1, 4000) {
+        fuzzing::fuzz_parse_table(&d);
+    }
+}
+
+#[test]
+fn fuzz_providers() {
+    for d in inputs(2, 4000) {
+        fuzzing::fuzz_providers(&d);
+    }
+}
+
+#[test]
+fn fuzz_auth_id() {
+    for d in inputs(3, 4000) {
+        fuzzing::fuzz_auth_id(&d);
+    }
+}
+
+#[test]
+fn fuzz_identity_matches() {
+    for d in inputs(4, 4000) {
+        fuzzing::fuzz_identity_matches(&d);
+    }
+}
+
+#[test]
+fn fuzz_add_row() {
+    for d in inputs(5, 2000) {
+        fuzzing::fuzz_add_row(&d);
+    }
+}
+
+#[test]
+fn fuzz_check_principal() {
+    for d in inputs(6, 4000) {
+        fuzzing::fuzz_check_principal(&d);
+    }
+}
+
+#[test]
+fn fuzz_pure_random_bytes() {
+    let mut rng = Rng(7);
+    for _ in 0..2000 {
+        let len = rng.below(200);
+        let d: Vec<u8> = (0..len).map(|_| (rng.next() & 0xff) as u8).collect();
+        fuzzing::fuzz_parse_table(&d);
+        fuzzing::fuzz_providers(&d);
+        fuzzing::fuzz_auth_id(&d);
+        fuzzing::fuzz_identity_matches(&d);
+        fuzzing::fuzz_add_row(&d);
+    }
+}

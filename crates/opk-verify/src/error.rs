@@ -1,0 +1,78 @@
+//! Why `opk verify` denied a key. Every variant is a one-line reason for stderr and the log.
+
+use std::path::PathBuf;
+
+/// A denial. `opk verify` prints it as `Error: <reason>`, prints nothing on stdout, exits 1.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// `%k`/`%t` is not an opk certificate (sshd also calls us for plain keys: routine).
+    #[error("offered key is not an opk certificate: {0}")]
+    Cert(#[from] opk_sshcert::Error),
+    /// Not a user certificate.
+    #[error("certificate is not a user certificate")]
+    NotUserCert,
+    /// No `openpubkey-pkt` extension.
+    #[error("certificate has no openpubkey-pkt extension")]
+    NoPkToken,
+    /// A server file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A server file is writable by others or not a regular file.
+    #[error("refusing {path}: {why}; fix with: chown root {path} && chmod 640 {path}")]
+    UnsafeFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// A server file is over the size cap.
+    #[error("{path} is over {max} bytes")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The cap.
+        max: u64,
+    },
+    /// The providers or policy file is invalid.
+    #[error("{path}: {source}")]
+    Policy {
+        /// The file.
+        path: PathBuf,
+        /// The problem.
+        source: opk_policy::Error,
+    },
+    /// The PK Token is malformed or fails verification.
+    #[error("PK Token rejected: {0}")]
+    PkToken(#[from] opk_pktoken::Error),
+    /// The token's issuer is not in the providers file.
+    #[error("unrecognized issuer {issuer:?}; issuers in {path}: {known}")]
+    UnknownIssuer {
+        /// The token's `iss`.
+        issuer: String,
+        /// The providers file.
+        path: PathBuf,
+        /// The configured issuers, comma-separated.
+        known: String,
+    },
+    /// The issuer URL is neither https nor loopback http.
+    #[error("issuer {0:?} must use https (http only on loopback)")]
+    IssuerScheme(String),
+    /// The JWKS could not be had.
+    #[error("cannot get the OP's signing keys: {0}")]
+    Jwks(#[from] opk_jwks::Error),
+    /// The certified key is not the key the PK Token commits to.
+    #[error("certificate key does not match the PK Token's user key (upk)")]
+    KeyBinding,
+    /// The policy does not allow this identity as this principal.
+    #[error("{0}")]
+    Denied(String),
+    /// A certificate principal could inject sshd options (hazard H-1).
+    #[error("certificate principal {0:?} is not allowed (letters, digits, . _ + @ -; at most 128)")]
+    BadPrincipal(String),
+}

@@ -1,0 +1,66 @@
+//! Reading the server's policy files safely: size cap, regular file, not writable by others,
+//! symlinks not followed for home policies (hazard H-6: check the same fd that is read).
+
+use std::fs::{File, OpenOptions};
+use std::io::Read as _;
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+use std::path::Path;
+
+use crate::Error;
+
+/// No legitimate providers or auth_id file comes near this.
+pub(crate) const MAX_POLICY_FILE: u64 = 1024 * 1024;
+
+/// Who must own a file read by [`read_checked`].
+pub(crate) enum Owner {
+    /// System files: anyone may own them, but group and others must not write (opkssh requires
+    /// exactly 0640; we accept any mode without group/other write, so 0600 and 0644 work too).
+    System,
+    /// A user's `~/.opk/auth_id`: owned by that uid, mode 0600, no symlink (as opkssh readhome).
+    User(u32),
+}
+
+/// Reads a policy file after checking it on the very descriptor that is read.
+pub(crate) fn read_checked(path: &Path, owner: Owner) -> Result<Vec<u8>, Error> {
+    let read_err = |source| Error::Read { path: path.to_owned(), source };
+    let mut opts = OpenOptions::new();
+    opts.read(true);
+    if matches!(owner, Owner::User(_)) {
+        opts.custom_flags(libc::O_NOFOLLOW);
+    }
+    let file: File = opts.open(path).map_err(read_err)?;
+    let meta = file.metadata().map_err(read_err)?;
+    let unsafe_file = |why| Error::UnsafeFile { path: path.to_owned(), why };
+    if !meta.is_file() {
+        return Err(unsafe_file("not a regular file"));
+    }
+    match owner {
+        Owner::System if meta.mode() & 0o022 != 0 => return Err(unsafe_file("writable by group or others")),
+        Owner::User(uid) if meta.uid() != uid => return Err(unsafe_file("not owned by the user")),
+        Owner::User(_) if meta.mode() & 0o777 != 0o600 => return Err(unsafe_file("mode is not 0600")),
+        _ => {}
+    }
+    if meta.len() > MAX_POLICY_FILE {
+        return Err(Error::TooLarge { path: path.to_owned(), max: MAX_POLICY_FILE });
+    }
+    let mut contents = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_POLICY_FILE + 1).read_to_end(&mut contents).map_err(read_err)?;
+    if contents.len() as u64 > MAX_POLICY_FILE {
+        return Err(Error::TooLarge { path: path.to_owned(), max: MAX_POLICY_FILE });
+    }
+    Ok(contents)
+}
+
+/// A user's uid and home directory from a passwd-format file (NSS-only users are not seen,
+/// as with opkssh's audit; the system policy still applies to them).
+pub(crate) fn lookup_user(passwd: &Path, name: &str) -> Option<(u32, String)> {
+    let text = std::fs::read_to_string(passwd).ok()?;
+    text.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        if fields.len() >= 7 && fields[0] == name {
+            Some((fields[2].parse().ok()?, fields[5].to_owned()))
+        } else {
+            None
+        }
+    })
+}

@@ -1,0 +1,73 @@
+//! The verify log, in the place and line shape of opkssh's (`/var/log/opkssh.log`, Go `log`
+//! timestamps), so existing log collection keeps working. Never stdout: sshd reads stdout.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Appends lines to the log file, or to stderr when it cannot be opened.
+pub struct Log {
+    file: Option<File>,
+}
+
+impl Log {
+    /// Opens `path` for appending (created 0660, as the opkssh installer makes it).
+    /// On failure, says so once on stderr and logs to stderr from then on.
+    pub fn open(path: Option<&Path>) -> Self {
+        let file = path.and_then(|p| {
+            match OpenOptions::new().append(true).create(true).mode(0o660).open(p) {
+                Ok(f) => Some(f),
+                Err(e) => {
+                    eprintln!("opk: cannot open log file {}: {e}; logging to stderr", p.display());
+                    None
+                }
+            }
+        });
+        Self { file }
+    }
+
+    /// Writes one line, prefixed like Go's `log` (`2006/01/02 15:04:05`, UTC).
+    pub fn line(&mut self, message: &str) {
+        let line = format!("{} {}\n", timestamp(SystemTime::now()), message.replace('\n', "\\n"));
+        let written = self.file.as_mut().is_some_and(|f| f.write_all(line.as_bytes()).is_ok());
+        if !written {
+            eprint!("{line}");
+        }
+    }
+}
+
+fn timestamp(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!("{y:04}/{m:02}/{d:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(timestamp(UNIX_EPOCH + std::time::Duration::from_secs(1_795_000_000)), "2026/11/18 09:06:40");
+    }
+}

@@ -1,0 +1,109 @@
+# Shared by demo.sh, test.sh and bench-verify.sh. Source it; do not run it.
+# Everything listens on 127.0.0.1 and lives under one work directory; nothing touches the
+# machine's /etc/ssh, /etc/opk or ~/.ssh.
+
+OPK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/opk-target}
+
+# Debian packages and the test OP's node modules; idempotent.
+opk_setup() {
+  local need=() p
+  for p in openssh-server openssh-client chromium hyperfine openssl; do
+    dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+  done
+  if ((${#need[@]})); then
+    echo "installing: ${need[*]}" >&2
+    local sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+  # sshd refuses to start without its privilege-separation directory.
+  [ -d /run/sshd ] || { [ "$(id -u)" = 0 ] && mkdir -p /run/sshd; } || true
+  if ! cmp -s "$OPK_ROOT/testing/op/package-lock.json" "$OPK_ROOT/testing/op/node_modules/.package-lock.json"; then
+    (cd "$OPK_ROOT/testing/op" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+}
+
+# A work dir whose parents are not group/world-writable (sshd's rule for AuthorizedKeysCommand).
+opk_workdir() {
+  mkdir -p "$CARGO_TARGET_DIR/tmp"
+  local d; d=$(mktemp -d "$CARGO_TARGET_DIR/tmp/opk-demo.XXXXXX")
+  chmod 755 "$d"
+  echo "$d"
+}
+
+opk_free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# opk_start_op DIR → sets OP_PID and OP_ISSUER.
+opk_start_op() {
+  local dir=$1
+  node "$OPK_ROOT/testing/op/op.mjs" --port 0 --stop-after-seconds 1800 >"$dir/op.out" 2>"$dir/op.err" &
+  OP_PID=$!
+  local i
+  for i in $(seq 1 300); do
+    OP_ISSUER=$(sed -n 's/^OP_READY //p' "$dir/op.out")
+    [ -n "$OP_ISSUER" ] && return 0
+    sleep 0.1
+  done
+  echo "the test OP did not start; see $dir/op.err" >&2
+  return 1
+}
+
+# opk_start_sshd DIR OPK_BINARY → sets SSHD_PID and SSHD_PORT. Policy files go in DIR/etc.
+opk_start_sshd() {
+  local dir=$1 opk=$2 user
+  user=$(id -un)
+  install -d -m 755 "$dir/bin" "$dir/etc" "$dir/log"
+  install -m 755 "$opk" "$dir/bin/opk"
+  ssh-keygen -q -t ed25519 -N '' -f "$dir/etc/ssh_host_ed25519_key" <<<y >/dev/null
+  SSHD_PORT=$(opk_free_port)
+  cat >"$dir/etc/sshd_config" <<CONF
+Port $SSHD_PORT
+ListenAddress 127.0.0.1
+HostKey $dir/etc/ssh_host_ed25519_key
+PidFile $dir/sshd.pid
+AuthorizedKeysFile none
+AuthorizedKeysCommand $dir/bin/opk verify --providers-file $dir/etc/providers --auth-id-file $dir/etc/auth_id --log-file $dir/log/opk.log --jwks-cache-dir $dir/jwks %u %k %t
+AuthorizedKeysCommandUser $user
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PermitRootLogin prohibit-password
+CONF
+  /usr/sbin/sshd -D -f "$dir/etc/sshd_config" -E "$dir/log/sshd.log" 2>>"$dir/log/sshd.stderr" &
+  SSHD_PID=$!
+  local i
+  for i in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$SSHD_PORT") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "sshd did not start; see $dir/log/sshd.log" >&2
+  return 1
+}
+
+# opk_login OPK HOME ISSUER CLIENT [extra args...]: headless Chromium completes the OP's page when
+# there is no display (or OPK_HEADLESS=1); with a display, opk opens the user's browser.
+opk_login() {
+  local opk=$1 home=$2 issuer=$3 client=$4; shift 4
+  if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ -z "${OPK_HEADLESS:-}" ] && [ -z "${CI:-}" ]; then
+    HOME=$home "$opk" login --provider "$issuer,$client" "$@"
+    return
+  fi
+  local fifo; fifo=$(mktemp -u); mkfifo "$fifo"
+  HOME=$home "$opk" login --disable-browser-open --provider "$issuer,$client" "$@" 2>"$fifo" &
+  local pid=$! line url=
+  while IFS= read -r line; do
+    echo "$line" >&2
+    case $line in
+      http://* | https://*)
+        url=$line
+        echo "(no display: headless Chromium fills in the OP's login page as alice@example.com)" >&2
+        node "$OPK_ROOT/testing/op/login.mjs" "$url" --user alice@example.com >&2 &
+        ;;
+    esac
+  done <"$fifo"
+  rm -f "$fifo"
+  wait "$pid"
+}
