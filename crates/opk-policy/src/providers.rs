@@ -141,6 +141,8 @@ impl Providers {
         if rows.is_empty() {
             return Err(Error::NoProviders);
         }
+        // Column-count problems were appended after the quoting ones; report in line order.
+        problems.sort_by_key(|p| p.line_number);
         Ok(Providers { rows, problems })
     }
 

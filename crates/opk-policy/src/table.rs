@@ -211,7 +211,8 @@ const SPECIAL_CHARS: &str = "\\'\"`${[|&;<>()*?!";
 /// space, tab or newline; otherwise each special character and a leading `~` backslash-escaped.
 ///
 /// The result reads back through [`parse_table`] unchanged, except when the word contains `#`
-/// (the reader cuts comments before unquoting) or a newline (the reader splits lines first).
+/// (the reader cuts comments before unquoting), a newline (the reader splits lines first), or
+/// unquoted white space such as `\r` or U+00A0 at the start or end of a line (the reader trims).
 pub fn quote_word(word: &str) -> String {
     if word.is_empty() {
         return "''".to_owned();
