@@ -284,12 +284,13 @@ pub fn login_with_chromium(opk: &Path, home: &Path, args: &[&str], env: &[(&str,
     });
     let mut page = String::new();
     if let Ok(url) = rx.recv_timeout(Duration::from_secs(60)) {
-        let out = Command::new("node")
-            .arg(repo_root().join("testing/op/login.mjs"))
-            .arg(&url)
-            .args(["--user", user])
-            .output()
-            .expect("node login.mjs");
+        let mut browser = Command::new("node");
+        browser.arg(repo_root().join("testing/op/login.mjs")).arg(&url).args(["--user", user]);
+        // The stand-in browser trusts the test CA too (opk's own trust comes from SSL_CERT_FILE).
+        if let Some((_, ca)) = env.iter().find(|(k, _)| *k == "SSL_CERT_FILE") {
+            browser.args(["--ca", ca]);
+        }
+        let out = browser.output().expect("node login.mjs");
         let text = String::from_utf8_lossy(&out.stdout);
         page = text.lines().find_map(|l| l.strip_prefix("LOGIN_PAGE ")).unwrap_or_default().to_owned();
         if !out.status.success() {
