@@ -77,7 +77,11 @@ pub(crate) struct VerifyArgs {
     #[arg(long, env = "OPK_LOG_FILE", default_value = "/var/log/opkssh.log")]
     pub(crate) log_file: PathBuf,
     /// JWKS cache directory, shared by concurrent verify processes.
-    #[arg(long, env = "OPK_JWKS_CACHE_DIR", default_value = "/var/cache/opk/jwks")]
+    #[arg(
+        long,
+        env = "OPK_JWKS_CACHE_DIR",
+        default_value = "/var/cache/opk/jwks"
+    )]
     pub(crate) jwks_cache_dir: PathBuf,
     /// Fetch the JWKS on every attempt, as opkssh does.
     #[arg(long)]
@@ -86,7 +90,12 @@ pub(crate) struct VerifyArgs {
     #[arg(long)]
     pub(crate) no_home_policy: bool,
     /// passwd file used to find home directories.
-    #[arg(long, env = "OPK_PASSWD_FILE", default_value = "/etc/passwd", hide = true)]
+    #[arg(
+        long,
+        env = "OPK_PASSWD_FILE",
+        default_value = "/etc/passwd",
+        hide = true
+    )]
     pub(crate) passwd_file: PathBuf,
     /// opkssh's server config path (accepted for compatibility).
     #[arg(long, hide = true)]

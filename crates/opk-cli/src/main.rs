@@ -49,7 +49,11 @@ fn verify(args: &VerifyArgs) -> ExitCode {
         args.cert.len(),
         args.extra
     ));
-    let request = opk_verify::Request { principal: &args.principal, key_b64: &args.cert, key_type: &args.key_type };
+    let request = opk_verify::Request {
+        principal: &args.principal,
+        key_b64: &args.cert,
+        key_type: &args.key_type,
+    };
     let fetcher = opk_jwks::HttpJwksFetcher::new(opk_http::HttpOptions {
         connect_timeout: Duration::from_secs(5),
         total_timeout: Duration::from_secs(10),
@@ -62,7 +66,10 @@ fn verify(args: &VerifyArgs) -> ExitCode {
     let reason = match outcome {
         Ok(Ok(allowed)) => {
             let mut out = std::io::stdout().lock();
-            if writeln!(out, "{}", allowed.line).and_then(|()| out.flush()).is_ok() {
+            if writeln!(out, "{}", allowed.line)
+                .and_then(|()| out.flush())
+                .is_ok()
+            {
                 log.line(&allowed.summary);
                 return ExitCode::SUCCESS;
             }
@@ -92,18 +99,29 @@ fn resolve_provider(args: &LoginArgs) -> anyhow::Result<ProviderSpec> {
     if list.trim().is_empty() {
         bail!("no provider given: pass --provider ISSUER,CLIENT_ID or set OPKSSH_PROVIDERS");
     }
-    let alias = args.alias.clone().or_else(|| std::env::var("OPKSSH_DEFAULT").ok()).unwrap_or_default();
+    let alias = args
+        .alias
+        .clone()
+        .or_else(|| std::env::var("OPKSSH_DEFAULT").ok())
+        .unwrap_or_default();
     let mut found = None;
     for entry in list.split(';').filter(|e| !e.trim().is_empty()) {
-        let (name, spec) = entry.split_once(',').context("OPKSSH_PROVIDERS entries are alias,issuer,client_id[,secret[,scopes]]")?;
+        let (name, spec) = entry
+            .split_once(',')
+            .context("OPKSSH_PROVIDERS entries are alias,issuer,client_id[,secret[,scopes]]")?;
         if name.trim() == alias {
             if found.is_some() {
                 bail!("alias {alias:?} appears twice in OPKSSH_PROVIDERS");
             }
-            found = Some(spec.parse::<ProviderSpec>().with_context(|| format!("OPKSSH_PROVIDERS entry {name:?}"))?);
+            found = Some(
+                spec.parse::<ProviderSpec>()
+                    .with_context(|| format!("OPKSSH_PROVIDERS entry {name:?}"))?,
+            );
         }
     }
-    found.with_context(|| format!("no provider alias {alias:?} in OPKSSH_PROVIDERS; pass an alias or --provider"))
+    found.with_context(|| {
+        format!("no provider alias {alias:?} in OPKSSH_PROVIDERS; pass an alias or --provider")
+    })
 }
 
 fn login(args: &LoginArgs) -> anyhow::Result<()> {
@@ -130,7 +148,11 @@ fn login(args: &LoginArgs) -> anyhow::Result<()> {
         print!("{}", done.private_key_pem()?);
         return Ok(());
     }
-    let home = if args.private_key_file.is_some() { PathBuf::new() } else { home_dir()? };
+    let home = if args.private_key_file.is_some() {
+        PathBuf::new()
+    } else {
+        home_dir()?
+    };
     let location = opk_login::default_location(&home, args.private_key_file.as_deref(), &done)?;
     println!(
         "Writing opk ssh public key to {} and corresponding secret key to {}",
@@ -156,7 +178,9 @@ fn add(args: &AddArgs) -> anyhow::Result<()> {
         None => {
             let system = Path::new("/etc/opk/auth_id");
             match std::fs::OpenOptions::new().append(true).open(system) {
-                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => (home_dir()?.join(".opk/auth_id"), 0o600),
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                    (home_dir()?.join(".opk/auth_id"), 0o600)
+                }
                 _ => (system.to_owned(), 0o640),
             }
         }
@@ -164,11 +188,17 @@ fn add(args: &AddArgs) -> anyhow::Result<()> {
     let existing = match std::fs::read(&path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(e).with_context(|| format!("Failed to add to policy: cannot read {}", path.display())),
+        Err(e) => {
+            return Err(e).with_context(|| {
+                format!("Failed to add to policy: cannot read {}", path.display())
+            });
+        }
     };
-    let outcome = opk_policy::add_row(&existing, &args.principal, &args.identity, issuer).context("Failed to add to policy")?;
+    let outcome = opk_policy::add_row(&existing, &args.principal, &args.identity, issuer)
+        .context("Failed to add to policy")?;
     if outcome.changed {
-        write_atomically(&path, outcome.contents.as_bytes(), mode).context("Failed to add to policy")?;
+        write_atomically(&path, outcome.contents.as_bytes(), mode)
+            .context("Failed to add to policy")?;
     }
     println!("Successfully added new policy to {}", path.display());
     Ok(())
@@ -177,13 +207,19 @@ fn add(args: &AddArgs) -> anyhow::Result<()> {
 /// Temp file + rename in the same directory, keeping an existing file's mode.
 fn write_atomically(path: &Path, contents: &[u8], default_mode: u32) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt as _;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mode = std::fs::metadata(path).map_or(default_mode, |m| m.permissions().mode() & 0o7777);
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
     tmp.write_all(contents)?;
     tmp.as_file().sync_all()?;
-    tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
-    tmp.persist(path).with_context(|| format!("cannot replace {}", path.display()))?;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot replace {}", path.display()))?;
     Ok(())
 }

@@ -20,7 +20,13 @@ struct Host {
 }
 
 impl Host {
-    fn start(dir: &TestDir, name: &str, providers: &str, auth_id: &str, env: &[(&str, &str)]) -> Self {
+    fn start(
+        dir: &TestDir,
+        name: &str,
+        providers: &str,
+        auth_id: &str,
+        env: &[(&str, &str)],
+    ) -> Self {
         let opk = install_opk(dir, Path::new(OPK));
         let providers = dir.write(&format!("{name}/providers"), providers, 0o640);
         let auth_id = dir.write(&format!("{name}/auth_id"), auth_id, 0o640);
@@ -39,15 +45,30 @@ impl Host {
         ];
         // sshd starts the command with an almost empty environment: pass what it needs via env(1).
         let env_prefix: String = env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
-        let command = format!("/usr/bin/env {env_prefix}{} verify {} %u %k %t", opk.display(), verify_args.join(" "));
+        let command = format!(
+            "/usr/bin/env {env_prefix}{} verify {} %u %k %t",
+            opk.display(),
+            verify_args.join(" ")
+        );
         let sshd_dir = TestDir::new(TMP);
         let sshd = Sshd::start(&sshd_dir, &command);
         std::mem::forget(sshd_dir); // lives as long as sshd; removed with the test tree
-        Self { opk, sshd, log, verify_args }
+        Self {
+            opk,
+            sshd,
+            log,
+            verify_args,
+        }
     }
 
     /// Runs `opk verify` directly, as sshd would.
-    fn verify(&self, principal: &str, key_b64: &str, key_type: &str, env: &[(&str, &str)]) -> Output {
+    fn verify(
+        &self,
+        principal: &str,
+        key_b64: &str,
+        key_type: &str,
+        env: &[(&str, &str)],
+    ) -> Output {
         Command::new(&self.opk)
             .arg("verify")
             .args(&self.verify_args)
@@ -63,13 +84,27 @@ impl Host {
     }
 }
 
-fn login(op: &Op, home: &Path, client: &str, extra: &[&str], env: &[(&str, &str)]) -> opk_e2e::LoginRun {
+fn login(
+    op: &Op,
+    home: &Path,
+    client: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> opk_e2e::LoginRun {
     let provider = format!("{},{client}", op.issuer);
     let mut args = vec!["--provider", provider.as_str()];
     args.extend_from_slice(extra);
     let run = login_with_chromium(Path::new(OPK), home, &args, env, USER_EMAIL);
-    assert!(run.success, "opk login failed\nstdout: {}\nstderr: {}\npage: {}", run.stdout, run.stderr, run.page);
-    assert!(run.page.contains("You may now close this window"), "browser page: {}", run.page);
+    assert!(
+        run.success,
+        "opk login failed\nstdout: {}\nstderr: {}\npage: {}",
+        run.stdout, run.stderr, run.page
+    );
+    assert!(
+        run.page.contains("You may now close this window"),
+        "browser page: {}",
+        run.page
+    );
     run
 }
 
@@ -84,8 +119,16 @@ fn assert_ssh_ok(out: &Output, marker: &str) {
 }
 
 fn assert_ssh_denied(out: &Output) {
-    assert!(!out.status.success(), "ssh unexpectedly succeeded: {}", String::from_utf8_lossy(&out.stdout));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("Permission denied"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        !out.status.success(),
+        "ssh unexpectedly succeeded: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Permission denied"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn policy(user: &str, identity: &str, issuer: &str) -> String {
@@ -99,7 +142,11 @@ fn read_cert(path: &Path) -> OpkCert {
 /// Writes `cert` + `key` as a key pair ssh loads; returns the key path.
 fn write_pair(dir: &TestDir, name: &str, key: &EphemeralKey, cert: &OpkCert) -> PathBuf {
     let k = dir.write(name, &key.to_openssh_pem("test").expect("pem"), 0o600);
-    dir.write(&format!("{name}-cert.pub"), &cert.to_line(Some("openpubkey")), 0o644);
+    dir.write(
+        &format!("{name}-cert.pub"),
+        &cert.to_line(Some("openpubkey")),
+        0o644,
+    );
     k
 }
 
@@ -110,17 +157,32 @@ fn rs256_login_ssh_in_and_every_denial() {
     let home = dir.join("home");
     let user = current_user();
     let run = login(&op, &home, "opk-rs256", &[], &[]);
-    assert!(run.stdout.contains("Keys generated for identity"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("Keys generated for identity"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains(USER_EMAIL), "{}", run.stdout);
 
     // The files opkssh writes, where stock ssh finds them.
     let key = home.join(".ssh/id_ecdsa");
     let cert_path = home.join(".ssh/id_ecdsa-cert.pub");
     use std::os::unix::fs::PermissionsExt as _;
-    assert_eq!(std::fs::metadata(&key).expect("key").permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&key).expect("key").permissions().mode() & 0o777,
+        0o600
+    );
     let cert_text = std::fs::read_to_string(&cert_path).expect("cert");
-    assert!(cert_text.ends_with(" openpubkey") && !cert_text.ends_with('\n'), "{cert_text:?}");
-    let listing = Command::new("ssh-keygen").arg("-L").arg("-f").arg(&cert_path).output().expect("ssh-keygen -L");
+    assert!(
+        cert_text.ends_with(" openpubkey") && !cert_text.ends_with('\n'),
+        "{cert_text:?}"
+    );
+    let listing = Command::new("ssh-keygen")
+        .arg("-L")
+        .arg("-f")
+        .arg(&cert_path)
+        .output()
+        .expect("ssh-keygen -L");
     let listing = String::from_utf8_lossy(&listing.stdout);
     for needle in [
         "ecdsa-sha2-nistp256-cert-v01@openssh.com user certificate",
@@ -134,26 +196,59 @@ fn rs256_login_ssh_in_and_every_denial() {
         "permit-pty",
         "permit-user-rc",
     ] {
-        assert!(listing.contains(needle), "ssh-keygen -L lacks {needle:?}:\n{listing}");
+        assert!(
+            listing.contains(needle),
+            "ssh-keygen -L lacks {needle:?}:\n{listing}"
+        );
     }
 
     let providers = format!("{} opk-rs256 24h\n", op.issuer);
-    let host = Host::start(&dir, "host", &providers, &policy(&user, USER_EMAIL, &op.issuer), &[]);
+    let host = Host::start(
+        &dir,
+        "host",
+        &providers,
+        &policy(&user, USER_EMAIL, &op.issuer),
+        &[],
+    );
     assert_ssh_ok(&host.sshd.ssh(&key, &user, "echo opk-e2e-ok"), "opk-e2e-ok");
-    assert!(host.log_text().contains(&format!("allowed {USER_EMAIL}")), "{}", host.log_text());
+    assert!(
+        host.log_text().contains(&format!("allowed {USER_EMAIL}")),
+        "{}",
+        host.log_text()
+    );
     let sshd_log = std::fs::read_to_string(&host.sshd.log).unwrap_or_default();
     assert!(sshd_log.contains("Accepted publickey"), "{sshd_log}");
 
     // Not in auth_id: denied with opkssh's reason in the log.
-    let other = Host::start(&dir, "other-user", &providers, &policy(&user, "bob@example.com", &op.issuer), &[]);
+    let other = Host::start(
+        &dir,
+        "other-user",
+        &providers,
+        &policy(&user, "bob@example.com", &op.issuer),
+        &[],
+    );
     assert_ssh_denied(&other.sshd.ssh(&key, &user, "true"));
-    assert!(other.log_text().contains("no policy to allow"), "{}", other.log_text());
+    assert!(
+        other.log_text().contains("no policy to allow"),
+        "{}",
+        other.log_text()
+    );
 
     // Wrong issuer: the host trusts a different one (a trailing slash is a different issuer).
     let wrong = format!("{}/ opk-rs256 24h\n", op.issuer);
-    let wrong_iss = Host::start(&dir, "wrong-issuer", &wrong, &policy(&user, USER_EMAIL, &format!("{}/", op.issuer)), &[]);
+    let wrong_iss = Host::start(
+        &dir,
+        "wrong-issuer",
+        &wrong,
+        &policy(&user, USER_EMAIL, &format!("{}/", op.issuer)),
+        &[],
+    );
     assert_ssh_denied(&wrong_iss.sshd.ssh(&key, &user, "true"));
-    assert!(wrong_iss.log_text().contains("unrecognized issuer"), "{}", wrong_iss.log_text());
+    assert!(
+        wrong_iss.log_text().contains("unrecognized issuer"),
+        "{}",
+        wrong_iss.log_text()
+    );
 
     // Tampered certificates.
     let cert = read_cert(&cert_path);
@@ -161,32 +256,70 @@ fn rs256_login_ssh_in_and_every_denial() {
     let b64 = cert.to_b64();
     // (a) %t does not match the blob.
     let out = host.verify(&user, &b64, "ssh-ed25519-cert-v01@openssh.com", &[]);
-    assert!(!out.status.success() && out.stdout.is_empty(), "wrong %t accepted");
+    assert!(
+        !out.status.success() && out.stdout.is_empty(),
+        "wrong %t accepted"
+    );
     // (b) The PK Token moved onto another key.
     let thief = EphemeralKey::generate(KeyAlgorithm::EcdsaP256).expect("key");
-    let req = CertRequest { key_id: USER_EMAIL.into(), principals: vec!["opkssh-wildcard".into()], pk_token: pkt.clone(), access_token: None };
+    let req = CertRequest {
+        key_id: USER_EMAIL.into(),
+        principals: vec!["opkssh-wildcard".into()],
+        pk_token: pkt.clone(),
+        access_token: None,
+    };
     let stolen = OpkCert::issue(&req, &thief).expect("issue");
     let stolen_key = write_pair(&dir, "stolen", &thief, &stolen);
     assert_ssh_denied(&host.sshd.ssh(&stolen_key, &user, "true"));
-    assert!(host.log_text().contains("does not match the PK Token"), "{}", host.log_text());
+    assert!(
+        host.log_text().contains("does not match the PK Token"),
+        "{}",
+        host.log_text()
+    );
     // (c) The extension edited (email swapped in the payload), re-signed with the real key.
-    let real = EphemeralKey::from_openssh_pem(&std::fs::read_to_string(&key).expect("key")).expect("pem");
+    let real =
+        EphemeralKey::from_openssh_pem(&std::fs::read_to_string(&key).expect("key")).expect("pem");
     let (payload, rest) = pkt.split_once(':').expect("compact");
     let mut claims: serde_json::Value =
-        serde_json::from_slice(&opk_pktoken::b64::decode(payload, "p").expect("b64")).expect("json");
+        serde_json::from_slice(&opk_pktoken::b64::decode(payload, "p").expect("b64"))
+            .expect("json");
     claims["email"] = serde_json::json!("root@example.com");
-    let edited = format!("{}:{rest}", opk_pktoken::b64::encode(claims.to_string().as_bytes()));
-    let forged = OpkCert::issue(&CertRequest { pk_token: edited, ..req.clone() }, &real).expect("issue");
+    let edited = format!(
+        "{}:{rest}",
+        opk_pktoken::b64::encode(claims.to_string().as_bytes())
+    );
+    let forged = OpkCert::issue(
+        &CertRequest {
+            pk_token: edited,
+            ..req.clone()
+        },
+        &real,
+    )
+    .expect("issue");
     let forged_key = write_pair(&dir, "forged", &real, &forged);
     assert_ssh_denied(&host.sshd.ssh(&forged_key, &user, "true"));
-    assert!(host.log_text().contains("PK Token rejected"), "{}", host.log_text());
+    assert!(
+        host.log_text().contains("PK Token rejected"),
+        "{}",
+        host.log_text()
+    );
 
     // OP down: the warm JWKS cache still verifies; a host with a cold cache cannot.
     op.stop();
     assert_ssh_ok(&host.sshd.ssh(&key, &user, "echo still-ok"), "still-ok");
-    let cold = Host::start(&dir, "cold-cache", &providers, &policy(&user, USER_EMAIL, &op.issuer), &[]);
+    let cold = Host::start(
+        &dir,
+        "cold-cache",
+        &providers,
+        &policy(&user, USER_EMAIL, &op.issuer),
+        &[],
+    );
     assert_ssh_denied(&cold.sshd.ssh(&key, &user, "true"));
-    assert!(cold.log_text().contains("signing keys"), "{}", cold.log_text());
+    assert!(
+        cold.log_text().contains("signing keys"),
+        "{}",
+        cold.log_text()
+    );
     dir.keep_if_asked();
 }
 
@@ -197,15 +330,35 @@ fn es256_op_ed25519_key_explicit_path_and_print_key() {
     let home = dir.join("home");
     let user = current_user();
     let key = dir.join("keys/opk_ed25519");
-    login(&op, &home, "opk-es256", &["-t", "ed25519", "-i", key.to_str().expect("utf8")], &[]);
+    login(
+        &op,
+        &home,
+        "opk-es256",
+        &["-t", "ed25519", "-i", key.to_str().expect("utf8")],
+        &[],
+    );
     let cert = read_cert(&dir.join("keys/opk_ed25519-cert.pub"));
     assert_eq!(cert.cert_type(), "ssh-ed25519-cert-v01@openssh.com");
     assert!(!home.join(".ssh").exists(), "-i must not touch ~/.ssh");
-    let host = Host::start(&dir, "host", &format!("{} opk-es256 12h\n", op.issuer), &policy(&user, USER_EMAIL, &op.issuer), &[]);
+    let host = Host::start(
+        &dir,
+        "host",
+        &format!("{} opk-es256 12h\n", op.issuer),
+        &policy(&user, USER_EMAIL, &op.issuer),
+        &[],
+    );
     assert_ssh_ok(&host.sshd.ssh(&key, &user, "echo ed25519-ok"), "ed25519-ok");
     // The OP really signed with ES256.
-    let header = cert.pk_token().expect("pkt").split(':').nth(1).expect("op header").to_owned();
-    let header: serde_json::Value = serde_json::from_slice(&opk_pktoken::b64::decode(&header, "h").expect("b64")).expect("json");
+    let header = cert
+        .pk_token()
+        .expect("pkt")
+        .split(':')
+        .nth(1)
+        .expect("op header")
+        .to_owned();
+    let header: serde_json::Value =
+        serde_json::from_slice(&opk_pktoken::b64::decode(&header, "h").expect("b64"))
+            .expect("json");
     assert_eq!(header["alg"], "ES256");
 
     // --print-key writes nothing and prints the cert line, then the key.
@@ -227,15 +380,36 @@ fn expired_under_oidc_policy_is_denied() {
     login(&op, &home, "opk-short", &[], &[]);
     let key = home.join(".ssh/id_ecdsa");
     let auth = policy(&user, USER_EMAIL, &op.issuer);
-    let oidc = Host::start(&dir, "oidc", &format!("{} opk-short oidc\n", op.issuer), &auth, &[]);
-    let day = Host::start(&dir, "day", &format!("{} opk-short 24h\n", op.issuer), &auth, &[]);
+    let oidc = Host::start(
+        &dir,
+        "oidc",
+        &format!("{} opk-short oidc\n", op.issuer),
+        &auth,
+        &[],
+    );
+    let day = Host::start(
+        &dir,
+        "day",
+        &format!("{} opk-short 24h\n", op.issuer),
+        &auth,
+        &[],
+    );
     let exp = read_cert(&home.join(".ssh/id_ecdsa-cert.pub"));
     let pkt = opk_pktoken::PkToken::from_compact(exp.pk_token().expect("pkt")).expect("pkt");
     let exp = pkt.claims()["exp"].as_i64().expect("exp");
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64;
-    std::thread::sleep(std::time::Duration::from_secs((exp - now + 2).clamp(0, 30) as u64));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    std::thread::sleep(std::time::Duration::from_secs(
+        (exp - now + 2).clamp(0, 30) as u64
+    ));
     assert_ssh_denied(&oidc.sshd.ssh(&key, &user, "true"));
-    assert!(oidc.log_text().contains("expired under policy oidc"), "{}", oidc.log_text());
+    assert!(
+        oidc.log_text().contains("expired under policy oidc"),
+        "{}",
+        oidc.log_text()
+    );
     // The same token is still fine under a max-age policy (opkssh semantics: iat + 24h).
     assert_ssh_ok(&day.sshd.ssh(&key, &user, "echo day-ok"), "day-ok");
 }
@@ -253,20 +427,37 @@ fn https_op_trusted_through_ssl_cert_file() {
     {
         let _ports = opk_e2e::login_lock();
         let out = Command::new(OPK)
-            .args(["login", "--disable-browser-open", "--timeout", "5", "--provider", &format!("{},opk-rs256", op.issuer)])
+            .args([
+                "login",
+                "--disable-browser-open",
+                "--timeout",
+                "5",
+                "--provider",
+                &format!("{},opk-rs256", op.issuer),
+            ])
             .env("HOME", &home)
             .env_remove("SSL_CERT_FILE")
             .output()
             .expect("opk login");
         assert!(!out.status.success());
         let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(err.trim().lines().count(), 1, "one-line error expected: {err}");
+        assert_eq!(
+            err.trim().lines().count(),
+            1,
+            "one-line error expected: {err}"
+        );
     }
     login(&op, &home, "opk-rs256", &[], &[("SSL_CERT_FILE", &ca_file)]);
     let key = home.join(".ssh/id_ecdsa");
     let providers = format!("{} opk-rs256 24h\n", op.issuer);
     let auth = policy(&user, USER_EMAIL, &op.issuer);
-    let host = Host::start(&dir, "host", &providers, &auth, &[("SSL_CERT_FILE", &ca_file)]);
+    let host = Host::start(
+        &dir,
+        "host",
+        &providers,
+        &auth,
+        &[("SSL_CERT_FILE", &ca_file)],
+    );
     assert_ssh_ok(&host.sshd.ssh(&key, &user, "echo https-ok"), "https-ok");
     // A host that does not trust the test CA refuses.
     let untrusting = Host::start(&dir, "untrusting", &providers, &auth, &[]);
@@ -279,18 +470,39 @@ fn failed_login_keeps_the_previous_key_pair() {
     let dir = TestDir::new(TMP);
     let home = dir.join("home");
     let key = dir.write("home/.ssh/id_ecdsa", "OLD KEY", 0o600);
-    let cert = dir.write("home/.ssh/id_ecdsa-cert.pub", "ecdsa-sha2-nistp256-cert-v01@openssh.com AAAA openpubkey", 0o644);
+    let cert = dir.write(
+        "home/.ssh/id_ecdsa-cert.pub",
+        "ecdsa-sha2-nistp256-cert-v01@openssh.com AAAA openpubkey",
+        0o644,
+    );
     let _ports = opk_e2e::login_lock();
     // Nobody completes the browser step: the login times out.
     let out = Command::new(OPK)
-        .args(["login", "--disable-browser-open", "--timeout", "2", "--provider", &format!("{},opk-rs256", op.issuer)])
+        .args([
+            "login",
+            "--disable-browser-open",
+            "--timeout",
+            "2",
+            "--provider",
+            &format!("{},opk-rs256", op.issuer),
+        ])
         .env("HOME", &home)
         .output()
         .expect("opk login");
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or_default().starts_with("Error: "));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .starts_with("Error: ")
+    );
     assert_eq!(std::fs::read_to_string(&key).expect("key"), "OLD KEY");
-    assert!(std::fs::read_to_string(&cert).expect("cert").ends_with("openpubkey"));
+    assert!(
+        std::fs::read_to_string(&cert)
+            .expect("cert")
+            .ends_with("openpubkey")
+    );
     let leftovers: Vec<_> = std::fs::read_dir(home.join(".ssh")).expect("dir").collect();
     assert_eq!(leftovers.len(), 2, "temp files left behind");
 }
@@ -300,13 +512,25 @@ fn verify_fails_closed_on_garbage() {
     let dir = TestDir::new(TMP);
     let opk = install_opk(&dir, Path::new(OPK));
     let providers = dir.write("providers", "http://localhost:1 client 24h\n", 0o640);
-    let auth = dir.write("auth_id", "root alice@example.com http://localhost:1\n", 0o640);
+    let auth = dir.write(
+        "auth_id",
+        "root alice@example.com http://localhost:1\n",
+        0o640,
+    );
     let key = EphemeralKey::generate(KeyAlgorithm::EcdsaP256).expect("key");
-    let req = CertRequest { key_id: "k".into(), principals: vec!["opkssh-wildcard".into()], pk_token: "a:b:c".into(), access_token: None };
+    let req = CertRequest {
+        key_id: "k".into(),
+        principals: vec!["opkssh-wildcard".into()],
+        pk_token: "a:b:c".into(),
+        access_token: None,
+    };
     let good = OpkCert::issue(&req, &key).expect("cert").to_b64();
     let mut inputs: Vec<(String, String)> = Vec::new();
     for cut in (0..good.len()).step_by(good.len() / 25 + 1) {
-        inputs.push((good[..cut].to_owned(), "ecdsa-sha2-nistp256-cert-v01@openssh.com".into()));
+        inputs.push((
+            good[..cut].to_owned(),
+            "ecdsa-sha2-nistp256-cert-v01@openssh.com".into(),
+        ));
     }
     let mut x: u32 = 12345;
     for _ in 0..15 {
@@ -314,10 +538,16 @@ fn verify_fails_closed_on_garbage() {
         let mut bytes = good.clone().into_bytes();
         let at = (x as usize >> 4) % bytes.len();
         bytes[at] = b"AZaz09+/=!\n"[(x % 11) as usize];
-        inputs.push((String::from_utf8(bytes).expect("ascii"), "ecdsa-sha2-nistp256-cert-v01@openssh.com".into()));
+        inputs.push((
+            String::from_utf8(bytes).expect("ascii"),
+            "ecdsa-sha2-nistp256-cert-v01@openssh.com".into(),
+        ));
     }
     inputs.push((good.clone(), "ssh-rsa".into()));
-    inputs.push(("A".repeat(120_000), "ecdsa-sha2-nistp256-cert-v01@openssh.com".into()));
+    inputs.push((
+        "A".repeat(120_000),
+        "ecdsa-sha2-nistp256-cert-v01@openssh.com".into(),
+    ));
     inputs.push((good, "ecdsa-sha2-nistp256-cert-v01@openssh.com".into())); // valid cert, bogus PK Token
     for (k, t) in &inputs {
         let out = Command::new(&opk)
@@ -332,10 +562,18 @@ fn verify_fails_closed_on_garbage() {
             .args(["root", k, t])
             .output()
             .expect("opk verify");
-        assert_eq!(out.status.code(), Some(1), "input {t} {}", &k[..k.len().min(40)]);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "input {t} {}",
+            &k[..k.len().min(40)]
+        );
         assert!(out.stdout.is_empty());
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.starts_with("Error: ") && err.trim_end().lines().count() == 1, "{err}");
+        assert!(
+            err.starts_with("Error: ") && err.trim_end().lines().count() == 1,
+            "{err}"
+        );
     }
 }
 
@@ -343,15 +581,43 @@ fn verify_fails_closed_on_garbage() {
 fn add_writes_opkssh_rows() {
     let dir = TestDir::new(TMP);
     let file = dir.join("auth_id");
-    let add = |args: &[&str]| Command::new(OPK).arg("add").args(args).arg("--auth-id-file").arg(&file).output().expect("opk add");
+    let add = |args: &[&str]| {
+        Command::new(OPK)
+            .arg("add")
+            .args(args)
+            .arg("--auth-id-file")
+            .arg(&file)
+            .output()
+            .expect("opk add")
+    };
     let out = add(&["alice", "alice@example.com", "google"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("Successfully added new policy to"));
-    assert!(add(&["alice", "alice@example.com", "google"]).status.success());
-    assert!(add(&["dev", "oidc:groups:ssh users", "https://op.example"]).status.success());
+    assert!(
+        add(&["alice", "alice@example.com", "google"])
+            .status
+            .success()
+    );
+    assert!(
+        add(&["dev", "oidc:groups:ssh users", "https://op.example"])
+            .status
+            .success()
+    );
     let text = std::fs::read_to_string(&file).expect("file");
-    assert_eq!(text.matches("alice alice@example.com https://accounts.google.com").count(), 1, "{text}");
-    assert!(text.contains("dev 'oidc:groups:ssh users' https://op.example"), "{text}");
+    assert_eq!(
+        text.matches("alice alice@example.com https://accounts.google.com")
+            .count(),
+        1,
+        "{text}"
+    );
+    assert!(
+        text.contains("dev 'oidc:groups:ssh users' https://op.example"),
+        "{text}"
+    );
     let bad = add(&["evil\",command=\"sh", "x@example.com", "google"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).starts_with("Error: "));

@@ -14,7 +14,10 @@ use std::time::{Duration, Instant};
 
 /// The repository root (this crate is at crates/opk-e2e).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
 }
 
 /// The login redirect ports (3000, 10001, 11110) are machine-wide: one login at a time.
@@ -25,7 +28,10 @@ pub fn login_lock() -> MutexGuard<'static, ()> {
 
 /// A free TCP port on 127.0.0.1 (released before return: a small race, fine for tests).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
 }
 
 /// The current user's name: sshd lets us log in only as ourselves when not root, and tests use
@@ -45,8 +51,12 @@ impl TestDir {
     /// Creates one under `base` (pass `env!("CARGO_TARGET_TMPDIR")`).
     pub fn new(base: &str) -> Self {
         std::fs::create_dir_all(base).expect("base dir");
-        let dir = tempfile::Builder::new().prefix("opk-e2e-").tempdir_in(base).expect("tempdir");
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let dir = tempfile::Builder::new()
+            .prefix("opk-e2e-")
+            .tempdir_in(base)
+            .expect("tempdir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
         Self { dir }
     }
 
@@ -104,19 +114,79 @@ impl TestCa {
     /// Generates one in `dir`.
     pub fn generate(dir: &Path) -> Self {
         let run = |args: &[&str]| {
-            let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl");
-            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .expect("openssl");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         };
-        run(&["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-              "-subj", "/CN=opk test CA", "-keyout", "ca.key", "-out", "ca.pem",
-              "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"]);
-        run(&["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=localhost",
-              "-keyout", "server.key", "-out", "server.csr"]);
-        std::fs::write(dir.join("ext.cnf"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
-            .expect("ext");
-        run(&["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-              "-days", "2", "-extfile", "ext.cnf", "-out", "server.pem"]);
-        Self { ca_cert: dir.join("ca.pem"), server_cert: dir.join("server.pem"), server_key: dir.join("server.key") }
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=opk test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign",
+        ]);
+        run(&[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ]);
+        std::fs::write(
+            dir.join("ext.cnf"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+        )
+        .expect("ext");
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "server.pem",
+        ]);
+        Self {
+            ca_cert: dir.join("ca.pem"),
+            server_cert: dir.join("server.pem"),
+            server_key: dir.join("server.key"),
+        }
     }
 }
 
@@ -136,11 +206,20 @@ impl Op {
             "testing/op/node_modules is missing: run `npm ci --prefix testing/op` (bash .ci/run does)"
         );
         let mut cmd = Command::new("node");
-        cmd.arg(op_dir.join("op.mjs")).args(["--port", "0", "--stop-after-seconds", "900"]);
+        cmd.arg(op_dir.join("op.mjs"))
+            .args(["--port", "0", "--stop-after-seconds", "900"]);
         if let Some((cert, key)) = tls {
-            cmd.arg("--https").arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
+            cmd.arg("--https")
+                .arg("--tls-cert")
+                .arg(cert)
+                .arg("--tls-key")
+                .arg(key);
         }
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("node op.mjs");
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("node op.mjs");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -150,8 +229,13 @@ impl Op {
                 }
             }
         });
-        let issuer = rx.recv_timeout(Duration::from_secs(30)).expect("OP did not print OP_READY within 30 s");
-        Self { issuer, child: Some(Guard(child)) }
+        let issuer = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("OP did not print OP_READY within 30 s");
+        Self {
+            issuer,
+            child: Some(Guard(child)),
+        }
     }
 
     /// Stops the OP (to test verification while it is down).
@@ -196,8 +280,17 @@ impl Sshd {
             pid = dir.join("sshd.pid").display(),
         );
         let config_path = dir.write("sshd_config", &config, 0o644);
-        let test = Command::new("/usr/sbin/sshd").arg("-t").arg("-f").arg(&config_path).output().expect("sshd -t");
-        assert!(test.status.success(), "sshd -t: {}", String::from_utf8_lossy(&test.stderr));
+        let test = Command::new("/usr/sbin/sshd")
+            .arg("-t")
+            .arg("-f")
+            .arg(&config_path)
+            .output()
+            .expect("sshd -t");
+        assert!(
+            test.status.success(),
+            "sshd -t: {}",
+            String::from_utf8_lossy(&test.stderr)
+        );
         let child = Command::new("/usr/sbin/sshd")
             .args(["-D", "-f"])
             .arg(&config_path)
@@ -206,7 +299,11 @@ impl Sshd {
             .stdin(Stdio::null())
             .spawn()
             .expect("sshd");
-        let sshd = Self { port, log, _child: Guard(child) };
+        let sshd = Self {
+            port,
+            log,
+            _child: Guard(child),
+        };
         sshd.wait_ready();
         sshd
     }
@@ -223,18 +320,44 @@ impl Sshd {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("sshd did not start; log: {}", std::fs::read_to_string(&self.log).unwrap_or_default());
+        panic!(
+            "sshd did not start; log: {}",
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        );
     }
 
     /// Runs `remote_command` with the stock ssh client and key `key` (its `-cert.pub` is loaded
     /// by ssh itself). No user config, no agent, no known_hosts: only what the test gives.
     pub fn ssh(&self, key: &Path, user: &str, remote_command: &str) -> Output {
         Command::new("ssh")
-            .args(["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                   "-o", "IdentitiesOnly=yes", "-o", "PasswordAuthentication=no", "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR",
-                   "-o", "IdentityAgent=none", "-i"])
+            .args([
+                "-F",
+                "/dev/null",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "IdentitiesOnly=yes",
+                "-o",
+                "PasswordAuthentication=no",
+                "-o",
+                "ConnectTimeout=10",
+                "-o",
+                "LogLevel=ERROR",
+                "-o",
+                "IdentityAgent=none",
+                "-i",
+            ])
             .arg(key)
-            .args(["-p", &self.port.to_string(), &format!("{user}@127.0.0.1"), remote_command])
+            .args([
+                "-p",
+                &self.port.to_string(),
+                &format!("{user}@127.0.0.1"),
+                remote_command,
+            ])
             .env_remove("SSH_AUTH_SOCK")
             .stdin(Stdio::null())
             .output()
@@ -256,7 +379,13 @@ pub struct LoginRun {
 
 /// Runs `opk login --disable-browser-open <args>` with HOME=`home` and `env`, takes the URL it
 /// prints, and completes the OP's login page in headless Chromium as `user`.
-pub fn login_with_chromium(opk: &Path, home: &Path, args: &[&str], env: &[(&str, &str)], user: &str) -> LoginRun {
+pub fn login_with_chromium(
+    opk: &Path,
+    home: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    user: &str,
+) -> LoginRun {
     let _ports = login_lock();
     let mut child = Command::new(opk)
         .arg("login")
@@ -285,14 +414,21 @@ pub fn login_with_chromium(opk: &Path, home: &Path, args: &[&str], env: &[(&str,
     let mut page = String::new();
     if let Ok(url) = rx.recv_timeout(Duration::from_secs(60)) {
         let mut browser = Command::new("node");
-        browser.arg(repo_root().join("testing/op/login.mjs")).arg(&url).args(["--user", user]);
+        browser
+            .arg(repo_root().join("testing/op/login.mjs"))
+            .arg(&url)
+            .args(["--user", user]);
         // The stand-in browser trusts the test CA too (opk's own trust comes from SSL_CERT_FILE).
         if let Some((_, ca)) = env.iter().find(|(k, _)| *k == "SSL_CERT_FILE") {
             browser.args(["--ca", ca]);
         }
         let out = browser.output().expect("node login.mjs");
         let text = String::from_utf8_lossy(&out.stdout);
-        page = text.lines().find_map(|l| l.strip_prefix("LOGIN_PAGE ")).unwrap_or_default().to_owned();
+        page = text
+            .lines()
+            .find_map(|l| l.strip_prefix("LOGIN_PAGE "))
+            .unwrap_or_default()
+            .to_owned();
         if !out.status.success() {
             let _ = child.kill();
             page = format!("login.mjs failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -306,7 +442,12 @@ pub fn login_with_chromium(opk: &Path, home: &Path, args: &[&str], env: &[(&str,
     }
     let status = child.wait().expect("wait opk");
     let stderr = collector.join().unwrap_or_default();
-    LoginRun { success: status.success(), stdout, stderr, page }
+    LoginRun {
+        success: status.success(),
+        stdout,
+        stderr,
+        page,
+    }
 }
 
 /// Copies the opk binary into `dir/bin/opk` (0755), a path sshd accepts for AuthorizedKeysCommand.
@@ -315,6 +456,241 @@ pub fn install_opk(dir: &TestDir, built: &Path) -> PathBuf {
     std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
     std::fs::copy(built, &dest).expect("copy opk");
     std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    std::fs::set_permissions(dir.join("bin"), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::set_permissions(dir.join("bin"), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
     dest
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reference opkssh (interop tests): the real Go binary, installed by scripts/lib.sh
+// (`opk_install_opkssh`, called from `opk_setup`).
+
+/// The opkssh release the interop tests and the benchmark run against.
+pub const OPKSSH_VERSION: &str = "v0.16.0";
+
+/// The reference opkssh binary: `$OPKSSH_BIN`, else `$HOME/.cache/opk-go/bin/opkssh`. Panics (the
+/// test fails, it is never skipped) when it is missing.
+pub fn opkssh_bin() -> PathBuf {
+    let path = std::env::var_os("OPKSSH_BIN").filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(|| {
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
+        home.join(".cache/opk-go/bin/opkssh")
+    });
+    assert!(
+        path.is_file(),
+        "the reference opkssh binary is missing at {}: run `bash scripts/test.sh` (its opk_setup installs \
+         opkssh {OPKSSH_VERSION} with `go install`), or set OPKSSH_BIN",
+        path.display()
+    );
+    path
+}
+
+/// Runs `opkssh login --disable-browser-open <args>` with HOME=`home` and `env`, finds the local
+/// URL opkssh logs ("Open your browser to: http://localhost:PORT/login", on stderr), and completes
+/// the login in headless Chromium as `user`. opkssh's URL is its own loopback page, which
+/// redirects to the OP: Chromium cannot be pinned to the OP's certificate up front, so the stand-in
+/// browser runs with `--ignore-https-errors` (opkssh itself verifies the OP through SSL_CERT_FILE).
+pub fn opkssh_login_with_chromium(
+    opkssh: &Path,
+    home: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    user: &str,
+) -> LoginRun {
+    let _ports = login_lock();
+    let mut child = Command::new(opkssh)
+        .arg("login")
+        .arg("--disable-browser-open")
+        .args(args)
+        .env("HOME", home)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("opkssh login");
+    let (tx, rx) = mpsc::channel::<String>();
+    let collect = |stream: Box<dyn std::io::Read + Send>, tx: mpsc::Sender<String>| {
+        std::thread::spawn(move || {
+            let mut all = String::new();
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                if let Some(url) = opkssh_login_url(&line) {
+                    let _ = tx.send(url);
+                }
+                all.push_str(&line);
+                all.push('\n');
+            }
+            all
+        })
+    };
+    let out_thread = collect(Box::new(child.stdout.take().expect("stdout")), tx.clone());
+    let err_thread = collect(Box::new(child.stderr.take().expect("stderr")), tx);
+    let mut page = String::new();
+    if let Ok(url) = rx.recv_timeout(Duration::from_secs(60)) {
+        let out = Command::new("node")
+            .arg(repo_root().join("testing/op/login.mjs"))
+            .arg(&url)
+            .args(["--user", user, "--ignore-https-errors"])
+            .output()
+            .expect("node login.mjs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        page = text.lines().find_map(|l| l.strip_prefix("LOGIN_PAGE ")).unwrap_or_default().to_owned();
+        if !out.status.success() {
+            let _ = child.kill();
+            page = format!("login.mjs failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+    } else {
+        let _ = child.kill();
+    }
+    // opkssh exits by itself once the files are written; do not wait forever if it does not.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait opkssh") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break child.wait().expect("wait opkssh");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stdout = out_thread.join().unwrap_or_default();
+    let stderr = err_thread.join().unwrap_or_default();
+    LoginRun { success: status.success(), stdout, stderr, page }
+}
+
+/// The URL in opkssh's "Open your browser to: URL" log line (or a bare URL line).
+fn opkssh_login_url(line: &str) -> Option<String> {
+    let rest = match line.find("Open your browser to:") {
+        Some(i) => &line[i + "Open your browser to:".len()..],
+        None if line.starts_with("http://") || line.starts_with("https://") => line,
+        None => return None,
+    };
+    let url: String = rest.trim_start().chars().take_while(|c| !c.is_whitespace() && *c != '"').collect();
+    (url.starts_with("http://") || url.starts_with("https://")).then_some(url)
+}
+
+/// A stand-in server for `opkssh verify`, which reads `/etc/opk/providers` and `/etc/opk/auth_id`
+/// at fixed paths and appends to `/var/log/opkssh.log`. Each run happens in a private mount
+/// namespace (see [`OPKSSH_NS_SCRIPT`]) in which those paths are this directory's `etc-opk/` and
+/// `var-log/`; the machine's /etc and /var/log are never written.
+pub struct OpksshHost {
+    /// The per-host directory: `etc-opk/`, `var-log/`, overlay scratch space.
+    pub dir: PathBuf,
+}
+
+/// `sh -c` script run under `unshare --mount --propagation private` (we are root):
+/// `$1` = host dir, `$2` = a directory to hide behind an empty one ("" = none), `$3…` = command.
+///
+/// Why an overlay: /etc/opk usually does not exist, and a bind mount needs an existing mount
+/// point. Creating /etc/opk on the host would change the machine, bind-mounting a directory over
+/// all of /etc would hide passwd, resolv.conf and the rest, and copying /etc is heavy. So, inside
+/// the namespace only, /etc becomes an overlay whose lower layer is the real /etc (read-only to
+/// us) and whose upper layer is a fresh scratch directory: `mkdir /etc/opk` lands in the scratch
+/// directory, and the host's /etc is untouched. Mounts below /etc (containers bind
+/// /etc/hosts, /etc/resolv.conf) are re-exposed from an rbind of the original /etc. /var/log
+/// exists, so a plain bind mount covers it. The namespace dies with the command; the scratch
+/// directory is then removed.
+pub const OPKSSH_NS_SCRIPT: &str = r#"set -e
+ns=$1; hide=$2; shift 2
+up=$(mktemp -d "$ns/ovl.XXXXXX")
+mkdir "$up/upper" "$up/work" "$up/empty"
+subs=$(awk '$5 ~ "^/etc/" { print $5 }' /proc/self/mountinfo)
+if [ -n "$subs" ]; then mkdir "$up/orig"; mount --rbind /etc "$up/orig"; fi
+mount -t overlay overlay -o "lowerdir=/etc,upperdir=$up/upper,workdir=$up/work" /etc
+for m in $subs; do mount --bind "$up/orig/${m#/etc/}" "$m"; done
+mkdir -p /etc/opk
+mount --bind "$ns/etc-opk" /etc/opk
+mount --bind "$ns/var-log" /var/log
+if [ -n "$hide" ] && [ -d "$hide" ]; then mount --bind "$up/empty" "$hide"; fi
+set +e
+"$@"
+rc=$?
+rm -rf "$up/upper" "$up/empty" 2>/dev/null
+exit $rc
+"#;
+
+impl OpksshHost {
+    /// Creates `dir/<name>/{etc-opk,var-log}` with `providers` and `auth_id` (mode 0640, as
+    /// opkssh demands).
+    pub fn new(dir: &TestDir, name: &str, providers: &str, auth_id: &str) -> Self {
+        let host = Self { dir: dir.join(name) };
+        for sub in ["etc-opk", "var-log"] {
+            std::fs::create_dir_all(host.dir.join(sub)).expect("mkdir");
+            std::fs::set_permissions(host.dir.join(sub), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        host.write("providers", providers);
+        host.write("auth_id", auth_id);
+        host
+    }
+
+    /// (Re)writes a file in the stand-in /etc/opk with mode 0640.
+    pub fn write(&self, name: &str, contents: &str) -> PathBuf {
+        let p = self.dir.join("etc-opk").join(name);
+        std::fs::write(&p, contents).expect("write");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+        p
+    }
+
+    /// The stand-in /etc/opk (on the host side).
+    pub fn etc_opk(&self) -> PathBuf {
+        self.dir.join("etc-opk")
+    }
+
+    /// What opkssh appended to its /var/log/opkssh.log.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(self.dir.join("var-log/opkssh.log")).unwrap_or_default()
+    }
+
+    /// The command line that runs `program args…` inside the namespace, for callers that need
+    /// to build it themselves: `unshare --mount --propagation private sh -c SCRIPT sh DIR HIDE`.
+    pub fn wrapper(&self, hide: Option<&Path>) -> Vec<String> {
+        vec![
+            "unshare".into(),
+            "--mount".into(),
+            "--propagation".into(),
+            "private".into(),
+            "sh".into(),
+            "-c".into(),
+            OPKSSH_NS_SCRIPT.into(),
+            "sh".into(),
+            self.dir.display().to_string(),
+            hide.map(|h| h.display().to_string()).unwrap_or_default(),
+        ]
+    }
+
+    /// Runs `program args…` in the namespace with a clean environment (PATH + `env`), as sshd
+    /// would start an AuthorizedKeysCommand.
+    pub fn run(&self, program: &Path, args: &[&str], env: &[(&str, &str)], hide: Option<&Path>) -> Output {
+        let w = self.wrapper(hide);
+        Command::new(&w[0])
+            .args(&w[1..])
+            .arg(program)
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .output()
+            .expect("unshare")
+    }
+
+    /// `opkssh verify --config-path <etc-opk>/config.yml principal key_b64 key_type`. The target
+    /// user's `~/.opk` (opkssh's home policy) is hidden, so the machine's files cannot leak in.
+    pub fn verify(&self, opkssh: &Path, principal: &str, key_b64: &str, key_type: &str, env: &[(&str, &str)]) -> Output {
+        let config = self.etc_opk().join("config.yml");
+        let home = user_home(principal).map(|h| h.join(".opk"));
+        self.run(
+            opkssh,
+            &["verify", "--config-path", config.to_str().expect("utf8 path"), principal, key_b64, key_type],
+            env,
+            home.as_deref(),
+        )
+    }
+}
+
+/// The home directory of `user` from the passwd database.
+pub fn user_home(user: &str) -> Option<PathBuf> {
+    let out = Command::new("getent").args(["passwd", user]).output().ok()?;
+    let line = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    line.split(':').nth(5).filter(|h| !h.is_empty()).map(PathBuf::from)
 }

@@ -37,14 +37,28 @@ fn cert_path(key: &Path) -> PathBuf {
 
 /// Chooses where to write: `-i` wins (H-8); then a configured `~/.ssh/opkssh`; then the first
 /// usable default name in `~/.ssh` (free, or holding an earlier opk/opkssh key pair).
-pub fn choose(home: &Path, explicit: Option<&Path>, alg: KeyAlgorithm, iss: &str, aud: &str) -> Result<KeyLocation, Error> {
+pub fn choose(
+    home: &Path,
+    explicit: Option<&Path>,
+    alg: KeyAlgorithm,
+    iss: &str,
+    aud: &str,
+) -> Result<KeyLocation, Error> {
     if let Some(key) = explicit {
-        return Ok(KeyLocation { key: key.to_owned(), cert: cert_path(key), cert_comment: CERT_COMMENT.into(), identity_config: None });
+        return Ok(KeyLocation {
+            key: key.to_owned(),
+            cert: cert_path(key),
+            cert_comment: CERT_COMMENT.into(),
+            identity_config: None,
+        });
     }
     let ssh = home.join(".ssh");
     let opkssh_config = ssh.join("opkssh/config");
     let included = fs::read_to_string(ssh.join("config"))
-        .map(|c| c.lines().any(|l| l.trim() == "Include ~/.ssh/opkssh/config"))
+        .map(|c| {
+            c.lines()
+                .any(|l| l.trim() == "Include ~/.ssh/opkssh/config")
+        })
         .unwrap_or(false);
     if included && opkssh_config.is_file() {
         let key = ssh.join("opkssh").join(identity_file_name(iss, aud));
@@ -63,15 +77,29 @@ pub fn choose(home: &Path, explicit: Option<&Path>, alg: KeyAlgorithm, iss: &str
         let key = ssh.join(name);
         let cert = cert_path(&key);
         if !key.exists() {
-            return Ok(KeyLocation { key, cert, cert_comment: CERT_COMMENT.into(), identity_config: None });
+            return Ok(KeyLocation {
+                key,
+                cert,
+                cert_comment: CERT_COMMENT.into(),
+                identity_config: None,
+            });
         }
         // Only a pair whose cert says "openpubkey" is ours to replace; never a user's own key.
         let ours = fs::read_to_string(&cert)
             .ok()
-            .and_then(|line| line.split_whitespace().nth(2).map(|c| c == CERT_COMMENT && line.split_whitespace().count() == 3))
+            .and_then(|line| {
+                line.split_whitespace()
+                    .nth(2)
+                    .map(|c| c == CERT_COMMENT && line.split_whitespace().count() == 3)
+            })
             .unwrap_or(false);
         if ours {
-            return Ok(KeyLocation { key, cert, cert_comment: CERT_COMMENT.into(), identity_config: None });
+            return Ok(KeyLocation {
+                key,
+                cert,
+                cert_comment: CERT_COMMENT.into(),
+                identity_config: None,
+            });
         }
     }
     Err(Error::NoFreeKeyFile(ssh))
@@ -80,7 +108,11 @@ pub fn choose(home: &Path, explicit: Option<&Path>, alg: KeyAlgorithm, iss: &str
 /// opkssh's name for a key in `~/.ssh/opkssh`: issuer without `https://`, `-`, the first 20
 /// characters of the audience, every run of other characters than `[A-Za-z0-9_.-]` made `_`.
 pub fn identity_file_name(iss: &str, aud: &str) -> String {
-    let raw = format!("{}-{}", iss.strip_prefix("https://").unwrap_or(iss), aud.chars().take(20).collect::<String>());
+    let raw = format!(
+        "{}-{}",
+        iss.strip_prefix("https://").unwrap_or(iss),
+        aud.chars().take(20).collect::<String>()
+    );
     let mut out = String::with_capacity(raw.len());
     let mut in_run = false;
     for c in raw.chars() {
@@ -100,8 +132,14 @@ pub fn identity_file_name(iss: &str, aud: &str) -> String {
 pub(crate) fn write_pair(loc: &KeyLocation, key_pem: &str, cert_line: &str) -> Result<(), Error> {
     let key_tmp = stage(&loc.key, key_pem.as_bytes(), 0o600)?;
     let cert_tmp = stage(&loc.cert, cert_line.as_bytes(), 0o644)?;
-    key_tmp.persist(&loc.key).map_err(|e| Error::Write { path: loc.key.clone(), source: e.error })?;
-    cert_tmp.persist(&loc.cert).map_err(|e| Error::Write { path: loc.cert.clone(), source: e.error })?;
+    key_tmp.persist(&loc.key).map_err(|e| Error::Write {
+        path: loc.key.clone(),
+        source: e.error,
+    })?;
+    cert_tmp.persist(&loc.cert).map_err(|e| Error::Write {
+        path: loc.cert.clone(),
+        source: e.error,
+    })?;
     if let Some(config) = &loc.identity_config {
         add_identity_file(config, &loc.key)?;
     }
@@ -109,8 +147,14 @@ pub(crate) fn write_pair(loc: &KeyLocation, key_pem: &str, cert_line: &str) -> R
 }
 
 fn stage(dest: &Path, contents: &[u8], mode: u32) -> Result<tempfile::NamedTempFile, Error> {
-    let write_err = |source| Error::Write { path: dest.to_owned(), source };
-    let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let write_err = |source| Error::Write {
+        path: dest.to_owned(),
+        source,
+    };
+    let dir = dest
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     if !dir.exists() {
         fs::create_dir_all(dir).map_err(write_err)?;
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(write_err)?;
@@ -119,19 +163,27 @@ fn stage(dest: &Path, contents: &[u8], mode: u32) -> Result<tempfile::NamedTempF
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(write_err)?;
     tmp.write_all(contents).map_err(write_err)?;
     tmp.as_file().sync_all().map_err(write_err)?;
-    tmp.as_file().set_permissions(fs::Permissions::from_mode(mode)).map_err(write_err)?;
+    tmp.as_file()
+        .set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(write_err)?;
     Ok(tmp)
 }
 
 /// Prepends `IdentityFile <key>` to `~/.ssh/opkssh/config` unless it is already there.
 fn add_identity_file(config: &Path, key: &Path) -> Result<(), Error> {
     let line = format!("IdentityFile {}", key.display());
-    let current = fs::read_to_string(config).map_err(|source| Error::Write { path: config.to_owned(), source })?;
+    let current = fs::read_to_string(config).map_err(|source| Error::Write {
+        path: config.to_owned(),
+        source,
+    })?;
     if current.lines().any(|l| l.trim() == line) {
         return Ok(());
     }
     let tmp = stage(config, format!("{line}\n{current}").as_bytes(), 0o600)?;
-    tmp.persist(config).map_err(|e| Error::Write { path: config.to_owned(), source: e.error })?;
+    tmp.persist(config).map_err(|e| Error::Write {
+        path: config.to_owned(),
+        source: e.error,
+    })?;
     Ok(())
 }
 
@@ -142,10 +194,16 @@ mod tests {
     #[test]
     fn opkssh_identity_names() {
         assert_eq!(
-            identity_file_name("https://accounts.google.com", "206584157355-7cbe4s640tvm7naoludob4ut1emii7sf.apps"),
+            identity_file_name(
+                "https://accounts.google.com",
+                "206584157355-7cbe4s640tvm7naoludob4ut1emii7sf.apps"
+            ),
             "accounts.google.com-206584157355-7cbe4s"
         );
-        assert_eq!(identity_file_name("http://localhost:3000/a b", "c"), "http_localhost_3000_a_b-c");
+        assert_eq!(
+            identity_file_name("http://localhost:3000/a b", "c"),
+            "http_localhost_3000_a_b-c"
+        );
     }
 
     #[test]
@@ -160,23 +218,58 @@ mod tests {
         let loc = choose(h, None, KeyAlgorithm::EcdsaP256, "https://op", "aud").expect("sk slot");
         assert_eq!(loc.key, h.join(".ssh/id_ecdsa_sk"));
         // A pair whose cert comment is exactly "openpubkey" is replaced.
-        fs::write(h.join(".ssh/id_ecdsa-cert.pub"), "ecdsa-sha2-nistp256-cert-v01@openssh.com AAAA openpubkey").expect("w");
-        assert_eq!(choose(h, None, KeyAlgorithm::EcdsaP256, "i", "a").expect("ours").key, h.join(".ssh/id_ecdsa"));
-        fs::write(h.join(".ssh/id_ecdsa-cert.pub"), "ecdsa-sha2-nistp256-cert-v01@openssh.com AAAA someone").expect("w");
+        fs::write(
+            h.join(".ssh/id_ecdsa-cert.pub"),
+            "ecdsa-sha2-nistp256-cert-v01@openssh.com AAAA openpubkey",
+        )
+        .expect("w");
+        assert_eq!(
+            choose(h, None, KeyAlgorithm::EcdsaP256, "i", "a")
+                .expect("ours")
+                .key,
+            h.join(".ssh/id_ecdsa")
+        );
+        fs::write(
+            h.join(".ssh/id_ecdsa-cert.pub"),
+            "ecdsa-sha2-nistp256-cert-v01@openssh.com AAAA someone",
+        )
+        .expect("w");
         fs::write(h.join(".ssh/id_ecdsa_sk"), "mine too").expect("w");
-        assert!(matches!(choose(h, None, KeyAlgorithm::EcdsaP256, "i", "a"), Err(Error::NoFreeKeyFile(_))));
+        assert!(matches!(
+            choose(h, None, KeyAlgorithm::EcdsaP256, "i", "a"),
+            Err(Error::NoFreeKeyFile(_))
+        ));
         // -i always wins (H-8), even over a configured ~/.ssh/opkssh.
         fs::create_dir_all(h.join(".ssh/opkssh")).expect("mkdir");
         fs::write(h.join(".ssh/opkssh/config"), "").expect("w");
         fs::write(h.join(".ssh/config"), "Include ~/.ssh/opkssh/config\n").expect("w");
         let explicit = h.join("k");
-        assert_eq!(choose(h, Some(&explicit), KeyAlgorithm::Ed25519, "i", "a").expect("explicit").key, explicit);
-        let loc = choose(h, None, KeyAlgorithm::Ed25519, "https://op.example", "client").expect("opkssh dir");
+        assert_eq!(
+            choose(h, Some(&explicit), KeyAlgorithm::Ed25519, "i", "a")
+                .expect("explicit")
+                .key,
+            explicit
+        );
+        let loc = choose(
+            h,
+            None,
+            KeyAlgorithm::Ed25519,
+            "https://op.example",
+            "client",
+        )
+        .expect("opkssh dir");
         assert_eq!(loc.key, h.join(".ssh/opkssh/op.example-client"));
         write_pair(&loc, "KEY", "CERT").expect("write");
-        assert!(fs::read_to_string(h.join(".ssh/opkssh/config")).expect("r").starts_with("IdentityFile "));
+        assert!(
+            fs::read_to_string(h.join(".ssh/opkssh/config"))
+                .expect("r")
+                .starts_with("IdentityFile ")
+        );
         let mode = fs::metadata(&loc.key).expect("m").permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        assert_eq!(fs::metadata(&loc.cert).expect("m").permissions().mode() & 0o777, 0o644);
+        assert_eq!(
+            fs::metadata(&loc.cert).expect("m").permissions().mode() & 0o777,
+            0o644
+        );
     }
 }

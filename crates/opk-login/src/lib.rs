@@ -8,7 +8,9 @@ mod keyfiles;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-pub use keyfiles::{CERT_COMMENT, KEY_COMMENT, KeyLocation, choose as choose_location, identity_file_name};
+pub use keyfiles::{
+    CERT_COMMENT, KEY_COMMENT, KeyLocation, choose as choose_location, identity_file_name,
+};
 use opk_jwks::JwksFetcher as _;
 use opk_oidc::{LoginOptions, ProviderSpec};
 use opk_pktoken::{Cic, ExpiryPolicy, Jwks, PkToken, ProviderCheck, UserSigner};
@@ -84,9 +86,18 @@ impl Login {
     /// `email sub iss aud` values for the summary opkssh prints.
     pub fn identity(&self) -> [String; 4] {
         let c = self.pk_token.claims();
-        let s = |n: &str| c.get(n).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        let s = |n: &str| {
+            c.get(n)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned()
+        };
         let aud = match c.get("aud") {
-            Some(serde_json::Value::Array(a)) => a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(","),
+            Some(serde_json::Value::Array(a)) => a
+                .iter()
+                .filter_map(|v| v.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
             Some(v) => v.as_str().unwrap_or_default().to_owned(),
             None => String::new(),
         };
@@ -117,32 +128,54 @@ pub fn login(req: &LoginRequest<'_>, show_url: &mut dyn FnMut(&str)) -> Result<L
     let cic = Cic::new(&signer.public_jwk()?, rz)?;
 
     let http = opk_http::HttpClient::new(opk_http::HttpOptions::default())?;
-    let tokens = opk_oidc::login_with_browser(&http, req.provider, &cic.hash(), req.oidc, show_url)?;
+    let tokens =
+        opk_oidc::login_with_browser(&http, req.provider, &cic.hash(), req.oidc, show_url)?;
     let pk_token = PkToken::issue(&tokens.id_token, &cic, &signer)?;
 
     // Check the token exactly as `opk verify` will (default 24h policy, as opkssh's client does),
     // so a misconfigured OP fails here and not at the first ssh.
     let fetcher = opk_jwks::HttpJwksFetcher::new(opk_http::HttpOptions::default());
     let jwks = Jwks::from_json(&fetcher.fetch(&req.provider.issuer)?)?;
-    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    let check = ProviderCheck { issuer: &req.provider.issuer, client_id: &req.provider.client_id, expiry: ExpiryPolicy::Hours24 };
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let check = ProviderCheck {
+        issuer: &req.provider.issuer,
+        client_id: &req.provider.client_id,
+        expiry: ExpiryPolicy::Hours24,
+    };
     pk_token.verify(&check, &jwks, now)?;
 
-    let access_token = if req.send_access_token { Some(tokens.access_token.clone().ok_or(Error::NoAccessToken)?) } else { None };
+    let access_token = if req.send_access_token {
+        Some(tokens.access_token.clone().ok_or(Error::NoAccessToken)?)
+    } else {
+        None
+    };
     let cert = OpkCert::issue(
         &CertRequest {
             key_id: pk_token.claim_str("email").unwrap_or_default().to_owned(),
-            principals: req.principals.clone().unwrap_or_else(|| vec![WILDCARD_PRINCIPAL.to_owned()]),
+            principals: req
+                .principals
+                .clone()
+                .unwrap_or_else(|| vec![WILDCARD_PRINCIPAL.to_owned()]),
             pk_token: pk_token.to_compact(),
             access_token,
         },
         &key,
     )?;
-    Ok(Login { key, cert, pk_token })
+    Ok(Login {
+        key,
+        cert,
+        pk_token,
+    })
 }
 
 /// Where a login for this provider would write, given the user's home.
-pub fn default_location(home: &Path, explicit: Option<&Path>, login: &Login) -> Result<KeyLocation, Error> {
+pub fn default_location(
+    home: &Path,
+    explicit: Option<&Path>,
+    login: &Login,
+) -> Result<KeyLocation, Error> {
     let [_, _, iss, aud] = login.identity();
     keyfiles::choose(home, explicit, login.key.algorithm(), &iss, &aud)
 }

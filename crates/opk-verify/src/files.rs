@@ -22,7 +22,10 @@ pub(crate) enum Owner {
 
 /// Reads a policy file after checking it on the very descriptor that is read.
 pub(crate) fn read_checked(path: &Path, owner: Owner) -> Result<Vec<u8>, Error> {
-    let read_err = |source| Error::Read { path: path.to_owned(), source };
+    let read_err = |source| Error::Read {
+        path: path.to_owned(),
+        source,
+    };
     let mut opts = OpenOptions::new();
     opts.read(true);
     if matches!(owner, Owner::User(_)) {
@@ -30,23 +33,38 @@ pub(crate) fn read_checked(path: &Path, owner: Owner) -> Result<Vec<u8>, Error> 
     }
     let file: File = opts.open(path).map_err(read_err)?;
     let meta = file.metadata().map_err(read_err)?;
-    let unsafe_file = |why| Error::UnsafeFile { path: path.to_owned(), why };
+    let unsafe_file = |why| Error::UnsafeFile {
+        path: path.to_owned(),
+        why,
+    };
     if !meta.is_file() {
         return Err(unsafe_file("not a regular file"));
     }
     match owner {
-        Owner::System if meta.mode() & 0o022 != 0 => return Err(unsafe_file("writable by group or others")),
+        Owner::System if meta.mode() & 0o022 != 0 => {
+            return Err(unsafe_file("writable by group or others"));
+        }
         Owner::User(uid) if meta.uid() != uid => return Err(unsafe_file("not owned by the user")),
-        Owner::User(_) if meta.mode() & 0o777 != 0o600 => return Err(unsafe_file("mode is not 0600")),
+        Owner::User(_) if meta.mode() & 0o777 != 0o600 => {
+            return Err(unsafe_file("mode is not 0600"));
+        }
         _ => {}
     }
     if meta.len() > MAX_POLICY_FILE {
-        return Err(Error::TooLarge { path: path.to_owned(), max: MAX_POLICY_FILE });
+        return Err(Error::TooLarge {
+            path: path.to_owned(),
+            max: MAX_POLICY_FILE,
+        });
     }
     let mut contents = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_POLICY_FILE + 1).read_to_end(&mut contents).map_err(read_err)?;
+    file.take(MAX_POLICY_FILE + 1)
+        .read_to_end(&mut contents)
+        .map_err(read_err)?;
     if contents.len() as u64 > MAX_POLICY_FILE {
-        return Err(Error::TooLarge { path: path.to_owned(), max: MAX_POLICY_FILE });
+        return Err(Error::TooLarge {
+            path: path.to_owned(),
+            max: MAX_POLICY_FILE,
+        });
     }
     Ok(contents)
 }

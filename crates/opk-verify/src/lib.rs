@@ -86,30 +86,53 @@ pub fn verify(
     let pkt = PkToken::from_compact(cert.pk_token().ok_or(Error::NoPkToken)?)?;
 
     let providers_text = files::read_checked(&paths.providers, files::Owner::System)?;
-    let providers = opk_policy::Providers::parse(&providers_text)
-        .map_err(|source| Error::Policy { path: paths.providers.clone(), source })?;
+    let providers =
+        opk_policy::Providers::parse(&providers_text).map_err(|source| Error::Policy {
+            path: paths.providers.clone(),
+            source,
+        })?;
     for problem in providers.problems() {
-        log.line(&format!("config problem in {}: {problem}", paths.providers.display()));
+        log.line(&format!(
+            "config problem in {}: {problem}",
+            paths.providers.display()
+        ));
     }
     let issuer = pkt.issuer();
     let provider = providers.find(issuer).ok_or_else(|| Error::UnknownIssuer {
         issuer: issuer.to_owned(),
         path: paths.providers.clone(),
-        known: providers.rows().iter().map(|r| r.issuer.as_str()).collect::<Vec<_>>().join(", "),
+        known: providers
+            .rows()
+            .iter()
+            .map(|r| r.issuer.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
     })?;
     opk_http::check_url(issuer).map_err(|_| Error::IssuerScheme(issuer.to_owned()))?;
 
-    let cache = JwksCache::new(opk_jwks::CacheOptions { dir: paths.jwks_cache.clone(), ..Default::default() });
+    let cache = JwksCache::new(opk_jwks::CacheOptions {
+        dir: paths.jwks_cache.clone(),
+        ..Default::default()
+    });
     let outcome = cache.get(issuer, pkt.op_kid(), now, fetcher)?;
     for warning in &outcome.warnings {
         log.line(&format!("jwks cache: {warning}"));
     }
     if outcome.source == Source::StaleAfterError {
-        log.line(&format!("using a stale JWKS for {issuer}: the OP could not be reached"));
+        log.line(&format!(
+            "using a stale JWKS for {issuer}: the OP could not be reached"
+        ));
     }
     let jwks = Jwks::from_json(&outcome.jwks)?;
-    let unix_now = now.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs() as i64;
-    let check = ProviderCheck { issuer: &provider.issuer, client_id: &provider.client_id, expiry: provider.expiry };
+    let unix_now = now
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs() as i64;
+    let check = ProviderCheck {
+        issuer: &provider.issuer,
+        client_id: &provider.client_id,
+        expiry: provider.expiry,
+    };
     pkt.verify(&check, &jwks, unix_now)?;
 
     if cert_key_jwk(&cert.public_key())?.thumbprint() != pkt.cic().upk().thumbprint() {
@@ -122,25 +145,42 @@ pub fn verify(
         log.line(&format!("policy: {warning}"));
     }
     if !decision.allowed {
-        let reason = decision.deny_reason.unwrap_or_else(|| "denied by policy".to_owned());
-        return Err(Error::Denied(format!("{reason} at {}", policy_paths(paths, req.principal))));
+        let reason = decision
+            .deny_reason
+            .unwrap_or_else(|| "denied by policy".to_owned());
+        return Err(Error::Denied(format!(
+            "{reason} at {}",
+            policy_paths(paths, req.principal)
+        )));
     }
 
     for principal in cert.principals() {
-        opk_policy::check_principal(principal).map_err(|_| Error::BadPrincipal(principal.clone()))?;
+        opk_policy::check_principal(principal)
+            .map_err(|_| Error::BadPrincipal(principal.clone()))?;
     }
     let ca = cert.signature_key();
     let line = if cert.principals().is_empty() {
-        format!("cert-authority {} {}", ca.ssh_key_type(), ca.to_ssh_blob_b64())
+        format!(
+            "cert-authority {} {}",
+            ca.ssh_key_type(),
+            ca.to_ssh_blob_b64()
+        )
     } else {
-        format!("cert-authority,principals=\"{}\" {} {}", cert.principals().join(","), ca.ssh_key_type(), ca.to_ssh_blob_b64())
+        format!(
+            "cert-authority,principals=\"{}\" {} {}",
+            cert.principals().join(","),
+            ca.ssh_key_type(),
+            ca.to_ssh_blob_b64()
+        )
     };
     let summary = format!(
         "allowed {} (sub={}, iss={issuer}) as {} by {}",
         pkt.claim_str("email").unwrap_or("<no email>"),
         pkt.claim_str("sub").unwrap_or_default(),
         req.principal,
-        decision.matched_line.map_or_else(|| "policy".to_owned(), |l| format!("auth_id line {l}")),
+        decision
+            .matched_line
+            .map_or_else(|| "policy".to_owned(), |l| format!("auth_id line {l}")),
     );
     Ok(Allowed { line, summary })
 }
@@ -154,7 +194,11 @@ fn cert_key_jwk(key: &PublicKey) -> Result<Jwk, Error> {
 
 /// The system policy plus the target user's home policy (rows for that user only). Like
 /// opkssh, an unreadable system file is only a warning as long as some policy was read.
-fn load_policy(paths: &ServerPaths, principal: &str, log: &mut Log) -> Result<Vec<opk_policy::AuthIdRow>, Error> {
+fn load_policy(
+    paths: &ServerPaths,
+    principal: &str,
+    log: &mut Log,
+) -> Result<Vec<opk_policy::AuthIdRow>, Error> {
     let mut rows = Vec::new();
     let mut first_error = None;
     match files::read_checked(&paths.auth_id, files::Owner::System) {
@@ -173,11 +217,14 @@ fn load_policy(paths: &ServerPaths, principal: &str, log: &mut Log) -> Result<Ve
                         Ok(auth_id) => rows.extend(auth_id.for_home_of(principal).into_rows()),
                         Err(e) => log.line(&format!("home policy skipped: {e}")),
                     },
-                    Err(Error::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(Error::Read { source, .. })
+                        if source.kind() == std::io::ErrorKind::NotFound => {}
                     Err(e) => log.line(&format!("home policy skipped: {e}")),
                 }
             }
-            None => log.line(&format!("home policy skipped: no passwd entry for {principal:?}")),
+            None => log.line(&format!(
+                "home policy skipped: no passwd entry for {principal:?}"
+            )),
         }
     }
     match (rows.is_empty(), first_error) {
@@ -187,8 +234,10 @@ fn load_policy(paths: &ServerPaths, principal: &str, log: &mut Log) -> Result<Ve
 }
 
 fn read_auth_id(path: &Path, text: &[u8], log: &mut Log) -> Result<opk_policy::AuthId, Error> {
-    let auth_id =
-        opk_policy::AuthId::parse(text).map_err(|source| Error::Policy { path: path.to_owned(), source })?;
+    let auth_id = opk_policy::AuthId::parse(text).map_err(|source| Error::Policy {
+        path: path.to_owned(),
+        source,
+    })?;
     for problem in auth_id.problems() {
         log.line(&format!("config problem in {}: {problem}", path.display()));
     }

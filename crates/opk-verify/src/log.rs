@@ -17,10 +17,18 @@ impl Log {
     /// On failure, says so once on stderr and logs to stderr from then on.
     pub fn open(path: Option<&Path>) -> Self {
         let file = path.and_then(|p| {
-            match OpenOptions::new().append(true).create(true).mode(0o660).open(p) {
+            match OpenOptions::new()
+                .append(true)
+                .create(true)
+                .mode(0o660)
+                .open(p)
+            {
                 Ok(f) => Some(f),
                 Err(e) => {
-                    eprintln!("opk: cannot open log file {}: {e}; logging to stderr", p.display());
+                    eprintln!(
+                        "opk: cannot open log file {}: {e}; logging to stderr",
+                        p.display()
+                    );
                     None
                 }
             }
@@ -30,8 +38,15 @@ impl Log {
 
     /// Writes one line, prefixed like Go's `log` (`2006/01/02 15:04:05`, UTC).
     pub fn line(&mut self, message: &str) {
-        let line = format!("{} {}\n", timestamp(SystemTime::now()), message.replace('\n', "\\n"));
-        let written = self.file.as_mut().is_some_and(|f| f.write_all(line.as_bytes()).is_ok());
+        let line = format!(
+            "{} {}\n",
+            timestamp(SystemTime::now()),
+            message.replace('\n', "\\n")
+        );
+        let written = self
+            .file
+            .as_mut()
+            .is_some_and(|f| f.write_all(line.as_bytes()).is_ok());
         if !written {
             eprint!("{line}");
         }
@@ -39,10 +54,18 @@ impl Log {
 }
 
 fn timestamp(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(days as i64);
-    format!("{y:04}/{m:02}/{d:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}/{m:02}/{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
@@ -68,6 +91,9 @@ mod tests {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(19_723), (2024, 1, 1));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-        assert_eq!(timestamp(UNIX_EPOCH + std::time::Duration::from_secs(1_795_000_000)), "2026/11/18 09:06:40");
+        assert_eq!(
+            timestamp(UNIX_EPOCH + std::time::Duration::from_secs(1_795_000_000)),
+            "2026/11/18 09:06:40"
+        );
     }
 }
