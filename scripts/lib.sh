@@ -64,7 +64,7 @@ ListenAddress 127.0.0.1
 HostKey $dir/etc/ssh_host_ed25519_key
 PidFile $dir/sshd.pid
 AuthorizedKeysFile none
-AuthorizedKeysCommand $dir/bin/opk verify --providers-file $dir/etc/providers --auth-id-file $dir/etc/auth_id --log-file $dir/log/opk.log --jwks-cache-dir $dir/jwks %u %k %t
+AuthorizedKeysCommand $dir/bin/opk verify --providers-file $dir/etc/providers --auth-id-file $dir/etc/auth_id --log-file $dir/log/opk.log --jwks-cache-dir $dir/jwks --config-path $dir/etc/config.yml %u %k %t
 AuthorizedKeysCommandUser $user
 PasswordAuthentication no
 KbdInteractiveAuthentication no

@@ -97,9 +97,9 @@ pub(crate) struct VerifyArgs {
         hide = true
     )]
     pub(crate) passwd_file: PathBuf,
-    /// opkssh's server config path (accepted for compatibility).
-    #[arg(long, hide = true)]
-    pub(crate) config_path: Option<PathBuf>,
+    /// opkssh's server config; verify refuses all logins if it sets deny lists opk cannot enforce yet.
+    #[arg(long, env = "OPK_SERVER_CONFIG", default_value = "/etc/opk/config.yml")]
+    pub(crate) config_path: PathBuf,
 }
 
 /// `opk add`.

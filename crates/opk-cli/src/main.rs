@@ -40,6 +40,7 @@ fn verify(args: &VerifyArgs) -> ExitCode {
         passwd: args.passwd_file.clone(),
         jwks_cache: (!args.no_jwks_cache).then(|| args.jwks_cache_dir.clone()),
         log: Some(args.log_file.clone()),
+        config: Some(args.config_path.clone()),
     };
     let mut log = opk_verify::Log::open(paths.log.as_deref());
     log.line(&format!(

@@ -42,6 +42,10 @@ impl Host {
             "--jwks-cache-dir".into(),
             cache.display().to_string(),
             "--no-home-policy".into(),
+            "--config-path".into(),
+            dir.join(&format!("{name}/config.yml"))
+                .display()
+                .to_string(),
         ];
         // sshd starts the command with an almost empty environment: pass what it needs via env(1).
         let env_prefix: String = env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
@@ -559,6 +563,8 @@ fn verify_fails_closed_on_garbage() {
             .arg("--log-file")
             .arg(dir.join("opk.log"))
             .arg("--no-jwks-cache")
+            .arg("--config-path")
+            .arg(dir.join("config.yml"))
             .args(["root", k, t])
             .output()
             .expect("opk verify");

@@ -471,10 +471,15 @@ pub const OPKSSH_VERSION: &str = "v0.16.0";
 /// The reference opkssh binary: `$OPKSSH_BIN`, else `$HOME/.cache/opk-go/bin/opkssh`. Panics (the
 /// test fails, it is never skipped) when it is missing.
 pub fn opkssh_bin() -> PathBuf {
-    let path = std::env::var_os("OPKSSH_BIN").filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(|| {
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
-        home.join(".cache/opk-go/bin/opkssh")
-    });
+    let path = std::env::var_os("OPKSSH_BIN")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("/root"));
+            home.join(".cache/opk-go/bin/opkssh")
+        });
     assert!(
         path.is_file(),
         "the reference opkssh binary is missing at {}: run `bash scripts/test.sh` (its opk_setup installs \
@@ -533,7 +538,11 @@ pub fn opkssh_login_with_chromium(
             .output()
             .expect("node login.mjs");
         let text = String::from_utf8_lossy(&out.stdout);
-        page = text.lines().find_map(|l| l.strip_prefix("LOGIN_PAGE ")).unwrap_or_default().to_owned();
+        page = text
+            .lines()
+            .find_map(|l| l.strip_prefix("LOGIN_PAGE "))
+            .unwrap_or_default()
+            .to_owned();
         if !out.status.success() {
             let _ = child.kill();
             page = format!("login.mjs failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -555,7 +564,12 @@ pub fn opkssh_login_with_chromium(
     };
     let stdout = out_thread.join().unwrap_or_default();
     let stderr = err_thread.join().unwrap_or_default();
-    LoginRun { success: status.success(), stdout, stderr, page }
+    LoginRun {
+        success: status.success(),
+        stdout,
+        stderr,
+        page,
+    }
 }
 
 /// The URL in opkssh's "Open your browser to: URL" log line (or a bare URL line).
@@ -565,7 +579,11 @@ fn opkssh_login_url(line: &str) -> Option<String> {
         None if line.starts_with("http://") || line.starts_with("https://") => line,
         None => return None,
     };
-    let url: String = rest.trim_start().chars().take_while(|c| !c.is_whitespace() && *c != '"').collect();
+    let url: String = rest
+        .trim_start()
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '"')
+        .collect();
     (url.starts_with("http://") || url.starts_with("https://")).then_some(url)
 }
 
@@ -587,36 +605,40 @@ pub struct OpksshHost {
 /// the namespace only, /etc becomes an overlay whose lower layer is the real /etc (read-only to
 /// us) and whose upper layer is a fresh scratch directory: `mkdir /etc/opk` lands in the scratch
 /// directory, and the host's /etc is untouched. Mounts below /etc (containers bind
-/// /etc/hosts, /etc/resolv.conf) are re-exposed from an rbind of the original /etc. /var/log
-/// exists, so a plain bind mount covers it. The namespace dies with the command; the scratch
-/// directory is then removed.
+/// /etc/hosts, /etc/resolv.conf) are bound aside first and re-exposed on top of the overlay.
+/// /var/log exists, so a plain bind mount covers it. The namespace, and with it every mount, dies
+/// with the command; [`OpksshHost::run`] then removes the scratch directory (never while mounted).
 pub const OPKSSH_NS_SCRIPT: &str = r#"set -e
 ns=$1; hide=$2; shift 2
 up=$(mktemp -d "$ns/ovl.XXXXXX")
-mkdir "$up/upper" "$up/work" "$up/empty"
+mkdir "$up/upper" "$up/work" "$up/empty" "$up/subs"
 subs=$(awk '$5 ~ "^/etc/" { print $5 }' /proc/self/mountinfo)
-if [ -n "$subs" ]; then mkdir "$up/orig"; mount --rbind /etc "$up/orig"; fi
+i=0
+for m in $subs; do
+  i=$((i + 1)); if [ -d "$m" ]; then mkdir "$up/subs/$i"; else : >"$up/subs/$i"; fi
+  mount --bind "$m" "$up/subs/$i"
+done
 mount -t overlay overlay -o "lowerdir=/etc,upperdir=$up/upper,workdir=$up/work" /etc
-for m in $subs; do mount --bind "$up/orig/${m#/etc/}" "$m"; done
+i=0
+for m in $subs; do i=$((i + 1)); mount --bind "$up/subs/$i" "$m"; done
 mkdir -p /etc/opk
 mount --bind "$ns/etc-opk" /etc/opk
 mount --bind "$ns/var-log" /var/log
 if [ -n "$hide" ] && [ -d "$hide" ]; then mount --bind "$up/empty" "$hide"; fi
-set +e
-"$@"
-rc=$?
-rm -rf "$up/upper" "$up/empty" 2>/dev/null
-exit $rc
+exec "$@"
 "#;
 
 impl OpksshHost {
     /// Creates `dir/<name>/{etc-opk,var-log}` with `providers` and `auth_id` (mode 0640, as
     /// opkssh demands).
     pub fn new(dir: &TestDir, name: &str, providers: &str, auth_id: &str) -> Self {
-        let host = Self { dir: dir.join(name) };
+        let host = Self {
+            dir: dir.join(name),
+        };
         for sub in ["etc-opk", "var-log"] {
             std::fs::create_dir_all(host.dir.join(sub)).expect("mkdir");
-            std::fs::set_permissions(host.dir.join(sub), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+            std::fs::set_permissions(host.dir.join(sub), std::fs::Permissions::from_mode(0o755))
+                .expect("chmod");
         }
         host.write("providers", providers);
         host.write("auth_id", auth_id);
@@ -660,28 +682,61 @@ impl OpksshHost {
 
     /// Runs `program args…` in the namespace with a clean environment (PATH + `env`), as sshd
     /// would start an AuthorizedKeysCommand.
-    pub fn run(&self, program: &Path, args: &[&str], env: &[(&str, &str)], hide: Option<&Path>) -> Output {
+    pub fn run(
+        &self,
+        program: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        hide: Option<&Path>,
+    ) -> Output {
         let w = self.wrapper(hide);
-        Command::new(&w[0])
+        let out = Command::new(&w[0])
             .args(&w[1..])
             .arg(program)
             .args(args)
             .env_clear()
-            .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+            .env(
+                "PATH",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            )
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .output()
-            .expect("unshare")
+            .expect("unshare");
+        // The namespace is gone: nothing below the scratch directories is mounted any more.
+        // Still, only the plain scratch parts are removed recursively.
+        for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
+            if entry.file_name().to_string_lossy().starts_with("ovl.") {
+                for part in ["upper", "work", "empty"] {
+                    let _ = std::fs::remove_dir_all(entry.path().join(part));
+                }
+            }
+        }
+        out
     }
 
     /// `opkssh verify --config-path <etc-opk>/config.yml principal key_b64 key_type`. The target
     /// user's `~/.opk` (opkssh's home policy) is hidden, so the machine's files cannot leak in.
-    pub fn verify(&self, opkssh: &Path, principal: &str, key_b64: &str, key_type: &str, env: &[(&str, &str)]) -> Output {
+    pub fn verify(
+        &self,
+        opkssh: &Path,
+        principal: &str,
+        key_b64: &str,
+        key_type: &str,
+        env: &[(&str, &str)],
+    ) -> Output {
         let config = self.etc_opk().join("config.yml");
         let home = user_home(principal).map(|h| h.join(".opk"));
         self.run(
             opkssh,
-            &["verify", "--config-path", config.to_str().expect("utf8 path"), principal, key_b64, key_type],
+            &[
+                "verify",
+                "--config-path",
+                config.to_str().expect("utf8 path"),
+                principal,
+                key_b64,
+                key_type,
+            ],
             env,
             home.as_deref(),
         )
@@ -690,7 +745,13 @@ impl OpksshHost {
 
 /// The home directory of `user` from the passwd database.
 pub fn user_home(user: &str) -> Option<PathBuf> {
-    let out = Command::new("getent").args(["passwd", user]).output().ok()?;
+    let out = Command::new("getent")
+        .args(["passwd", user])
+        .output()
+        .ok()?;
     let line = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    line.split(':').nth(5).filter(|h| !h.is_empty()).map(PathBuf::from)
+    line.split(':')
+        .nth(5)
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
 }

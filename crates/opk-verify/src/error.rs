@@ -72,6 +72,16 @@ pub enum Error {
     /// The policy does not allow this identity as this principal.
     #[error("{0}")]
     Denied(String),
+    /// The server config uses a feature opk does not implement; ignoring it would widen access.
+    #[error(
+        "{path} sets {key}, which this opk does not enforce yet; refusing all logins rather than ignoring it (remove {key} or keep opkssh)"
+    )]
+    UnsupportedConfig {
+        /// The config file.
+        path: PathBuf,
+        /// The key.
+        key: &'static str,
+    },
     /// A certificate principal could inject sshd options (hazard H-1).
     #[error("certificate principal {0:?} is not allowed (letters, digits, . _ + @ -; at most 128)")]
     BadPrincipal(String),

@@ -10,6 +10,7 @@
 mod error;
 mod files;
 mod log;
+mod server_config;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -36,6 +37,8 @@ pub struct ServerPaths {
     pub jwks_cache: Option<PathBuf>,
     /// Log file (`/var/log/opkssh.log`); `None` logs to stderr.
     pub log: Option<PathBuf>,
+    /// opkssh's server config (`/etc/opk/config.yml`); `None` skips it.
+    pub config: Option<PathBuf>,
 }
 
 impl Default for ServerPaths {
@@ -47,6 +50,7 @@ impl Default for ServerPaths {
             passwd: "/etc/passwd".into(),
             jwks_cache: Some("/var/cache/opk/jwks".into()),
             log: Some("/var/log/opkssh.log".into()),
+            config: Some("/etc/opk/config.yml".into()),
         }
     }
 }
@@ -85,6 +89,9 @@ pub fn verify(
     }
     let pkt = PkToken::from_compact(cert.pk_token().ok_or(Error::NoPkToken)?)?;
 
+    if let Some(config) = &paths.config {
+        server_config::check(config)?;
+    }
     let providers_text = files::read_checked(&paths.providers, files::Owner::System)?;
     let providers =
         opk_policy::Providers::parse(&providers_text).map_err(|source| Error::Policy {

@@ -1,0 +1,504 @@
+//! Interop with the reference implementation: the real opkssh binary (Go, pinned release, installed
+//! by `bash scripts/test.sh` → `opk_setup` → `opk_install_opkssh`) against opk, both ways, with
+//! the OP served over https by a test CA (opkssh only accepts https issuers; both sides trust the
+//! CA through SSL_CERT_FILE). opkssh verify runs in a private mount namespace where /etc/opk and
+//! /var/log are per-test directories (see `opk_e2e::OPKSSH_NS_SCRIPT`): the machine's /etc/opk and
+//! /var/log are never touched. A missing opkssh binary fails the tests; it never skips them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use opk_e2e::{
+    LoginRun, Op, OpksshHost, Sshd, TestCa, TestDir, current_user, install_opk,
+    login_with_chromium, opkssh_bin, opkssh_login_with_chromium,
+};
+use opk_pktoken::PkToken;
+use opk_sshcert::OpkCert;
+
+const OPK: &str = env!("CARGO_BIN_EXE_opk");
+const TMP: &str = env!("CARGO_TARGET_TMPDIR");
+const USER_EMAIL: &str = "alice@example.com";
+
+/// One test's world: a test CA, an https OP, a temp dir.
+struct World {
+    dir: TestDir,
+    ca_file: String,
+    op: Op,
+}
+
+impl World {
+    fn start() -> Self {
+        let opkssh = opkssh_bin(); // fail first, with the hint, when opkssh is missing
+        assert!(opkssh.is_file());
+        let dir = TestDir::new(TMP);
+        let ca = TestCa::generate(dir.path());
+        let op = Op::start(Some((&ca.server_cert, &ca.server_key)));
+        assert!(op.issuer.starts_with("https://"), "{}", op.issuer);
+        Self {
+            ca_file: ca.ca_cert.display().to_string(),
+            dir,
+            op,
+        }
+    }
+
+    fn env(&self) -> [(&str, &str); 1] {
+        [("SSL_CERT_FILE", self.ca_file.as_str())]
+    }
+
+    fn providers(&self, client: &str) -> String {
+        format!("{} {client} 24h\n", self.op.issuer)
+    }
+
+    fn auth_id(&self, user: &str, identity: &str) -> String {
+        format!("# interop test\n{user} {identity} {}\n", self.op.issuer)
+    }
+
+    /// `opk login` through headless Chromium.
+    fn opk_login(&self, home: &Path, client: &str, extra: &[&str]) -> LoginRun {
+        let provider = format!("{},{client}", self.op.issuer);
+        let mut args = vec!["--provider", provider.as_str()];
+        args.extend_from_slice(extra);
+        let run = login_with_chromium(Path::new(OPK), home, &args, &self.env(), USER_EMAIL);
+        assert!(
+            run.success,
+            "opk login failed\nstdout: {}\nstderr: {}\npage: {}",
+            run.stdout, run.stderr, run.page
+        );
+        run
+    }
+
+    /// `opkssh login` through headless Chromium.
+    fn opkssh_login(&self, home: &Path, client: &str) -> LoginRun {
+        let provider = format!("{},{client}", self.op.issuer);
+        let run = opkssh_login_with_chromium(
+            &opkssh_bin(),
+            home,
+            &["--provider", &provider],
+            &self.env(),
+            USER_EMAIL,
+        );
+        assert!(
+            run.success,
+            "opkssh login failed\nstdout: {}\nstderr: {}\npage: {}",
+            run.stdout, run.stderr, run.page
+        );
+        assert!(
+            run.page.contains("You may now close this window"),
+            "browser page: {}",
+            run.page
+        );
+        run
+    }
+}
+
+/// opk verify with explicit files (never the machine's), as sshd would start it.
+struct OpkHost {
+    providers: PathBuf,
+    auth_id: PathBuf,
+    log: PathBuf,
+    cache: PathBuf,
+}
+
+impl OpkHost {
+    fn new(dir: &TestDir, name: &str, providers: &str, auth_id: &str) -> Self {
+        Self {
+            providers: dir.write(&format!("{name}/providers"), providers, 0o640),
+            auth_id: dir.write(&format!("{name}/auth_id"), auth_id, 0o640),
+            log: dir.join(&format!("{name}/opk.log")),
+            cache: dir.join(&format!("{name}/jwks")),
+        }
+    }
+
+    fn args(&self) -> Vec<String> {
+        let s = |p: &Path| p.display().to_string();
+        vec![
+            "--providers-file".into(),
+            s(&self.providers),
+            "--auth-id-file".into(),
+            s(&self.auth_id),
+            "--log-file".into(),
+            s(&self.log),
+            "--jwks-cache-dir".into(),
+            s(&self.cache),
+            "--no-home-policy".into(),
+        ]
+    }
+
+    fn verify(&self, principal: &str, b64: &str, key_type: &str, env: &[(&str, &str)]) -> Output {
+        Command::new(OPK)
+            .arg("verify")
+            .args(self.args())
+            .args([principal, b64, key_type])
+            .env_clear()
+            .envs(env.iter().copied())
+            .output()
+            .expect("opk verify")
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// (`%t`, `%k`) of a cert file as written by either tool (`<type> <b64> <comment>`).
+fn type_and_b64(path: &Path) -> (String, String) {
+    let text = std::fs::read_to_string(path).expect("cert file");
+    let mut words = text.split_whitespace();
+    (
+        words.next().expect("type").to_owned(),
+        words.next().expect("b64").to_owned(),
+    )
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn assert_allowed(out: &Output, who: &str) {
+    assert!(out.status.success(), "{who} denied:\n{}", show(out));
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        line.starts_with("cert-authority,principals=\"opkssh-wildcard\" ")
+            && line.ends_with('\n')
+            && line.lines().count() == 1,
+        "{who} printed {line:?}"
+    );
+}
+
+fn assert_denied(out: &Output, who: &str) {
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{who} did not deny:\n{}",
+        show(out)
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "{who} printed on deny:\n{}",
+        show(out)
+    );
+}
+
+/// The structural layout of a certificate: everything but the per-login randomness (nonce, keys,
+/// signature, PK Token contents).
+fn layout(cert: &OpkCert) -> String {
+    let ext: Vec<String> = cert
+        .extensions()
+        .map(|(k, v)| {
+            if k == "openpubkey-pkt" {
+                format!("{k}=<pkt>")
+            } else {
+                format!("{k}={v:?}")
+            }
+        })
+        .collect();
+    let crit: Vec<String> = cert
+        .critical_options()
+        .map(|(k, v)| format!("{k}={v:?}"))
+        .collect();
+    format!(
+        "type={} user={} key_id={:?} principals={:?} serial={} valid={}..{} critical={crit:?} extensions={ext:?} \
+         self_signed={} comment={:?} self_signature_ok={}",
+        cert.cert_type(),
+        cert.is_user_cert(),
+        cert.key_id(),
+        cert.principals(),
+        cert.serial(),
+        cert.valid_after(),
+        cert.valid_before(),
+        cert.is_self_signed(),
+        cert.comment(),
+        cert.verify_self_signature().is_ok(),
+    )
+}
+
+/// The claim and header names of a PK Token (values differ per login).
+fn pkt_shape(compact: &str) -> String {
+    let pkt = PkToken::from_compact(compact).expect("PK Token parses");
+    let mut claims: Vec<&String> = pkt.claims().keys().collect();
+    claims.sort();
+    let parts: Vec<&str> = compact.split(':').collect();
+    let header_keys = |i: usize| {
+        let h: serde_json::Value =
+            serde_json::from_slice(&opk_pktoken::b64::decode(parts[i], "header").expect("b64"))
+                .expect("json");
+        let mut k: Vec<String> = h.as_object().expect("object").keys().cloned().collect();
+        k.sort();
+        k
+    };
+    format!(
+        "segments={} claims={claims:?} op_header={:?} cic_header={:?}",
+        parts.len(),
+        header_keys(1),
+        header_keys(3)
+    )
+}
+
+#[test]
+fn opk_login_then_opkssh_verify_accepts_and_prints_the_same_line() {
+    let etc_opk_existed = Path::new("/etc/opk").exists();
+    let w = World::start();
+    let opkssh = opkssh_bin();
+    let user = current_user();
+    let home = w.dir.join("home");
+    let run = w.opk_login(&home, "opk-rs256", &[]);
+    assert!(
+        run.page.contains("You may now close this window"),
+        "browser page: {}",
+        run.page
+    );
+    let cert_path = home.join(".ssh/id_ecdsa-cert.pub");
+    let (key_type, b64) = type_and_b64(&cert_path);
+    assert_eq!(key_type, "ecdsa-sha2-nistp256-cert-v01@openssh.com");
+
+    let providers = w.providers("opk-rs256");
+    let allow = w.auth_id(&user, USER_EMAIL);
+    let reference = OpksshHost::new(&w.dir, "opkssh-host", &providers, &allow);
+    let ours = OpkHost::new(&w.dir, "opk-host", &providers, &allow);
+
+    let theirs = reference.verify(&opkssh, &user, &b64, &key_type, &w.env());
+    assert_allowed(&theirs, "opkssh verify");
+    assert!(
+        reference.log_text().contains("successfully verified"),
+        "opkssh log:\n{}",
+        reference.log_text()
+    );
+    let mine = ours.verify(&user, &b64, &key_type, &w.env());
+    assert_allowed(&mine, "opk verify");
+    assert_eq!(
+        String::from_utf8_lossy(&mine.stdout),
+        String::from_utf8_lossy(&theirs.stdout),
+        "opk and opkssh print different authorized_keys lines"
+    );
+    assert_eq!(mine.stdout, theirs.stdout);
+    // The line names the cert's own (self-signing) key, as ssh-keygen sees it.
+    let cert =
+        OpkCert::from_line(&std::fs::read_to_string(&cert_path).expect("cert")).expect("parses");
+    let expected = format!(
+        "cert-authority,principals=\"opkssh-wildcard\" {}\n",
+        cert.signature_key().to_openssh_line()
+    );
+    assert_eq!(String::from_utf8_lossy(&theirs.stdout), expected);
+
+    // The email is no longer allowed: both deny, with nothing on stdout.
+    let deny = w.auth_id(&user, "bob@example.com");
+    reference.write("auth_id", &deny);
+    std::fs::write(&ours.auth_id, &deny).expect("write auth_id");
+    assert_denied(
+        &reference.verify(&opkssh, &user, &b64, &key_type, &w.env()),
+        "opkssh verify",
+    );
+    assert_denied(&ours.verify(&user, &b64, &key_type, &w.env()), "opk verify");
+    assert!(
+        reference.log_text().contains("no policy to allow"),
+        "opkssh log:\n{}",
+        reference.log_text()
+    );
+    assert!(
+        ours.log_text().contains("no policy to allow"),
+        "opk log:\n{}",
+        ours.log_text()
+    );
+
+    // The machine's /etc/opk was never created by the namespace trick.
+    assert!(
+        !Path::new("/etc/opk/providers").exists()
+            || std::fs::read_to_string("/etc/opk/providers")
+                .is_ok_and(|t| !t.contains(&w.op.issuer))
+    );
+    w.dir.keep_if_asked();
+}
+
+#[test]
+fn opkssh_login_then_opk_verify_accepts_through_sshd() {
+    let w = World::start();
+    let opkssh = opkssh_bin();
+    let user = current_user();
+    let home = w.dir.join("home-opkssh");
+    let run = w.opkssh_login(&home, "opk-rs256");
+    assert!(
+        run.stdout.contains("Keys generated for identity"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(&format!(
+            "{USER_EMAIL} {USER_EMAIL} {} opk-rs256",
+            w.op.issuer
+        )),
+        "{}",
+        run.stdout
+    );
+    let key = home.join(".ssh/id_ecdsa");
+    let cert_path = home.join(".ssh/id_ecdsa-cert.pub");
+    let cert_text = std::fs::read_to_string(&cert_path).expect("opkssh wrote the cert");
+    let theirs = OpkCert::from_line(&cert_text).expect("opk parses opkssh's cert");
+
+    // The same layout as a cert opk makes for the same login.
+    let opk_home = w.dir.join("home-opk");
+    w.opk_login(&opk_home, "opk-rs256", &[]);
+    let ours_text =
+        std::fs::read_to_string(opk_home.join(".ssh/id_ecdsa-cert.pub")).expect("opk cert");
+    let ours = OpkCert::from_line(&ours_text).expect("parses");
+    assert_eq!(theirs.key_id(), USER_EMAIL);
+    assert_eq!(theirs.principals(), ["opkssh-wildcard".to_owned()]);
+    assert_eq!(layout(&theirs), layout(&ours));
+    assert_eq!(
+        pkt_shape(theirs.pk_token().expect("pkt")),
+        pkt_shape(ours.pk_token().expect("pkt"))
+    );
+    assert_eq!(theirs.nonce().len(), 32);
+    assert_eq!(ours.nonce().len(), 32);
+    // Both files: `<type> <b64> openpubkey`, no trailing newline; key 0600.
+    assert!(
+        cert_text.ends_with(" openpubkey") && ours_text.ends_with(" openpubkey"),
+        "{cert_text:?} / {ours_text:?}"
+    );
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(&key).expect("key").permissions().mode() & 0o777,
+        0o600
+    );
+
+    // opk verify accepts it, printing what opkssh verify prints for it.
+    let (key_type, b64) = type_and_b64(&cert_path);
+    let providers = w.providers("opk-rs256");
+    let allow = w.auth_id(&user, USER_EMAIL);
+    let host = OpkHost::new(&w.dir, "opk-host", &providers, &allow);
+    let mine = host.verify(&user, &b64, &key_type, &w.env());
+    assert_allowed(&mine, "opk verify");
+    let reference = OpksshHost::new(&w.dir, "opkssh-host", &providers, &allow);
+    let reference_out = reference.verify(&opkssh, &user, &b64, &key_type, &w.env());
+    assert_allowed(&reference_out, "opkssh verify");
+    assert_eq!(mine.stdout, reference_out.stdout);
+
+    // And through a real sshd with opk verify as AuthorizedKeysCommand, using opkssh's key files
+    // with the stock ssh client.
+    let opk = install_opk(&w.dir, Path::new(OPK));
+    let command = format!(
+        "/usr/bin/env SSL_CERT_FILE={} {} verify {} %u %k %t",
+        w.ca_file,
+        opk.display(),
+        host.args().join(" ")
+    );
+    let sshd_dir = TestDir::new(TMP);
+    let sshd = Sshd::start(&sshd_dir, &command);
+    let out = sshd.ssh(&key, &user, "echo opkssh-cert-ok");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("opkssh-cert-ok"),
+        "ssh: {}",
+        show(&out)
+    );
+    assert!(
+        host.log_text().contains(&format!("allowed {USER_EMAIL}")),
+        "{}",
+        host.log_text()
+    );
+    w.dir.keep_if_asked();
+}
+
+/// Parses the pretty JSON block that follows `title` in `opkssh inspect` output.
+fn json_after(text: &str, title: &str) -> serde_json::Value {
+    let start = text
+        .find(title)
+        .unwrap_or_else(|| panic!("no {title:?} in:\n{text}"))
+        + title.len();
+    let rest = &text[start..];
+    let open = rest.find('{').expect("json start");
+    let mut depth = 0usize;
+    for (i, c) in rest[open..].char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return serde_json::from_str(&rest[open..=open + i]).expect("json");
+                }
+            }
+            _ => {}
+        }
+    }
+    panic!("unterminated json after {title:?}");
+}
+
+#[test]
+fn opk_pk_token_round_trips_through_opkssh_inspect() {
+    let w = World::start();
+    let opkssh = opkssh_bin();
+    let user = current_user();
+    let home = w.dir.join("home");
+    // ES256 OP signature, Ed25519 user key: the other algorithm pair.
+    let key = w.dir.join("keys/opk_ed25519");
+    w.opk_login(
+        &home,
+        "opk-es256",
+        &["-t", "ed25519", "-i", key.to_str().expect("utf8")],
+    );
+    let cert_path = w.dir.join("keys/opk_ed25519-cert.pub");
+    let cert =
+        OpkCert::from_line(&std::fs::read_to_string(&cert_path).expect("cert")).expect("parses");
+    let compact = cert.pk_token().expect("pkt");
+    let pkt = PkToken::from_compact(compact).expect("pkt");
+
+    let out = Command::new(&opkssh)
+        .arg("inspect")
+        .arg(&cert_path)
+        .env("HOME", &home)
+        .output()
+        .expect("opkssh inspect");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "opkssh inspect: {}", show(&out));
+    let field = |name: &str| -> String {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_else(|| panic!("no {name:?} in:\n{text}"))
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(field("Key ID:"), USER_EMAIL);
+    assert_eq!(field("Principals:"), "[opkssh-wildcard]");
+    assert_eq!(field("Valid Before:"), "Forever");
+    assert_eq!(
+        field("openpubkey-pkt:"),
+        format!("[PKToken data] {} bytes", compact.len())
+    );
+    assert_eq!(field("Issuer:"), w.op.issuer);
+    assert_eq!(field("Audience:"), "opk-es256");
+    assert_eq!(field("Subject:"), USER_EMAIL);
+    assert_eq!(field("Identity:"), format!("{USER_EMAIL} {}", w.op.issuer));
+    assert_eq!(field("Provider Algorithm:"), "ES256");
+    // opkssh decoded exactly the payload and CIC header opk encoded.
+    assert_eq!(
+        json_after(&text, "Payload:"),
+        serde_json::Value::Object(pkt.claims().clone())
+    );
+    let cic_b64 = compact.split(':').nth(3).expect("cic header");
+    let cic: serde_json::Value =
+        serde_json::from_slice(&opk_pktoken::b64::decode(cic_b64, "cic").expect("b64"))
+            .expect("json");
+    assert_eq!(json_after(&text, "Client Signature (CIC) exists"), cic);
+    assert_eq!(cic["upk"]["kty"], "OKP");
+
+    // And opkssh verify accepts this algorithm pair too, printing what opk verify prints.
+    let (key_type, b64) = type_and_b64(&cert_path);
+    assert_eq!(key_type, "ssh-ed25519-cert-v01@openssh.com");
+    let providers = w.providers("opk-es256");
+    let allow = w.auth_id(&user, USER_EMAIL);
+    let reference = OpksshHost::new(&w.dir, "opkssh-host", &providers, &allow);
+    let theirs = reference.verify(&opkssh, &user, &b64, &key_type, &w.env());
+    assert_allowed(&theirs, "opkssh verify");
+    let mine = OpkHost::new(&w.dir, "opk-host", &providers, &allow).verify(
+        &user,
+        &b64,
+        &key_type,
+        &w.env(),
+    );
+    assert_allowed(&mine, "opk verify");
+    assert_eq!(mine.stdout, theirs.stdout);
+    w.dir.keep_if_asked();
+}

@@ -1,0 +1,351 @@
+//! The verify pipeline in-process: a signing OP, a fake JWKS fetcher, real files in a temp dir.
+//! (The same paths run against real sshd, ssh, the npm OP and Chromium in opk-cli's e2e tests.)
+
+use std::cell::Cell;
+use std::os::unix::fs::PermissionsExt as _;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use opk_jwks::JwksFetcher;
+use opk_pktoken::{Cic, PkToken, UserSigner, b64};
+use opk_sshcert::{CertRequest, EphemeralKey, KeyAlgorithm, OpkCert};
+use opk_verify::{Error, Log, Request, ServerPaths, verify};
+use serde_json::{Value, json};
+
+const ISS: &str = "https://op.example";
+
+struct Op {
+    key: UserSigner,
+    fetches: Cell<u32>,
+}
+
+impl JwksFetcher for Op {
+    fn fetch(&self, issuer: &str) -> Result<Value, opk_jwks::Error> {
+        assert_eq!(issuer, ISS);
+        self.fetches.set(self.fetches.get() + 1);
+        let mut jwk = self.key.public_jwk().expect("jwk").to_json();
+        jwk["kid"] = json!("k1");
+        Ok(json!({"keys": [jwk]}))
+    }
+}
+
+fn now() -> SystemTime {
+    SystemTime::now()
+}
+
+fn unix(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH).expect("clock").as_secs() as i64
+}
+
+/// A login as opk performs it, against the in-process OP.
+fn login(
+    op: &Op,
+    alg: KeyAlgorithm,
+    principals: Vec<String>,
+    email: &str,
+) -> (EphemeralKey, OpkCert) {
+    let key = EphemeralKey::generate(alg).expect("key");
+    let signer = match alg {
+        KeyAlgorithm::EcdsaP256 => {
+            UserSigner::from_p256_scalar(&key.secret_bytes()).expect("signer")
+        }
+        KeyAlgorithm::Ed25519 => UserSigner::from_ed25519_seed(&key.secret_bytes()),
+    };
+    let cic = Cic::new(&signer.public_jwk().expect("jwk"), [1; 32]).expect("cic");
+    let claims = json!({"iss": ISS, "aud": "client", "sub": "s-1", "email": email, "email_verified": true,
+                        "nonce": cic.hash(), "iat": unix(now()) - 10, "exp": unix(now()) + 3600});
+    let h = b64::encode(
+        json!({"alg": "ES256", "kid": "k1", "typ": "JWT"})
+            .to_string()
+            .as_bytes(),
+    );
+    let p = b64::encode(claims.to_string().as_bytes());
+    let s = b64::encode(&op.key.sign(format!("{h}.{p}").as_bytes()));
+    let pkt = PkToken::issue(&format!("{h}.{p}.{s}"), &cic, &signer).expect("pkt");
+    let req = CertRequest {
+        key_id: email.into(),
+        principals,
+        pk_token: pkt.to_compact(),
+        access_token: None,
+    };
+    let cert = OpkCert::issue(&req, &key).expect("cert");
+    (key, cert)
+}
+
+struct Host {
+    dir: tempfile::TempDir,
+    paths: ServerPaths,
+}
+
+impl Host {
+    fn new(auth_id: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tmp");
+        let write = |name: &str, text: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, text).expect("write");
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+            p
+        };
+        let paths = ServerPaths {
+            providers: write("providers", &format!("{ISS} client 24h\n")),
+            auth_id: write("auth_id", auth_id),
+            home_policy: false,
+            passwd: dir.path().join("passwd"),
+            jwks_cache: Some(dir.path().join("jwks")),
+            log: Some(dir.path().join("opk.log")),
+            config: Some(dir.path().join("config.yml")),
+        };
+        Self { dir, paths }
+    }
+
+    fn run(&self, op: &Op, principal: &str, cert: &OpkCert) -> Result<String, Error> {
+        self.run_typed(op, principal, cert, cert.cert_type())
+    }
+
+    fn run_typed(
+        &self,
+        op: &Op,
+        principal: &str,
+        cert: &OpkCert,
+        key_type: &str,
+    ) -> Result<String, Error> {
+        let mut log = Log::open(self.paths.log.as_deref());
+        let req = Request {
+            principal,
+            key_b64: &cert.to_b64(),
+            key_type,
+        };
+        verify(&self.paths, &req, now(), op, &mut log).map(|a| a.line)
+    }
+}
+
+fn op() -> Op {
+    Op {
+        key: UserSigner::from_p256_scalar(&[42; 32]).expect("op key"),
+        fetches: Cell::new(0),
+    }
+}
+
+#[test]
+fn prints_opkssh_line_with_the_signature_key() {
+    let op = op();
+    let host = Host::new("alice alice@example.com https://op.example\n");
+    for alg in [KeyAlgorithm::EcdsaP256, KeyAlgorithm::Ed25519] {
+        let (key, cert) = login(
+            &op,
+            alg,
+            vec!["opkssh-wildcard".into()],
+            "alice@example.com",
+        );
+        let line = host.run(&op, "alice", &cert).expect("allowed");
+        let pk = key.public_key();
+        assert_eq!(
+            line,
+            format!(
+                "cert-authority,principals=\"opkssh-wildcard\" {} {}",
+                pk.ssh_key_type(),
+                pk.to_ssh_blob_b64()
+            )
+        );
+    }
+    // No principals: the bare form.
+    let (key, cert) = login(&op, KeyAlgorithm::EcdsaP256, vec![], "alice@example.com");
+    let pk = key.public_key();
+    assert_eq!(
+        host.run(&op, "alice", &cert).expect("allowed"),
+        format!(
+            "cert-authority {} {}",
+            pk.ssh_key_type(),
+            pk.to_ssh_blob_b64()
+        )
+    );
+}
+
+#[test]
+fn warm_cache_makes_no_fetch() {
+    let op = op();
+    let host = Host::new("alice alice@example.com https://op.example\n");
+    let (_, cert) = login(
+        &op,
+        KeyAlgorithm::EcdsaP256,
+        vec!["opkssh-wildcard".into()],
+        "alice@example.com",
+    );
+    for _ in 0..5 {
+        host.run(&op, "alice", &cert).expect("allowed");
+    }
+    assert_eq!(op.fetches.get(), 1);
+}
+
+#[test]
+fn h1_principal_injection_is_denied() {
+    let op = op();
+    let host = Host::new("alice alice@example.com https://op.example\n");
+    for bad in [
+        "evil\",command=\"/bin/sh",
+        "a\nssh-ed25519 AAAA",
+        "guest,root",
+        "-rf",
+        "",
+    ] {
+        let (_, cert) = login(
+            &op,
+            KeyAlgorithm::Ed25519,
+            vec!["opkssh-wildcard".into(), bad.into()],
+            "alice@example.com",
+        );
+        assert!(
+            matches!(host.run(&op, "alice", &cert), Err(Error::BadPrincipal(_))),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn policy_and_binding_denials() {
+    let op = op();
+    let host = Host::new("alice alice@example.com https://op.example\nbob '' https://op.example\n");
+    let (_, cert) = login(
+        &op,
+        KeyAlgorithm::EcdsaP256,
+        vec!["opkssh-wildcard".into()],
+        "alice@example.com",
+    );
+    // Another account than the row allows.
+    assert!(
+        matches!(host.run(&op, "root", &cert), Err(Error::Denied(r)) if r.contains("no policy to allow"))
+    );
+    // O-3: the empty identity row for bob never matches.
+    assert!(matches!(host.run(&op, "bob", &cert), Err(Error::Denied(_))));
+    // %t that does not match the blob.
+    assert!(matches!(
+        host.run_typed(&op, "alice", &cert, "ssh-ed25519-cert-v01@openssh.com"),
+        Err(Error::Cert(_))
+    ));
+    // The PK Token on another key.
+    let thief = EphemeralKey::generate(KeyAlgorithm::EcdsaP256).expect("key");
+    let req = CertRequest {
+        key_id: "x".into(),
+        principals: vec!["opkssh-wildcard".into()],
+        pk_token: cert.pk_token().expect("pkt").into(),
+        access_token: None,
+    };
+    let stolen = OpkCert::issue(&req, &thief).expect("cert");
+    assert!(matches!(
+        host.run(&op, "alice", &stolen),
+        Err(Error::KeyBinding)
+    ));
+    // A plain key is not a certificate.
+    let mut log = Log::open(None);
+    let plain = thief.public_key();
+    let req = Request {
+        principal: "alice",
+        key_b64: &plain.to_ssh_blob_b64(),
+        key_type: plain.ssh_key_type(),
+    };
+    assert!(matches!(
+        verify(&host.paths, &req, now(), &op, &mut log),
+        Err(Error::Cert(_))
+    ));
+    // An OP that signs with a different key.
+    let impostor = Op {
+        key: UserSigner::from_p256_scalar(&[43; 32]).expect("k"),
+        fetches: Cell::new(0),
+    };
+    let (_, forged) = login(
+        &impostor,
+        KeyAlgorithm::EcdsaP256,
+        vec!["opkssh-wildcard".into()],
+        "alice@example.com",
+    );
+    assert!(matches!(
+        host.run(&op, "alice", &forged),
+        Err(Error::PkToken(_))
+    ));
+}
+
+#[test]
+fn unsafe_files_and_config_fail_closed() {
+    let op = op();
+    let host = Host::new("alice alice@example.com https://op.example\n");
+    let (_, cert) = login(
+        &op,
+        KeyAlgorithm::EcdsaP256,
+        vec!["opkssh-wildcard".into()],
+        "alice@example.com",
+    );
+    std::fs::set_permissions(
+        &host.paths.providers,
+        std::fs::Permissions::from_mode(0o666),
+    )
+    .expect("chmod");
+    assert!(matches!(
+        host.run(&op, "alice", &cert),
+        Err(Error::UnsafeFile { .. })
+    ));
+    std::fs::set_permissions(
+        &host.paths.providers,
+        std::fs::Permissions::from_mode(0o640),
+    )
+    .expect("chmod");
+    host.run(&op, "alice", &cert).expect("allowed again");
+    // O-2: deny lists opk cannot enforce must not be ignored silently.
+    std::fs::write(
+        host.dir.path().join("config.yml"),
+        "deny_users:\n  - alice\n",
+    )
+    .expect("write");
+    assert!(matches!(
+        host.run(&op, "alice", &cert),
+        Err(Error::UnsupportedConfig { .. })
+    ));
+    // O-6: a duplicate issuer row is fatal for everyone.
+    std::fs::remove_file(host.dir.path().join("config.yml")).expect("rm");
+    std::fs::write(
+        &host.paths.providers,
+        format!("{ISS} client 24h\n{ISS} other 12h\n"),
+    )
+    .expect("write");
+    assert!(matches!(
+        host.run(&op, "alice", &cert),
+        Err(Error::Policy { .. })
+    ));
+    // The log has the reasons, one line each.
+    let log = std::fs::read_to_string(host.paths.log.as_ref().expect("log")).unwrap_or_default();
+    assert!(log.is_empty() || log.lines().all(|l| l.len() > 20), "{log}");
+}
+
+#[test]
+fn home_policy_only_grants_its_owner() {
+    let op = op();
+    let mut host = Host::new("");
+    let home = host.dir.path().join("home");
+    std::fs::create_dir_all(home.join(".opk")).expect("mkdir");
+    let uid = std::fs::metadata(host.dir.path())
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+        .expect("uid");
+    std::fs::write(
+        &host.paths.passwd,
+        format!("alice:x:{uid}:{uid}::{}:/bin/sh\n", home.display()),
+    )
+    .expect("passwd");
+    let file = home.join(".opk/auth_id");
+    std::fs::write(
+        &file,
+        "alice alice@example.com https://op.example\nroot alice@example.com https://op.example\n",
+    )
+    .expect("w");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    host.paths.home_policy = true;
+    let (_, cert) = login(
+        &op,
+        KeyAlgorithm::EcdsaP256,
+        vec!["opkssh-wildcard".into()],
+        "alice@example.com",
+    );
+    host.run(&op, "alice", &cert).expect("home row for alice");
+    // A row for another principal in alice's home file grants nothing.
+    assert!(host.run(&op, "root", &cert).is_err());
+    // Mode other than 0600: ignored.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    assert!(host.run(&op, "alice", &cert).is_err());
+}
