@@ -21,6 +21,48 @@ opk_setup() {
   if ! cmp -s "$OPK_ROOT/testing/op/package-lock.json" "$OPK_ROOT/testing/op/node_modules/.package-lock.json"; then
     (cd "$OPK_ROOT/testing/op" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   fi
+  # Only the interop tests and the benchmark need it; they fail with a hint when it is missing.
+  opk_install_opkssh || echo "warning: reference opkssh not installed; interop tests and bench-verify.sh will fail" >&2
+}
+
+# The reference implementation for the interop tests and the benchmark: opkssh, built from source
+# with `go install` at a pinned release into a cache outside the clone. Idempotent: skipped when
+# the binary is there and reports the pinned version. Exports OPKSSH_BIN.
+OPKSSH_VERSION=v0.16.0
+opk_install_opkssh() {
+  local gobin=$HOME/.cache/opk-go/bin
+  export OPKSSH_BIN=$gobin/opkssh
+  if [ -x "$OPKSSH_BIN" ] && [ "$("$OPKSSH_BIN" --version 2>/dev/null)" = "opkssh version $OPKSSH_VERSION" ]; then
+    return 0
+  fi
+  command -v go >/dev/null 2>&1 || [ ! -x /usr/local/go/bin/go ] || PATH=$PATH:/usr/local/go/bin
+  if ! command -v go >/dev/null 2>&1; then
+    echo "opk_install_opkssh: Go is needed to build the reference opkssh $OPKSSH_VERSION" >&2
+    return 1
+  fi
+  echo "installing opkssh $OPKSSH_VERSION (go install, into $gobin)" >&2
+  local mod=github.com/openpubkey/opkssh@$OPKSSH_VERSION log
+  # main.Version is what `opkssh --version` prints (release builds set it the same way).
+  local flags=(-ldflags "-X main.Version=$OPKSSH_VERSION")
+  log=$(mktemp)
+  if ! GOBIN=$gobin go install "${flags[@]}" "$mod" 2>"$log"; then
+    # `go install mod@version` also asks the module proxy for the module's version list (to
+    # report deprecation); some proxies/mirrors refuse that (403) while serving the pinned
+    # version itself. Then fetch the pinned module and its dependencies through the proxy, and
+    # install from the local module cache (a file:// proxy, which has the list) in front of it.
+    local modcache
+    modcache=$(go env GOMODCACHE)
+    if ! { go mod download "$mod" &&
+      (cd "$modcache/$mod" && go mod download) &&
+      GOBIN=$gobin GOPROXY="file://$modcache/cache/download,$(go env GOPROXY)" go install "${flags[@]}" "$mod"; } 2>>"$log"; then
+      cat "$log" >&2
+      rm -f "$log"
+      echo "opk_install_opkssh: go install $mod failed" >&2
+      return 1
+    fi
+  fi
+  rm -f "$log"
+  "$OPKSSH_BIN" --version >&2
 }
 
 # A work dir whose parents are not group/world-writable (sshd's rule for AuthorizedKeysCommand).
@@ -35,10 +77,12 @@ opk_free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# opk_start_op DIR → sets OP_PID and OP_ISSUER.
+# opk_start_op DIR [TLS_CERT TLS_KEY] → sets OP_PID and OP_ISSUER (https://localhost:PORT when
+# a certificate and key are given, else http://localhost:PORT).
 opk_start_op() {
-  local dir=$1
-  node "$OPK_ROOT/testing/op/op.mjs" --port 0 --stop-after-seconds 1800 >"$dir/op.out" 2>"$dir/op.err" &
+  local dir=$1 tls=()
+  [ $# -lt 3 ] || tls=(--https --tls-cert "$2" --tls-key "$3")
+  node "$OPK_ROOT/testing/op/op.mjs" --port 0 --stop-after-seconds 1800 "${tls[@]}" >"$dir/op.out" 2>"$dir/op.err" &
   OP_PID=$!
   local i
   for i in $(seq 1 300); do
@@ -100,7 +144,10 @@ opk_login() {
       http://* | https://*)
         url=$line
         echo "(no display: headless Chromium fills in the OP's login page as alice@example.com)" >&2
-        node "$OPK_ROOT/testing/op/login.mjs" "$url" --user alice@example.com >&2 &
+        # An https OP signed by a test CA (SSL_CERT_FILE): the stand-in browser trusts it too.
+        local ca=()
+        [ -z "${SSL_CERT_FILE:-}" ] || [ "${url#https://}" = "$url" ] || ca=(--ca "$SSL_CERT_FILE")
+        node "$OPK_ROOT/testing/op/login.mjs" "$url" --user alice@example.com "${ca[@]}" >&2 &
         ;;
     esac
   done <"$fifo"
