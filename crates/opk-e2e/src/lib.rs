@@ -378,7 +378,8 @@ pub struct LoginRun {
 }
 
 /// Runs `opk login --disable-browser-open <args>` with HOME=`home` and `env`, takes the URL it
-/// prints, and completes the OP's login page in headless Chromium as `user`.
+/// prints, and completes the OP's login page in headless Chromium as `user`. The stand-in browser
+/// trusts the test CA when `env` has SSL_CERT_FILE (opk's own trust comes from that variable).
 pub fn login_with_chromium(
     opk: &Path,
     home: &Path,
@@ -386,8 +387,27 @@ pub fn login_with_chromium(
     env: &[(&str, &str)],
     user: &str,
 ) -> LoginRun {
+    let ca = env
+        .iter()
+        .find(|(k, _)| *k == "SSL_CERT_FILE")
+        .map(|(_, v)| *v);
+    let browser_args: Vec<&str> = ca.map(|ca| vec!["--ca", ca]).unwrap_or_default();
+    login_in_browser(opk, home, args, env, user, &browser_args)
+}
+
+/// Runs `<program> login --disable-browser-open <args>` (opk or opkssh), waits for the login URL
+/// on stdout or stderr, completes it in headless Chromium (testing/op/login.mjs `browser_args`),
+/// and collects the outcome. Holds [`login_lock`]: the redirect ports are machine-wide.
+fn login_in_browser(
+    program: &Path,
+    home: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    user: &str,
+    browser_args: &[&str],
+) -> LoginRun {
     let _ports = login_lock();
-    let mut child = Command::new(opk)
+    let mut child = Command::new(program)
         .arg("login")
         .arg("--disable-browser-open")
         .args(args)
@@ -397,32 +417,32 @@ pub fn login_with_chromium(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("opk login");
-    let stderr = child.stderr.take().expect("stderr");
+        .unwrap_or_else(|e| panic!("{} login: {e}", program.display()));
     let (tx, rx) = mpsc::channel::<String>();
-    let collector = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.starts_with("http://") || line.starts_with("https://") {
-                let _ = tx.send(line.clone());
+    let collect = |stream: Box<dyn std::io::Read + Send>, tx: mpsc::Sender<String>| {
+        std::thread::spawn(move || {
+            let mut all = String::new();
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                if let Some(url) = login_url(&line) {
+                    let _ = tx.send(url);
+                }
+                all.push_str(&line);
+                all.push('\n');
             }
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
+            all
+        })
+    };
+    let out_thread = collect(Box::new(child.stdout.take().expect("stdout")), tx.clone());
+    let err_thread = collect(Box::new(child.stderr.take().expect("stderr")), tx);
     let mut page = String::new();
     if let Ok(url) = rx.recv_timeout(Duration::from_secs(60)) {
-        let mut browser = Command::new("node");
-        browser
+        let out = Command::new("node")
             .arg(repo_root().join("testing/op/login.mjs"))
             .arg(&url)
-            .args(["--user", user]);
-        // The stand-in browser trusts the test CA too (opk's own trust comes from SSL_CERT_FILE).
-        if let Some((_, ca)) = env.iter().find(|(k, _)| *k == "SSL_CERT_FILE") {
-            browser.args(["--ca", ca]);
-        }
-        let out = browser.output().expect("node login.mjs");
+            .args(["--user", user])
+            .args(browser_args)
+            .output()
+            .expect("node login.mjs");
         let text = String::from_utf8_lossy(&out.stdout);
         page = text
             .lines()
@@ -436,18 +456,40 @@ pub fn login_with_chromium(
     } else {
         let _ = child.kill();
     }
-    let mut stdout = String::new();
-    if let Some(mut s) = child.stdout.take() {
-        let _ = s.read_to_string(&mut stdout);
-    }
-    let status = child.wait().expect("wait opk");
-    let stderr = collector.join().unwrap_or_default();
+    // The client exits by itself once the files are written; do not wait forever if it does not.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait login") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break child.wait().expect("wait login");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     LoginRun {
         success: status.success(),
-        stdout,
-        stderr,
+        stdout: out_thread.join().unwrap_or_default(),
+        stderr: err_thread.join().unwrap_or_default(),
         page,
     }
+}
+
+/// The login URL in a client's output: a bare URL line (opk) or opkssh's
+/// "Open your browser to: URL" log line.
+fn login_url(line: &str) -> Option<String> {
+    let rest = match line.find("Open your browser to:") {
+        Some(i) => &line[i + "Open your browser to:".len()..],
+        None if line.starts_with("http://") || line.starts_with("https://") => line,
+        None => return None,
+    };
+    let url: String = rest
+        .trim_start()
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '"')
+        .collect();
+    (url.starts_with("http://") || url.starts_with("https://")).then_some(url)
 }
 
 /// Copies the opk binary into `dir/bin/opk` (0755), a path sshd accepts for AuthorizedKeysCommand.
@@ -489,11 +531,10 @@ pub fn opkssh_bin() -> PathBuf {
     path
 }
 
-/// Runs `opkssh login --disable-browser-open <args>` with HOME=`home` and `env`, finds the local
-/// URL opkssh logs ("Open your browser to: http://localhost:PORT/login", on stderr), and completes
-/// the login in headless Chromium as `user`. opkssh's URL is its own loopback page, which
-/// redirects to the OP: Chromium cannot be pinned to the OP's certificate up front, so the stand-in
-/// browser runs with `--ignore-https-errors` (opkssh itself verifies the OP through SSL_CERT_FILE).
+/// Runs `opkssh login --disable-browser-open <args>` with HOME=`home` and `env` and completes the
+/// login in headless Chromium as `user`. opkssh's URL is its own loopback page, which redirects to
+/// the OP: Chromium cannot be pinned to the OP's certificate up front, so the stand-in browser
+/// runs with `--ignore-https-errors` (opkssh itself verifies the OP through SSL_CERT_FILE).
 pub fn opkssh_login_with_chromium(
     opkssh: &Path,
     home: &Path,
@@ -501,90 +542,7 @@ pub fn opkssh_login_with_chromium(
     env: &[(&str, &str)],
     user: &str,
 ) -> LoginRun {
-    let _ports = login_lock();
-    let mut child = Command::new(opkssh)
-        .arg("login")
-        .arg("--disable-browser-open")
-        .args(args)
-        .env("HOME", home)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("opkssh login");
-    let (tx, rx) = mpsc::channel::<String>();
-    let collect = |stream: Box<dyn std::io::Read + Send>, tx: mpsc::Sender<String>| {
-        std::thread::spawn(move || {
-            let mut all = String::new();
-            for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                if let Some(url) = opkssh_login_url(&line) {
-                    let _ = tx.send(url);
-                }
-                all.push_str(&line);
-                all.push('\n');
-            }
-            all
-        })
-    };
-    let out_thread = collect(Box::new(child.stdout.take().expect("stdout")), tx.clone());
-    let err_thread = collect(Box::new(child.stderr.take().expect("stderr")), tx);
-    let mut page = String::new();
-    if let Ok(url) = rx.recv_timeout(Duration::from_secs(60)) {
-        let out = Command::new("node")
-            .arg(repo_root().join("testing/op/login.mjs"))
-            .arg(&url)
-            .args(["--user", user, "--ignore-https-errors"])
-            .output()
-            .expect("node login.mjs");
-        let text = String::from_utf8_lossy(&out.stdout);
-        page = text
-            .lines()
-            .find_map(|l| l.strip_prefix("LOGIN_PAGE "))
-            .unwrap_or_default()
-            .to_owned();
-        if !out.status.success() {
-            let _ = child.kill();
-            page = format!("login.mjs failed: {}", String::from_utf8_lossy(&out.stderr));
-        }
-    } else {
-        let _ = child.kill();
-    }
-    // opkssh exits by itself once the files are written; do not wait forever if it does not.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait opkssh") {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break child.wait().expect("wait opkssh");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let stdout = out_thread.join().unwrap_or_default();
-    let stderr = err_thread.join().unwrap_or_default();
-    LoginRun {
-        success: status.success(),
-        stdout,
-        stderr,
-        page,
-    }
-}
-
-/// The URL in opkssh's "Open your browser to: URL" log line (or a bare URL line).
-fn opkssh_login_url(line: &str) -> Option<String> {
-    let rest = match line.find("Open your browser to:") {
-        Some(i) => &line[i + "Open your browser to:".len()..],
-        None if line.starts_with("http://") || line.starts_with("https://") => line,
-        None => return None,
-    };
-    let url: String = rest
-        .trim_start()
-        .chars()
-        .take_while(|c| !c.is_whitespace() && *c != '"')
-        .collect();
-    (url.starts_with("http://") || url.starts_with("https://")).then_some(url)
+    login_in_browser(opkssh, home, args, env, user, &["--ignore-https-errors"])
 }
 
 /// A stand-in server for `opkssh verify`, which reads `/etc/opk/providers` and `/etc/opk/auth_id`
