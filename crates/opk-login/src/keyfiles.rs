@@ -198,7 +198,7 @@ mod tests {
                 "https://accounts.google.com",
                 "206584157355-7cbe4s640tvm7naoludob4ut1emii7sf.apps"
             ),
-            "accounts.google.com-206584157355-7cbe4s"
+            "accounts.google.com-206584157355-7cbe4s6"
         );
         assert_eq!(
             identity_file_name("http://localhost:3000/a b", "c"),
