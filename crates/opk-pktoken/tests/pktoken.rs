@@ -445,3 +445,21 @@ fn garbage_never_panics() {
         opk_pktoken::fuzzing::fuzz_compact(&edited);
     }
 }
+
+#[test]
+fn h10_h14_gq_signed_tokens_are_refused() {
+    // GQ256 (CI providers) is not implemented: such tokens must fail, never be half-checked.
+    let op = FakeOp::new();
+    let pkt = issue_with(&op, |_| {});
+    let mut seg = segments(&pkt);
+    seg[1] = b64::encode(
+        json!({"alg": "GQ256", "typ": "JWT", "kid": seg[1].clone()})
+            .to_string()
+            .as_bytes(),
+    );
+    let t = PkToken::from_compact(&seg.join(":")).expect("parses");
+    assert_eq!(
+        t.verify(&check(ExpiryPolicy::Hours24), &op.jwks(), NOW),
+        Err(Error::UnsupportedAlg("GQ256".into()))
+    );
+}

@@ -12,6 +12,10 @@ pub enum Error {
     /// Not a user certificate.
     #[error("certificate is not a user certificate")]
     NotUserCert,
+    /// Signed by another key than the one it certifies (hazard O-11: opkssh leaves this to sshd;
+    /// opk and opkssh certificates are always self-signed).
+    #[error("certificate is not self-signed by its own key")]
+    NotSelfSigned,
     /// No `openpubkey-pkt` extension.
     #[error("certificate has no openpubkey-pkt extension")]
     NoPkToken,

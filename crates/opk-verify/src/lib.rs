@@ -87,6 +87,9 @@ pub fn verify(
     if !cert.is_user_cert() {
         return Err(Error::NotUserCert);
     }
+    if !cert.is_self_signed() {
+        return Err(Error::NotSelfSigned);
+    }
     let pkt = PkToken::from_compact(cert.pk_token().ok_or(Error::NoPkToken)?)?;
 
     if let Some(config) = &paths.config {

@@ -345,7 +345,65 @@ fn home_policy_only_grants_its_owner() {
     host.run(&op, "alice", &cert).expect("home row for alice");
     // A row for another principal in alice's home file grants nothing.
     assert!(host.run(&op, "root", &cert).is_err());
+    // H-6: a symlink is not followed, even to a file with the right owner and mode.
+    let real = home.join("real_auth_id");
+    std::fs::rename(&file, &real).expect("mv");
+    std::os::unix::fs::symlink(&real, &file).expect("symlink");
+    assert!(host.run(&op, "alice", &cert).is_err());
+    std::fs::remove_file(&file).expect("rm");
+    std::fs::rename(&real, &file).expect("mv back");
+    host.run(&op, "alice", &cert).expect("regular file again");
     // Mode other than 0600: ignored.
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     assert!(host.run(&op, "alice", &cert).is_err());
+}
+
+#[test]
+fn o11_certificate_signed_by_another_key_is_refused() {
+    let op = op();
+    let host = Host::new("alice alice@example.com https://op.example\n");
+    let (key, cert) = login(
+        &op,
+        KeyAlgorithm::EcdsaP256,
+        vec!["opkssh-wildcard".into()],
+        "alice@example.com",
+    );
+    // Same PK Token and certified key, but signed by ssh-keygen with another CA key.
+    let dir = tempfile::tempdir().expect("tmp");
+    let ca = dir.path().join("ca");
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&ca)
+        .status()
+        .expect("ssh-keygen");
+    assert!(status.success());
+    let user_pub = dir.path().join("user.pub");
+    std::fs::write(&user_pub, key.public_key().to_openssh_line()).expect("write");
+    let pkt = cert.pk_token().expect("pkt");
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-s"])
+        .arg(&ca)
+        .args([
+            "-I",
+            "alice@example.com",
+            "-n",
+            "opkssh-wildcard",
+            "-O",
+            "clear",
+            "-O",
+            &format!("extension:openpubkey-pkt={pkt}"),
+            "-O",
+            "permit-pty",
+        ])
+        .arg(&user_pub)
+        .status()
+        .expect("ssh-keygen -s");
+    assert!(status.success());
+    let line = std::fs::read_to_string(dir.path().join("user-cert.pub")).expect("cert");
+    let other = OpkCert::from_line(&line).expect("parses");
+    assert!(!other.is_self_signed());
+    assert!(matches!(
+        host.run(&op, "alice", &other),
+        Err(Error::NotSelfSigned)
+    ));
 }
