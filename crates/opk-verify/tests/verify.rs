@@ -1,129 +1,15 @@
 //! The verify pipeline in-process: a signing OP, a fake JWKS fetcher, real files in a temp dir.
 //! (The same paths run against real sshd, ssh, the npm OP and Chromium in opk-cli's e2e tests.)
 
+mod common;
+
 use std::cell::Cell;
 use std::os::unix::fs::PermissionsExt as _;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use opk_jwks::JwksFetcher;
-use opk_pktoken::{Cic, PkToken, UserSigner, b64};
+use common::{Host, ISS, Op, login, now, op};
+use opk_pktoken::UserSigner;
 use opk_sshcert::{CertRequest, EphemeralKey, KeyAlgorithm, OpkCert};
-use opk_verify::{Error, Log, Request, ServerPaths, verify};
-use serde_json::{Value, json};
-
-const ISS: &str = "https://op.example";
-
-struct Op {
-    key: UserSigner,
-    fetches: Cell<u32>,
-}
-
-impl JwksFetcher for Op {
-    fn fetch(&self, issuer: &str) -> Result<Value, opk_jwks::Error> {
-        assert_eq!(issuer, ISS);
-        self.fetches.set(self.fetches.get() + 1);
-        let mut jwk = self.key.public_jwk().expect("jwk").to_json();
-        jwk["kid"] = json!("k1");
-        Ok(json!({"keys": [jwk]}))
-    }
-}
-
-fn now() -> SystemTime {
-    SystemTime::now()
-}
-
-fn unix(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH).expect("clock").as_secs() as i64
-}
-
-/// A login as opk performs it, against the in-process OP.
-fn login(
-    op: &Op,
-    alg: KeyAlgorithm,
-    principals: Vec<String>,
-    email: &str,
-) -> (EphemeralKey, OpkCert) {
-    let key = EphemeralKey::generate(alg).expect("key");
-    let signer = match alg {
-        KeyAlgorithm::EcdsaP256 => {
-            UserSigner::from_p256_scalar(&key.secret_bytes()).expect("signer")
-        }
-        KeyAlgorithm::Ed25519 => UserSigner::from_ed25519_seed(&key.secret_bytes()),
-    };
-    let cic = Cic::new(&signer.public_jwk().expect("jwk"), [1; 32]).expect("cic");
-    let claims = json!({"iss": ISS, "aud": "client", "sub": "s-1", "email": email, "email_verified": true,
-                        "nonce": cic.hash(), "iat": unix(now()) - 10, "exp": unix(now()) + 3600});
-    let h = b64::encode(
-        json!({"alg": "ES256", "kid": "k1", "typ": "JWT"})
-            .to_string()
-            .as_bytes(),
-    );
-    let p = b64::encode(claims.to_string().as_bytes());
-    let s = b64::encode(&op.key.sign(format!("{h}.{p}").as_bytes()));
-    let pkt = PkToken::issue(&format!("{h}.{p}.{s}"), &cic, &signer).expect("pkt");
-    let req = CertRequest {
-        key_id: email.into(),
-        principals,
-        pk_token: pkt.to_compact(),
-        access_token: None,
-    };
-    let cert = OpkCert::issue(&req, &key).expect("cert");
-    (key, cert)
-}
-
-struct Host {
-    dir: tempfile::TempDir,
-    paths: ServerPaths,
-}
-
-impl Host {
-    fn new(auth_id: &str) -> Self {
-        let dir = tempfile::tempdir().expect("tmp");
-        let write = |name: &str, text: &str| {
-            let p = dir.path().join(name);
-            std::fs::write(&p, text).expect("write");
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).expect("chmod");
-            p
-        };
-        let paths = ServerPaths {
-            providers: write("providers", &format!("{ISS} client 24h\n")),
-            auth_id: write("auth_id", auth_id),
-            home_policy: false,
-            passwd: dir.path().join("passwd"),
-            jwks_cache: Some(dir.path().join("jwks")),
-            log: Some(dir.path().join("opk.log")),
-            config: Some(dir.path().join("config.yml")),
-        };
-        Self { dir, paths }
-    }
-
-    fn run(&self, op: &Op, principal: &str, cert: &OpkCert) -> Result<String, Error> {
-        self.run_typed(op, principal, cert, cert.cert_type())
-    }
-
-    fn run_typed(
-        &self,
-        op: &Op,
-        principal: &str,
-        cert: &OpkCert,
-        key_type: &str,
-    ) -> Result<String, Error> {
-        let mut log = Log::open(self.paths.log.as_deref());
-        let req = Request {
-            principal,
-            key_b64: &cert.to_b64(),
-            key_type,
-        };
-        verify(&self.paths, &req, now(), op, &mut log).map(|a| a.line)
-    }
-}
-
-fn op() -> Op {
-    Op {
-        key: UserSigner::from_p256_scalar(&[42; 32]).expect("op key"),
-        fetches: Cell::new(0),
-    }
-}
+use opk_verify::{Error, Log, Request, verify};
 
 #[test]
 fn prints_opkssh_line_with_the_signature_key() {
