@@ -16,7 +16,18 @@ use opk_oidc::{LoginOptions, ProviderSpec};
 use opk_sshcert::KeyAlgorithm;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // opkssh (cobra) exits 1 on every failure, argument errors included; clap would use 2.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     let result = match cli.command {
         Command::Verify(args) => return verify(&args),
         Command::Login(args) => login(&args),
