@@ -144,15 +144,32 @@ fn login(args: &LoginArgs) -> anyhow::Result<()> {
         timeout: Duration::from_secs(args.timeout),
         ..LoginOptions::default()
     };
+    // `--principals ""` means no principals, as in opkssh; anything verify would refuse (H-1)
+    // fails here rather than at the first ssh.
+    let principals = args.principals.as_ref().map(|list| {
+        list.iter()
+            .filter(|p| !p.is_empty())
+            .cloned()
+            .collect::<Vec<_>>()
+    });
+    for p in principals.iter().flatten() {
+        opk_policy::check_principal(p).with_context(|| format!("--principals: {p:?}"))?;
+    }
     let request = opk_login::LoginRequest {
         provider: &provider,
         key_algorithm,
         oidc: &oidc,
-        principals: args.principals.clone(),
+        principals,
         send_access_token: args.send_access_token,
     };
     // The URL goes to stderr on a line of its own: stdout stays clean for --print-key.
-    let mut show_url = |url: &str| eprintln!("Open this URL in a browser to log in:\n{url}");
+    let mut show_url = |url: &str| {
+        if args.disable_browser_open {
+            eprintln!("Open this URL in a browser to log in:\n{url}");
+        } else {
+            eprintln!("Opening your browser to log in; if it did not open, visit:\n{url}");
+        }
+    };
     let done = opk_login::login(&request, &mut show_url)?;
 
     if args.print_key {

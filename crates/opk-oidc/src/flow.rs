@@ -36,7 +36,7 @@ const MAX_OP_TEXT: usize = 300;
 /// How to run the browser login.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginOptions {
-    /// Launch the system browser; when false (or when launching fails) the URL goes to `show_url`.
+    /// Launch the system browser (the URL goes to `show_url` either way).
     pub open_browser: bool,
     /// Loopback ports to try, in order; the first free one becomes
     /// `http://localhost:{port}/login-callback`.
@@ -415,8 +415,7 @@ impl Session<'_> {
 /// callback with the right `state` arrives or `opts.timeout` passes; exchange the code. The
 /// listeners are closed when this returns.
 ///
-/// `show_url` receives the authorize URL when `opts.open_browser` is false or launching the
-/// browser failed.
+/// `show_url` always receives the authorize URL (after the browser was launched, if asked).
 pub fn login_with_browser(
     http: &dyn OidcHttp,
     provider: &ProviderSpec,
@@ -461,9 +460,12 @@ pub fn login_with_browser(
         authorize_url,
     };
 
-    if !opts.open_browser || webbrowser::open(&session.authorize_url).is_err() {
-        show_url(&session.authorize_url);
+    // The URL is always shown too: on a headless box a browser launch can "succeed" with nothing
+    // on screen, and a user may want to finish the login on another device's browser.
+    if opts.open_browser {
+        let _ = webbrowser::open(&session.authorize_url);
     }
+    show_url(&session.authorize_url);
 
     // The timeout counts from the start, so a slow discovery does not extend it.
     let deadline = started + opts.timeout;
