@@ -142,6 +142,9 @@ fn login(args: &LoginArgs) -> anyhow::Result<()> {
     let oidc = LoginOptions {
         open_browser: !args.disable_browser_open,
         timeout: Duration::from_secs(args.timeout),
+        // opkssh's defaults for --provider: consent (so a refresh token is issued) and offline.
+        prompt: Some("consent".into()),
+        access_type: Some("offline".into()),
         ..LoginOptions::default()
     };
     // `--principals ""` means no principals, as in opkssh; anything verify would refuse (H-1)
