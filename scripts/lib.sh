@@ -3,6 +3,9 @@
 # machine's /etc/ssh, /etc/opk or ~/.ssh.
 
 OPK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# CI may run with a minimal environment: derive HOME from passwd if it is missing.
+: "${HOME:=$(getent passwd "$(id -un)" | cut -d: -f6)}"
+export HOME
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/opk-target}
 
 # Debian packages and the test OP's node modules; idempotent.
