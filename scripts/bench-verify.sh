@@ -71,30 +71,9 @@ opk_args="--providers-file $work/etc/providers --auth-id-file $work/etc/auth_id 
 ns="$work/ns"
 install -d -m 755 "$ns" "$ns/etc-opk" "$ns/var-log"
 cp -p "$work/etc/providers" "$work/etc/auth_id" "$ns/etc-opk/"
-# Keep in step with OPKSSH_NS_SCRIPT in crates/opk-e2e/src/lib.rs.
-cat >"$work/ns.sh" <<'NS'
-set -e
-ns=$1; hide=$2; shift 2
-up=$(mktemp -d "$ns/ovl.XXXXXX")
-mkdir "$up/upper" "$up/work" "$up/empty" "$up/subs"
-subs=$(awk '$5 ~ "^/etc/" { print $5 }' /proc/self/mountinfo)
-i=0
-for m in $subs; do
-  i=$((i + 1)); if [ -d "$m" ]; then mkdir "$up/subs/$i"; else : >"$up/subs/$i"; fi
-  mount --bind "$m" "$up/subs/$i"
-done
-mount -t overlay overlay -o "lowerdir=/etc,upperdir=$up/upper,workdir=$up/work" /etc
-i=0
-for m in $subs; do i=$((i + 1)); mount --bind "$up/subs/$i" "$m"; done
-mkdir -p /etc/opk
-mount --bind "$ns/etc-opk" /etc/opk
-mount --bind "$ns/var-log" /var/log
-if [ -n "$hide" ] && [ -d "$hide" ]; then mount --bind "$up/empty" "$hide"; fi
-exec "$@"
-NS
 # opkssh also reads the target user's ~/.opk/auth_id: hide the machine's, if any.
 hide="$(getent passwd "$user" | cut -d: -f6)/.opk"
-wrap="unshare --mount --propagation private sh $work/ns.sh $ns $hide"
+wrap="unshare --mount --propagation private sh $OPK_ROOT/scripts/opkssh-ns.sh $ns $hide"
 args="$user $kb64 $ktype"
 
 cmd_floor="/bin/true $args"

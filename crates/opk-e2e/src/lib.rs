@@ -554,37 +554,9 @@ pub struct OpksshHost {
     pub dir: PathBuf,
 }
 
-/// `sh -c` script run under `unshare --mount --propagation private` (we are root):
-/// `$1` = host dir, `$2` = a directory to hide behind an empty one ("" = none), `$3…` = command.
-///
-/// Why an overlay: /etc/opk usually does not exist, and a bind mount needs an existing mount
-/// point. Creating /etc/opk on the host would change the machine, bind-mounting a directory over
-/// all of /etc would hide passwd, resolv.conf and the rest, and copying /etc is heavy. So, inside
-/// the namespace only, /etc becomes an overlay whose lower layer is the real /etc (read-only to
-/// us) and whose upper layer is a fresh scratch directory: `mkdir /etc/opk` lands in the scratch
-/// directory, and the host's /etc is untouched. Mounts below /etc (containers bind
-/// /etc/hosts, /etc/resolv.conf) are bound aside first and re-exposed on top of the overlay.
-/// /var/log exists, so a plain bind mount covers it. The namespace, and with it every mount, dies
-/// with the command; [`OpksshHost::run`] then removes the scratch directory (never while mounted).
-pub const OPKSSH_NS_SCRIPT: &str = r#"set -e
-ns=$1; hide=$2; shift 2
-up=$(mktemp -d "$ns/ovl.XXXXXX")
-mkdir "$up/upper" "$up/work" "$up/empty" "$up/subs"
-subs=$(awk '$5 ~ "^/etc/" { print $5 }' /proc/self/mountinfo)
-i=0
-for m in $subs; do
-  i=$((i + 1)); if [ -d "$m" ]; then mkdir "$up/subs/$i"; else : >"$up/subs/$i"; fi
-  mount --bind "$m" "$up/subs/$i"
-done
-mount -t overlay overlay -o "lowerdir=/etc,upperdir=$up/upper,workdir=$up/work" /etc
-i=0
-for m in $subs; do i=$((i + 1)); mount --bind "$up/subs/$i" "$m"; done
-mkdir -p /etc/opk
-mount --bind "$ns/etc-opk" /etc/opk
-mount --bind "$ns/var-log" /var/log
-if [ -n "$hide" ] && [ -d "$hide" ]; then mount --bind "$up/empty" "$hide"; fi
-exec "$@"
-"#;
+/// The mount-namespace wrapper for `opkssh verify` (scripts/opkssh-ns.sh, where its header says
+/// why an overlay over /etc): run as `unshare --mount --propagation private sh -c SCRIPT sh DIR HIDE CMD…`.
+pub const OPKSSH_NS_SCRIPT: &str = include_str!("../../../scripts/opkssh-ns.sh");
 
 impl OpksshHost {
     /// Creates `dir/<name>/{etc-opk,var-log}` with `providers` and `auth_id` (mode 0640, as

@@ -1,10 +1,10 @@
-//! HTTPS against `openssl s_server` with a throwaway CA. Skipped when `openssl` is missing.
+//! HTTPS against `openssl s_server` with a throwaway CA (scripts/lib.sh installs openssl).
 
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use opk_e2e::TestCa;
 use opk_http::{Error, HttpClient, HttpOptions};
 
 const CHILD_ENV: &str = "OPK_HTTP_TEST_TLS_URL";
@@ -18,98 +18,17 @@ impl Drop for KillOnDrop {
     }
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn make_ca(dir: &Path, name: &str) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.pem"),
-            "-days",
-            "1",
-            "-subj",
-            "/CN=opk test CA",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign",
-        ],
-    );
-}
-
 #[test]
 fn https_with_private_ca() {
-    if Command::new("openssl").arg("version").output().is_err() {
-        eprintln!("openssl not found; skipping");
-        return;
-    }
     let tmp = tempfile::tempdir().expect("tempdir");
     let d = tmp.path();
-    make_ca(d, "ca");
-    make_ca(d, "other");
-    openssl(
-        d,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "srv.key",
-            "-out",
-            "srv.csr",
-            "-subj",
-            "/CN=localhost",
-        ],
-    );
-    std::fs::write(
-        d.join("ext.cnf"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .expect("ext");
-    openssl(
-        d,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "srv.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "srv.pem",
-            "-days",
-            "1",
-            "-extfile",
-            "ext.cnf",
-        ],
-    );
+    let [trusted_dir, other_dir] = [d.join("ca"), d.join("other")];
+    for dir in [&trusted_dir, &other_dir] {
+        std::fs::create_dir_all(dir).expect("mkdir");
+    }
+    // openssl makes the CA and the localhost/127.0.0.1 server certificate (opk_e2e::TestCa).
+    let ca = TestCa::generate(&trusted_dir);
+    let other = TestCa::generate(&other_dir);
     let www = d.join("www");
     std::fs::create_dir_all(www.join(".well-known")).expect("www");
     std::fs::write(
@@ -134,9 +53,9 @@ fn https_with_private_ca() {
             ])
             .args([
                 "-cert",
-                &d.join("srv.pem").to_string_lossy(),
+                &ca.server_cert.to_string_lossy(),
                 "-key",
-                &d.join("srv.key").to_string_lossy(),
+                &ca.server_key.to_string_lossy(),
             ])
             .current_dir(&www)
             .stdin(Stdio::null())
@@ -156,8 +75,7 @@ fn https_with_private_ca() {
     let url = format!("https://localhost:{port}/.well-known/openid-configuration");
 
     // Trusted via the extra CA file (the SSL_CERT_FILE slot).
-    let c = HttpClient::with_roots(HttpOptions::default(), &[], Some(&d.join("ca.pem")))
-        .expect("client");
+    let c = HttpClient::with_roots(HttpOptions::default(), &[], Some(&ca.ca_cert)).expect("client");
     assert_eq!(c.get_json(&url).expect("https get")["issuer"], "tls-ok");
     // Also by IP, which the certificate names.
     let by_ip = url.replace("localhost", "127.0.0.1");
@@ -167,8 +85,8 @@ fn https_with_private_ca() {
     );
 
     // Not trusted: a different CA.
-    let c = HttpClient::with_roots(HttpOptions::default(), &[&d.join("other.pem")], None)
-        .expect("client");
+    let c =
+        HttpClient::with_roots(HttpOptions::default(), &[&other.ca_cert], None).expect("client");
     let err = c.get_json(&url).expect_err("untrusted CA");
     assert!(matches!(err, Error::Request { .. }), "{err:?}");
 
@@ -176,7 +94,7 @@ fn https_with_private_ca() {
     let out = Command::new(std::env::current_exe().expect("exe"))
         .args(["--exact", "ssl_cert_file_child", "--test-threads=1"])
         .env(CHILD_ENV, &url)
-        .env("SSL_CERT_FILE", d.join("ca.pem"))
+        .env("SSL_CERT_FILE", &ca.ca_cert)
         .output()
         .expect("child");
     assert!(
