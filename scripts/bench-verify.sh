@@ -11,7 +11,7 @@
 #
 # opkssh verify reads /etc/opk/{providers,auth_id} at fixed paths and appends to
 # /var/log/opkssh.log, so it runs under `unshare --mount` with an overlay over /etc and bind
-# mounts (the same arrangement as opk_e2e::OPKSSH_NS_SCRIPT; see the comment there): the machine's
+# mounts (scripts/opkssh-ns.sh, whose header says why): the machine's
 # /etc and /var/log are not touched. That wrapper costs time, hence the "ns floor" row: compare
 # opkssh − ns floor with opk − floor.
 #

@@ -2,7 +2,7 @@
 //! by `bash scripts/test.sh` → `opk_setup` → `opk_install_opkssh`) against opk, both ways, with
 //! the OP served over https by a test CA (opkssh only accepts https issuers; both sides trust the
 //! CA through SSL_CERT_FILE). opkssh verify runs in a private mount namespace where /etc/opk and
-//! /var/log are per-test directories (see `opk_e2e::OPKSSH_NS_SCRIPT`): the machine's /etc/opk and
+//! /var/log are per-test directories (see scripts/opkssh-ns.sh): the machine's /etc/opk and
 //! /var/log are never touched. A missing opkssh binary fails the tests; it never skips them.
 
 use std::path::{Path, PathBuf};
