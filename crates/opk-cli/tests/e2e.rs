@@ -628,3 +628,54 @@ fn add_writes_opkssh_rows() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).starts_with("Error: "));
 }
+
+#[test]
+fn concurrent_verifies_share_one_jwks_fetch() {
+    // Eight `opk verify` processes at once on a cold cache: the lock file lets one fetch the
+    // JWKS from the real OP while the others wait and then read its copy.
+    let op = Op::start(None);
+    let dir = TestDir::new(TMP);
+    let home = dir.join("home");
+    let user = current_user();
+    login(&op, &home, "opk-es256", &[], &[]);
+    let cert = read_cert(&home.join(".ssh/id_ecdsa-cert.pub"));
+    let host = Host::start(
+        &dir,
+        "host",
+        &format!("{} opk-es256 24h\n", op.issuer),
+        &policy(&user, USER_EMAIL, &op.issuer),
+        &[],
+    );
+    let (discovery_before, jwks_before) = (
+        op.requests("/.well-known/openid-configuration"),
+        op.requests("/jwks"),
+    );
+    let b64 = cert.to_b64();
+    let outputs: Vec<Output> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| s.spawn(|| host.verify(&user, &b64, cert.cert_type(), &[])))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    let first = String::from_utf8_lossy(&outputs[0].stdout).to_string();
+    assert!(
+        first.starts_with("cert-authority,principals=\"opkssh-wildcard\" "),
+        "{first}"
+    );
+    for out in &outputs {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), first);
+    }
+    assert_eq!(
+        op.requests("/.well-known/openid-configuration") - discovery_before,
+        1
+    );
+    assert_eq!(op.requests("/jwks") - jwks_before, 1);
+}

@@ -195,6 +195,8 @@ pub struct Op {
     /// Its issuer URL.
     pub issuer: String,
     child: Option<Guard>,
+    /// Its stderr: the request log (`op: GET /jwks -> 200 (1 ms)`).
+    log: tempfile::NamedTempFile,
 }
 
 impl Op {
@@ -215,9 +217,10 @@ impl Op {
                 .arg("--tls-key")
                 .arg(key);
         }
+        let log = tempfile::NamedTempFile::new().expect("op log");
         let mut child = cmd
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(log.reopen().expect("op log"))
             .spawn()
             .expect("node op.mjs");
         let stdout = child.stdout.take().expect("stdout");
@@ -235,7 +238,18 @@ impl Op {
         Self {
             issuer,
             child: Some(Guard(child)),
+            log,
         }
+    }
+
+    /// How many requests for `path` the OP has answered so far (from its request log).
+    pub fn requests(&self, path: &str) -> usize {
+        let needle = format!("GET {path} ->");
+        std::fs::read_to_string(self.log.path())
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(&needle))
+            .count()
     }
 
     /// Stops the OP (to test verification while it is down).
