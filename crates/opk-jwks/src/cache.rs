@@ -107,6 +107,18 @@ impl JwksCache {
             return fetch_checked(issuer, fetcher)
                 .map(|jwks| outcome(jwks, Source::Fetched, vec![]));
         };
+        // A directory others can write is no cache at all: fetch, and say why.
+        if let Some(dir) = path.parent()
+            && let Ok(meta) = std::fs::metadata(dir)
+            && let Some(why) = file::untrusted_reason(&meta)
+        {
+            let warning = format!(
+                "not using JWKS cache directory {}: it is {why}",
+                dir.display()
+            );
+            return fetch_checked(issuer, fetcher)
+                .map(|jwks| outcome(jwks, Source::Fetched, vec![warning]));
+        }
         let now = unix_secs(now);
 
         // Fast path: no lock, no directory creation, no network.

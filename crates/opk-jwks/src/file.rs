@@ -51,6 +51,8 @@ pub(crate) fn read(path: &Path, issuer: &str) -> Result<Option<Entry>, String> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e.to_string()),
     };
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    untrusted_reason(&meta).map_or(Ok(()), |why| Err(format!("the file is {why}")))?;
     let mut data = Vec::new();
     file.take(MAX_CACHE_FILE + 1)
         .read_to_end(&mut data)
@@ -59,6 +61,27 @@ pub(crate) fn read(path: &Path, issuer: &str) -> Result<Option<Entry>, String> {
 }
 
 /// Creates the cache directory (0755: the content is public keys) if missing.
+/// Why a cache file or directory must not be trusted, if it must not: whoever can write it can
+/// plant signing keys, which is as good as being the OP. Trusted: owned by root or by us, and not
+/// writable by group or others.
+pub(crate) fn untrusted_reason(meta: &std::fs::Metadata) -> Option<String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let euid = rustix::process::geteuid().as_raw();
+    if meta.uid() != 0 && meta.uid() != euid {
+        Some(format!(
+            "owned by uid {} (neither root nor this user, uid {euid})",
+            meta.uid()
+        ))
+    } else if meta.mode() & 0o022 != 0 {
+        Some(format!(
+            "writable by group or others (mode {:o})",
+            meta.mode() & 0o7777
+        ))
+    } else {
+        None
+    }
+}
+
 pub(crate) fn ensure_dir(dir: &Path) -> io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);

@@ -502,3 +502,49 @@ fn concurrent_processes_on_cold_cache_fetch_once() {
     let count = std::fs::read_to_string(dir.path().join("count")).expect("someone fetched");
     assert_eq!(count.lines().count(), 1, "fetches by pids: {count}");
 }
+
+#[test]
+fn cache_dir_writable_by_others_is_not_used() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = cache_in(dir.path());
+    let fake = Fake::with(&["k1"]);
+    cache.get(ISS, Some("k1"), at(T0), &fake).expect("get");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    // Anyone could have planted keys here: every call fetches, and says why.
+    for t in [T0 + 1, T0 + 2] {
+        let out = cache.get(ISS, Some("k1"), at(t), &fake).expect("get");
+        assert_eq!(out.source, Source::Fetched);
+        assert!(
+            out.warnings
+                .iter()
+                .any(|w| w.contains("writable by group or others")),
+            "{:?}",
+            out.warnings
+        );
+    }
+    assert_eq!(fake.calls(), 3);
+}
+
+#[test]
+fn cache_file_writable_by_others_is_replaced() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = cache_in(dir.path());
+    let fake = Fake::with(&["k1"]);
+    cache.get(ISS, Some("k1"), at(T0), &fake).expect("get");
+    let path = cache.cache_path(ISS).expect("path");
+    // A planted record (fresh, with the attacker's kid) in a world-writable file.
+    let planted = serde_json::json!({"issuer": ISS, "fetched_at": T0, "jwks": jwks(&["evil"])});
+    std::fs::write(&path, planted.to_string()).expect("plant");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    let out = cache
+        .get(ISS, Some("evil"), at(T0 + 1), &fake)
+        .expect("get");
+    assert_eq!(out.source, Source::Fetched);
+    assert_eq!(kids_of(&out.jwks), ["k1"]);
+    assert_eq!(
+        std::fs::metadata(&path).expect("meta").permissions().mode() & 0o022,
+        0
+    );
+}
