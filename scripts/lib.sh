@@ -140,7 +140,7 @@ opk_login() {
   fi
   local fifo; fifo=$(mktemp -u); mkfifo "$fifo"
   HOME=$home "$opk" login --disable-browser-open --provider "$issuer,$client" "$@" 2>"$fifo" &
-  local pid=$! line url=
+  local pid=$! line url= browser=
   while IFS= read -r line; do
     echo "$line" >&2
     case $line in
@@ -150,10 +150,17 @@ opk_login() {
         # An https OP signed by a test CA (SSL_CERT_FILE): the stand-in browser trusts it too.
         local ca=()
         [ -z "${SSL_CERT_FILE:-}" ] || [ "${url#https://}" = "$url" ] || ca=(--ca "$SSL_CERT_FILE")
-        node "$OPK_ROOT/testing/op/login.mjs" "$url" --user alice@example.com "${ca[@]}" >&2 &
+        node "$OPK_ROOT/testing/op/login.mjs" "$url" --user alice@example.com "${ca[@]}" >"$fifo.browser" 2>&1 &
+        browser=$!
         ;;
     esac
   done <"$fifo"
-  rm -f "$fifo"
-  wait "$pid"
+  local status=0
+  wait "$pid" || status=$?
+  # The browser's last page (or its failure), after opk's own output. Only its pid: the caller
+  # may have the OP and sshd running in the background too.
+  [ -z "$browser" ] || wait "$browser" || true
+  [ ! -s "$fifo.browser" ] || sed 's/^LOGIN_PAGE /browser page: /' "$fifo.browser" >&2
+  rm -f "$fifo" "$fifo.browser"
+  return "$status"
 }
