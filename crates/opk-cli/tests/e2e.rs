@@ -98,18 +98,24 @@ fn login(
     let provider = format!("{},{client}", op.issuer);
     let mut args = vec!["--provider", provider.as_str()];
     args.extend_from_slice(extra);
-    let run = login_with_chromium(Path::new(OPK), home, &args, env, USER_EMAIL);
-    assert!(
-        run.success,
-        "opk login failed\nstdout: {}\nstderr: {}\npage: {}",
-        run.stdout, run.stderr, run.page
-    );
-    assert!(
-        run.page.contains("You may now close this window"),
-        "browser page: {}",
-        run.page
-    );
-    run
+    login_with_chromium(Path::new(OPK), home, &args, env, USER_EMAIL).assert_success("opk login")
+}
+
+/// `opk login` that nobody completes in a browser (SSL_CERT_FILE unset), with `--timeout secs`.
+fn login_without_browser(op: &Op, home: &Path, secs: u32) -> Output {
+    let _ports = opk_e2e::login_lock();
+    Command::new(OPK)
+        .args([
+            "login",
+            "--disable-browser-open",
+            "--timeout",
+            &secs.to_string(),
+        ])
+        .args(["--provider", &format!("{},opk-rs256", op.issuer)])
+        .env("HOME", home)
+        .env_remove("SSL_CERT_FILE")
+        .output()
+        .expect("opk login")
 }
 
 fn assert_ssh_ok(out: &Output, marker: &str) {
@@ -429,20 +435,7 @@ fn https_op_trusted_through_ssl_cert_file() {
     let ca_file = ca.ca_cert.display().to_string();
     // Without the CA, login cannot even discover the OP.
     {
-        let _ports = opk_e2e::login_lock();
-        let out = Command::new(OPK)
-            .args([
-                "login",
-                "--disable-browser-open",
-                "--timeout",
-                "5",
-                "--provider",
-                &format!("{},opk-rs256", op.issuer),
-            ])
-            .env("HOME", &home)
-            .env_remove("SSL_CERT_FILE")
-            .output()
-            .expect("opk login");
+        let out = login_without_browser(&op, &home, 5);
         assert!(!out.status.success());
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(
@@ -479,20 +472,8 @@ fn failed_login_keeps_the_previous_key_pair() {
         "ecdsa-sha2-nistp256-cert-v01@openssh.com AAAA openpubkey",
         0o644,
     );
-    let _ports = opk_e2e::login_lock();
     // Nobody completes the browser step: the login times out.
-    let out = Command::new(OPK)
-        .args([
-            "login",
-            "--disable-browser-open",
-            "--timeout",
-            "2",
-            "--provider",
-            &format!("{},opk-rs256", op.issuer),
-        ])
-        .env("HOME", &home)
-        .output()
-        .expect("opk login");
+    let out = login_without_browser(&op, &home, 2);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&out.stderr)

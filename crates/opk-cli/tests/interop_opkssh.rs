@@ -58,36 +58,21 @@ impl World {
         let provider = format!("{},{client}", self.op.issuer);
         let mut args = vec!["--provider", provider.as_str()];
         args.extend_from_slice(extra);
-        let run = login_with_chromium(Path::new(OPK), home, &args, &self.env(), USER_EMAIL);
-        assert!(
-            run.success,
-            "opk login failed\nstdout: {}\nstderr: {}\npage: {}",
-            run.stdout, run.stderr, run.page
-        );
-        run
+        login_with_chromium(Path::new(OPK), home, &args, &self.env(), USER_EMAIL)
+            .assert_success("opk login")
     }
 
     /// `opkssh login` through headless Chromium.
     fn opkssh_login(&self, home: &Path, client: &str) -> LoginRun {
         let provider = format!("{},{client}", self.op.issuer);
-        let run = opkssh_login_with_chromium(
+        opkssh_login_with_chromium(
             &opkssh_bin(),
             home,
             &["--provider", &provider],
             &self.env(),
             USER_EMAIL,
-        );
-        assert!(
-            run.success,
-            "opkssh login failed\nstdout: {}\nstderr: {}\npage: {}",
-            run.stdout, run.stderr, run.page
-        );
-        assert!(
-            run.page.contains("You may now close this window"),
-            "browser page: {}",
-            run.page
-        );
-        run
+        )
+        .assert_success("opkssh login")
     }
 }
 
@@ -246,12 +231,7 @@ fn opk_login_then_opkssh_verify_accepts_and_prints_the_same_line() {
     let opkssh = opkssh_bin();
     let user = current_user();
     let home = w.dir.join("home");
-    let run = w.opk_login(&home, "opk-rs256", &[]);
-    assert!(
-        run.page.contains("You may now close this window"),
-        "browser page: {}",
-        run.page
-    );
+    w.opk_login(&home, "opk-rs256", &[]);
     let cert_path = home.join(".ssh/id_ecdsa-cert.pub");
     let (key_type, b64) = type_and_b64(&cert_path);
     assert_eq!(key_type, "ecdsa-sha2-nistp256-cert-v01@openssh.com");

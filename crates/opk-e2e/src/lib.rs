@@ -391,6 +391,24 @@ pub struct LoginRun {
     pub page: String,
 }
 
+impl LoginRun {
+    /// Panics with everything there is to see unless the client succeeded and the browser ended
+    /// on the success page ("You may now close this window", as opkssh's page says too).
+    pub fn assert_success(self, what: &str) -> Self {
+        assert!(
+            self.success,
+            "{what} failed\nstdout: {}\nstderr: {}\npage: {}",
+            self.stdout, self.stderr, self.page
+        );
+        assert!(
+            self.page.contains("You may now close this window"),
+            "{what}: browser page: {}",
+            self.page
+        );
+        self
+    }
+}
+
 /// Runs `opk login --disable-browser-open <args>` with HOME=`home` and `env`, takes the URL it
 /// prints, and completes the OP's login page in headless Chromium as `user`. The stand-in browser
 /// trusts the test CA when `env` has SSL_CERT_FILE (opk's own trust comes from that variable).
