@@ -111,75 +111,17 @@ impl FromStr for ProviderSpec {
     }
 }
 
-/// Hosts for which plain http is acceptable: the exact loopback names, never prefixes (opkssh H-12:
-/// `localhost.evil.com` must not pass).
-const LOOPBACK_HOSTS: &[&str] = &["localhost", "127.0.0.1", "[::1]"];
-
-/// Accepts `https://host...`, or `http://` only to `localhost`, `127.0.0.1` or `[::1]`.
-///
-/// Pure string rules (no DNS): scheme, a non-empty host, no userinfo (`user@` hides the real host
-/// from a human reader), a numeric port, and no whitespace or control characters.
+/// Accepts `https://` URLs, and `http://` only to a loopback host: [`opk_http::check_url`], the
+/// one rule for every URL opk contacts (login and verify alike), with `what` named in the error.
 pub fn check_url(what: &'static str, url: &str) -> Result<(), Error> {
-    let reject = |reason: &'static str| Error::UrlNotAllowed {
-        what,
-        url: sanitize(url, 200),
-        reason,
-    };
-    if url.len() > 2048 {
-        return Err(reject("longer than 2048 bytes"));
-    }
-    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(reject("contains whitespace or control characters"));
-    }
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| reject("not an absolute URL"))?;
-    let https = if scheme.eq_ignore_ascii_case("https") {
-        true
-    } else if scheme.eq_ignore_ascii_case("http") {
-        false
-    } else {
-        return Err(reject("the scheme is neither https nor http"));
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.contains('@') {
-        return Err(reject("user info in URLs is not allowed"));
-    }
-    let (host, port) = if authority.starts_with('[') {
-        let end = authority
-            .find(']')
-            .ok_or_else(|| reject("unterminated IPv6 literal"))?;
-        let (h, p) = authority.split_at(end + 1);
-        if p.is_empty() {
-            (h, None)
-        } else {
-            let p = p
-                .strip_prefix(':')
-                .ok_or_else(|| reject("unexpected text after the IPv6 literal"))?;
-            (h, Some(p))
-        }
-    } else {
-        match authority.split_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        }
-    };
-    if host.is_empty() {
-        return Err(reject("the host is empty"));
-    }
-    if let Some(p) = port {
-        let valid = !p.is_empty()
-            && p.len() <= 5
-            && p.bytes().all(|b| b.is_ascii_digit())
-            && p.parse::<u32>().is_ok_and(|n| (1..=65535).contains(&n));
-        if !valid {
-            return Err(reject("the port is not a number from 1 to 65535"));
-        }
-    }
-    if !https && !LOOPBACK_HOSTS.iter().any(|h| host.eq_ignore_ascii_case(h)) {
-        return Err(reject("http is only allowed to a loopback host"));
-    }
-    Ok(())
+    opk_http::check_url(url).map_err(|e| match e {
+        opk_http::Error::BadUrl { reason, .. } => Error::UrlNotAllowed {
+            what,
+            url: sanitize(url, 200),
+            reason,
+        },
+        other => Error::Http(other),
+    })
 }
 
 #[cfg(test)]
