@@ -110,7 +110,7 @@ impl JwksCache {
         // A directory others can write is no cache at all: fetch, and say why.
         if let Some(dir) = path.parent()
             && let Ok(meta) = std::fs::metadata(dir)
-            && let Some(why) = file::untrusted_reason(&meta)
+            && let Some(why) = opk_files::trust_problem(&meta)
         {
             let warning = format!(
                 "not using JWKS cache directory {}: it is {why}",

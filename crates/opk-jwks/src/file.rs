@@ -1,9 +1,8 @@
 //! The cache file: naming, parsing (untrusted: capped, never panics) and atomic replacement.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use serde::{Deserialize, Serialize};
@@ -52,7 +51,7 @@ pub(crate) fn read(path: &Path, issuer: &str) -> Result<Option<Entry>, String> {
         Err(e) => return Err(e.to_string()),
     };
     let meta = file.metadata().map_err(|e| e.to_string())?;
-    untrusted_reason(&meta).map_or(Ok(()), |why| Err(format!("the file is {why}")))?;
+    opk_files::trust_problem(&meta).map_or(Ok(()), |why| Err(format!("the file is {why}")))?;
     let mut data = Vec::new();
     file.take(MAX_CACHE_FILE + 1)
         .read_to_end(&mut data)
@@ -61,27 +60,6 @@ pub(crate) fn read(path: &Path, issuer: &str) -> Result<Option<Entry>, String> {
 }
 
 /// Creates the cache directory (0755: the content is public keys) if missing.
-/// Why a cache file or directory must not be trusted, if it must not: whoever can write it can
-/// plant signing keys, which is as good as being the OP. Trusted: owned by root or by us, and not
-/// writable by group or others.
-pub(crate) fn untrusted_reason(meta: &std::fs::Metadata) -> Option<String> {
-    use std::os::unix::fs::MetadataExt as _;
-    let euid = rustix::process::geteuid().as_raw();
-    if meta.uid() != 0 && meta.uid() != euid {
-        Some(format!(
-            "owned by uid {} (neither root nor this user, uid {euid})",
-            meta.uid()
-        ))
-    } else if meta.mode() & 0o022 != 0 {
-        Some(format!(
-            "writable by group or others (mode {:o})",
-            meta.mode() & 0o7777
-        ))
-    } else {
-        None
-    }
-}
-
 pub(crate) fn ensure_dir(dir: &Path) -> io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
@@ -90,53 +68,14 @@ pub(crate) fn ensure_dir(dir: &Path) -> io::Result<()> {
     builder.create(dir)
 }
 
-/// Serialises `entry` and atomically replaces `path` with it: temp file in the same
-/// directory, fsync, rename. Readers therefore see the old or the new file, never a mix.
+/// Serialises `entry` and atomically replaces `path` with it (readers see the old or the new
+/// file, never a mix).
 pub(crate) fn write_atomic(path: &Path, entry: &Entry) -> io::Result<()> {
     let data = serde_json::to_vec(entry).map_err(io::Error::other)?;
     if data.len() as u64 > MAX_CACHE_FILE {
         return Err(io::Error::other("record would exceed 1 MiB"));
     }
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = temp_path(path);
-    let result = (|| {
-        let mut opts = OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o644);
-        let mut f = opts.open(&tmp)?;
-        f.write_all(&data)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-        return result;
-    }
-    // Make the rename itself durable; best effort, the data is re-fetchable.
-    #[cfg(unix)]
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
-}
-
-/// A temp name unique across processes (pid) and threads (counter), hidden (leading dot).
-fn temp_path(path: &Path) -> PathBuf {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let name = path
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.{}.{nanos}.{n}.tmp", std::process::id()))
+    opk_files::write_atomic(path, &data, 0o644).map_err(|e| e.source)
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 //! half-written key or destroys the previous one.
 
 use std::fs;
-use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
@@ -127,46 +126,36 @@ pub fn identity_file_name(iss: &str, aud: &str) -> String {
     out
 }
 
-/// Writes key and certificate: both to temp files in their directory first, then renamed, so
+/// Writes key and certificate: both are staged next to their targets first, then renamed, so
 /// the old pair stays whole until the new one is complete.
 pub(crate) fn write_pair(loc: &KeyLocation, key_pem: &str, cert_line: &str) -> Result<(), Error> {
-    let key_tmp = stage(&loc.key, key_pem.as_bytes(), 0o600)?;
-    let cert_tmp = stage(&loc.cert, cert_line.as_bytes(), 0o644)?;
-    key_tmp.persist(&loc.key).map_err(|e| Error::Write {
-        path: loc.key.clone(),
-        source: e.error,
-    })?;
-    cert_tmp.persist(&loc.cert).map_err(|e| Error::Write {
-        path: loc.cert.clone(),
-        source: e.error,
-    })?;
+    ensure_private_dir(&loc.key)?;
+    ensure_private_dir(&loc.cert)?;
+    let key = opk_files::stage(&loc.key, key_pem.as_bytes(), 0o600)?;
+    let cert = opk_files::stage(&loc.cert, cert_line.as_bytes(), 0o644)?;
+    key.commit()?;
+    cert.commit()?;
     if let Some(config) = &loc.identity_config {
         add_identity_file(config, &loc.key)?;
     }
     Ok(())
 }
 
-fn stage(dest: &Path, contents: &[u8], mode: u32) -> Result<tempfile::NamedTempFile, Error> {
-    let write_err = |source| Error::Write {
-        path: dest.to_owned(),
-        source,
-    };
-    let dir = dest
+/// Creates a missing key directory 0700, as ssh expects of ~/.ssh.
+fn ensure_private_dir(file: &Path) -> Result<(), Error> {
+    let dir = file
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    if !dir.exists() {
-        fs::create_dir_all(dir).map_err(write_err)?;
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(write_err)?;
+    if dir.exists() {
+        return Ok(());
     }
-    // NamedTempFile creates 0600: the secret is never readable by others, even briefly.
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(write_err)?;
-    tmp.write_all(contents).map_err(write_err)?;
-    tmp.as_file().sync_all().map_err(write_err)?;
-    tmp.as_file()
-        .set_permissions(fs::Permissions::from_mode(mode))
-        .map_err(write_err)?;
-    Ok(tmp)
+    let write_err = |source| Error::Write {
+        path: dir.to_owned(),
+        source,
+    };
+    fs::create_dir_all(dir).map_err(write_err)?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(write_err)
 }
 
 /// Prepends `IdentityFile <key>` to `~/.ssh/opkssh/config` unless it is already there.
@@ -179,11 +168,7 @@ fn add_identity_file(config: &Path, key: &Path) -> Result<(), Error> {
     if current.lines().any(|l| l.trim() == line) {
         return Ok(());
     }
-    let tmp = stage(config, format!("{line}\n{current}").as_bytes(), 0o600)?;
-    tmp.persist(config).map_err(|e| Error::Write {
-        path: config.to_owned(),
-        source: e.error,
-    })?;
+    opk_files::write_atomic(config, format!("{line}\n{current}").as_bytes(), 0o600)?;
     Ok(())
 }
 

@@ -49,6 +49,9 @@ pub enum Error {
     #[error("no default ssh key file free for openpubkey in {0}: pass -i PATH to choose one")]
     NoFreeKeyFile(PathBuf),
     /// Writing a file failed.
+    #[error(transparent)]
+    Files(#[from] opk_files::Error),
+    /// Creating or reading a file around the write failed.
     #[error("cannot write {path}: {source}")]
     Write {
         /// The file.

@@ -33,7 +33,7 @@ pub enum Error {
         /// The file.
         path: PathBuf,
         /// What is wrong with it.
-        why: &'static str,
+        why: String,
     },
     /// A server file is over the size cap.
     #[error("{path} is over {max} bytes")]

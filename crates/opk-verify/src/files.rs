@@ -8,13 +8,14 @@ use std::path::Path;
 
 use crate::Error;
 
-/// No legitimate providers or auth_id file comes near this.
-pub(crate) const MAX_POLICY_FILE: u64 = 1024 * 1024;
+/// The policy parsers' own cap: refuse bigger files before reading them.
+const MAX_POLICY_FILE: u64 = opk_policy::MAX_FILE_BYTES as u64;
 
 /// Who must own a file read by [`read_checked`].
 pub(crate) enum Owner {
-    /// System files: anyone may own them, but group and others must not write (opkssh requires
-    /// exactly 0640; we accept any mode without group/other write, so 0600 and 0644 work too).
+    /// System files: owned by root (or the verify user) and not writable by group or others, the
+    /// same rule as the JWKS cache ([`opk_files::trust_problem`]). opkssh requires exactly 0640;
+    /// 0600 and 0644 work here too.
     System,
     /// A user's `~/.opk/auth_id`: owned by that uid, mode 0600, no symlink (as opkssh readhome).
     User(u32),
@@ -33,22 +34,24 @@ pub(crate) fn read_checked(path: &Path, owner: Owner) -> Result<Vec<u8>, Error> 
     }
     let file: File = opts.open(path).map_err(read_err)?;
     let meta = file.metadata().map_err(read_err)?;
-    let unsafe_file = |why| Error::UnsafeFile {
+    let unsafe_file = |why: &str| Error::UnsafeFile {
         path: path.to_owned(),
-        why,
+        why: why.to_owned(),
     };
     if !meta.is_file() {
         return Err(unsafe_file("not a regular file"));
     }
     match owner {
-        Owner::System if meta.mode() & 0o022 != 0 => {
-            return Err(unsafe_file("writable by group or others"));
+        Owner::System => {
+            if let Some(why) = opk_files::trust_problem(&meta) {
+                return Err(unsafe_file(&why));
+            }
         }
         Owner::User(uid) if meta.uid() != uid => return Err(unsafe_file("not owned by the user")),
         Owner::User(_) if meta.mode() & 0o777 != 0o600 => {
             return Err(unsafe_file("mode is not 0600"));
         }
-        _ => {}
+        Owner::User(_) => {}
     }
     if meta.len() > MAX_POLICY_FILE {
         return Err(Error::TooLarge {

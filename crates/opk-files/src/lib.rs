@@ -1,0 +1,159 @@
+//! Local files opk writes and trusts.
+//!
+//! - [`stage`] + [`Staged::commit`] (or [`write_atomic`]): a temp file in the target's directory,
+//!   written, fsynced and given its mode, then renamed over the target. Readers see the old or the
+//!   new file, never a mix; a failure before the rename leaves the old file as it was. Staging
+//!   several files before committing any keeps a set (key + certificate) whole on failure.
+//! - [`trust_problem`]: whether a file others could write is about to decide who logs in.
+#![forbid(unsafe_code)]
+
+use std::fs::{File, Metadata, Permissions};
+use std::io::Write as _;
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+
+/// A failed write, naming the file.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {}: {source}", path.display())]
+pub struct Error {
+    /// The file that was to be written.
+    pub path: PathBuf,
+    /// Why.
+    pub source: std::io::Error,
+}
+
+/// New content for `dest`, complete on disk but not yet in place.
+#[must_use = "a staged file replaces nothing until it is committed"]
+pub struct Staged {
+    tmp: tempfile::NamedTempFile,
+    dest: PathBuf,
+}
+
+/// Writes `contents` to a temp file next to `dest` with `mode`. The temp file is created 0600,
+/// so secret content is never readable by others, even briefly.
+pub fn stage(dest: &Path, contents: &[u8], mode: u32) -> Result<Staged, Error> {
+    let err = |source| Error {
+        path: dest.to_owned(),
+        source,
+    };
+    let dir = parent_dir(dest);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".opk-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(err)?;
+    tmp.write_all(contents).map_err(err)?;
+    tmp.as_file().sync_all().map_err(err)?;
+    tmp.as_file()
+        .set_permissions(Permissions::from_mode(mode))
+        .map_err(err)?;
+    Ok(Staged {
+        tmp,
+        dest: dest.to_owned(),
+    })
+}
+
+impl Staged {
+    /// Renames the staged file over the destination, then makes the rename durable (best effort:
+    /// the rename itself already happened atomically).
+    pub fn commit(self) -> Result<(), Error> {
+        let dest = self.dest;
+        self.tmp.persist(&dest).map_err(|e| Error {
+            path: dest.clone(),
+            source: e.error,
+        })?;
+        if let Ok(dir) = File::open(parent_dir(&dest)) {
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    }
+}
+
+/// [`stage`] then [`Staged::commit`].
+pub fn write_atomic(dest: &Path, contents: &[u8], mode: u32) -> Result<(), Error> {
+    stage(dest, contents, mode)?.commit()
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// Why a file or directory must not be trusted to decide logins, if it must not: it is owned by
+/// someone other than root or the current user, or group or others may write it. Whoever can
+/// write the providers file, the policy or the JWKS cache can let anyone in.
+pub fn trust_problem(meta: &Metadata) -> Option<String> {
+    let euid = rustix::process::geteuid().as_raw();
+    if meta.uid() != 0 && meta.uid() != euid {
+        Some(format!(
+            "owned by uid {} (neither root nor this user, uid {euid})",
+            meta.uid()
+        ))
+    } else if meta.mode() & 0o022 != 0 {
+        Some(format!(
+            "writable by group or others (mode {:o})",
+            meta.mode() & 0o7777
+        ))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_atomically_with_the_mode_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("f");
+        std::fs::write(&p, "old").expect("w");
+        write_atomic(&p, b"new", 0o640).expect("write");
+        assert_eq!(std::fs::read_to_string(&p).expect("r"), "new");
+        assert_eq!(
+            std::fs::metadata(&p).expect("m").permissions().mode() & 0o777,
+            0o640
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).expect("ls").count(), 1);
+    }
+
+    #[test]
+    fn a_staged_file_that_is_dropped_changes_nothing() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("f");
+        std::fs::write(&p, "old").expect("w");
+        drop(stage(&p, b"new", 0o600).expect("stage"));
+        assert_eq!(std::fs::read_to_string(&p).expect("r"), "old");
+        assert_eq!(std::fs::read_dir(dir.path()).expect("ls").count(), 1);
+    }
+
+    #[test]
+    fn missing_directory_is_an_error_naming_the_file() {
+        let err =
+            write_atomic(Path::new("/nonexistent-opk-dir/f"), b"x", 0o600).expect_err("no dir");
+        assert!(
+            err.to_string()
+                .starts_with("cannot write /nonexistent-opk-dir/f: "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn trust_rules() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("f");
+        std::fs::write(&p, "x").expect("w");
+        for (mode, trusted) in [
+            (0o600, true),
+            (0o644, true),
+            (0o640, true),
+            (0o664, false),
+            (0o646, false),
+        ] {
+            std::fs::set_permissions(&p, Permissions::from_mode(mode)).expect("chmod");
+            let meta = std::fs::metadata(&p).expect("m");
+            assert_eq!(trust_problem(&meta).is_none(), trusted, "{mode:o}");
+        }
+    }
+}
