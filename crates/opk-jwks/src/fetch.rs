@@ -30,7 +30,9 @@ impl HttpJwksFetcher {
         self.client.get().is_some()
     }
 
-    fn client(&self) -> Result<&HttpClient, Error> {
+    /// The HTTP client, built on first use; callers that also talk to the OP (login) share it
+    /// rather than parsing the CA bundle twice.
+    pub fn client(&self) -> Result<&HttpClient, Error> {
         if let Some(c) = self.client.get() {
             return Ok(c);
         }

@@ -130,14 +130,18 @@ pub fn login(req: &LoginRequest<'_>, show_url: &mut dyn FnMut(&str)) -> Result<L
     getrandom::fill(&mut rz).map_err(Error::Random)?;
     let cic = Cic::new(&signer.public_jwk()?, rz)?;
 
-    let http = opk_http::HttpClient::new(opk_http::HttpOptions::default())?;
-    let tokens =
-        opk_oidc::login_with_browser(&http, req.provider, &cic.hash(), req.oidc, show_url)?;
+    // One HTTP client (one CA-bundle parse) for the OIDC flow and the JWKS fetch below.
+    let fetcher = opk_jwks::HttpJwksFetcher::new(opk_http::HttpOptions::default());
+    // A client that cannot be built (e.g. unreadable SSL_CERT_FILE) is an HTTP error, not a JWKS one.
+    let http = fetcher.client().map_err(|e| match e {
+        opk_jwks::Error::Http(e) => Error::Http(e),
+        other => Error::Jwks(other),
+    })?;
+    let tokens = opk_oidc::login_with_browser(http, req.provider, &cic.hash(), req.oidc, show_url)?;
     let pk_token = PkToken::issue(&tokens.id_token, &cic, &signer)?;
 
     // Check the token exactly as `opk verify` will (default 24h policy, as opkssh's client does),
     // so a misconfigured OP fails here and not at the first ssh.
-    let fetcher = opk_jwks::HttpJwksFetcher::new(opk_http::HttpOptions::default());
     let jwks = Jwks::from_json(&fetcher.fetch(&req.provider.issuer)?)?;
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
