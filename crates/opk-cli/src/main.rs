@@ -205,20 +205,20 @@ fn login(args: &LoginArgs) -> anyhow::Result<()> {
 
 fn add(args: &AddArgs) -> anyhow::Result<()> {
     let issuer = opk_policy::issuer_alias(&args.issuer);
-    let (path, mode) = match &args.auth_id_file {
-        Some(p) => (p.clone(), 0o640),
-        None => {
-            let system = Path::new("/etc/opk/auth_id");
-            match std::fs::OpenOptions::new().append(true).open(system) {
-                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-                    (home_dir()?.join(".opk/auth_id"), 0o600)
-                }
-                _ => (system.to_owned(), 0o640),
-            }
-        }
+    let path = match &args.auth_id_file {
+        Some(p) => p.clone(),
+        None => default_auth_id(&args.principal)?,
     };
-    let existing = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
+    let existing = match std::fs::metadata(&path) {
+        Ok(m) if m.len() > opk_policy::MAX_FILE_BYTES as u64 => {
+            bail!(
+                "Failed to add to policy: {} is over {} bytes",
+                path.display(),
+                opk_policy::MAX_FILE_BYTES
+            )
+        }
+        Ok(_) => std::fs::read(&path)
+            .with_context(|| format!("Failed to add to policy: cannot read {}", path.display()))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => {
             return Err(e).with_context(|| {
@@ -229,19 +229,50 @@ fn add(args: &AddArgs) -> anyhow::Result<()> {
     let outcome = opk_policy::add_row(&existing, &args.principal, &args.identity, issuer)
         .context("Failed to add to policy")?;
     if outcome.changed {
-        write_atomically(&path, outcome.contents.as_bytes(), mode)
+        // A home policy must be 0600 for verify to read it (as opkssh's readhome demands).
+        let new_mode = if path.ends_with(".opk/auth_id") {
+            0o600
+        } else {
+            0o640
+        };
+        if let Some(dir) = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+        {
+            use std::os::unix::fs::DirBuilderExt as _;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o750)
+                .create(dir)
+                .with_context(|| {
+                    format!("Failed to add to policy: cannot create {}", dir.display())
+                })?;
+        }
+        // Keeps an existing file's mode, owner and group (root:opksshuser stays readable by verify).
+        opk_files::rewrite(&path, outcome.contents.as_bytes(), new_mode)
             .context("Failed to add to policy")?;
     }
     println!("Successfully added new policy to {}", path.display());
     Ok(())
 }
 
-/// Atomic replacement (opk_files), keeping an existing file's mode.
-fn write_atomically(path: &Path, contents: &[u8], default_mode: u32) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt as _;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+/// opkssh's choice of file for `add`: the system policy, or — only when it exists but cannot be
+/// written — the principal's own `~/.opk/auth_id`. A missing system policy is an installation
+/// problem, not something `add` should paper over by creating it with the wrong group.
+fn default_auth_id(principal: &str) -> anyhow::Result<PathBuf> {
+    const SYSTEM: &str = "/etc/opk/auth_id";
+    match std::fs::OpenOptions::new().append(true).open(SYSTEM) {
+        Ok(_) => Ok(PathBuf::from(SYSTEM)),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            let account = opk_files::lookup_account(Path::new("/etc/passwd"), principal)
+                .with_context(|| format!("Failed to add to policy: {SYSTEM} is not writable and {principal:?} has no /etc/passwd entry for a home policy"))?;
+            Ok(account.home.join(".opk/auth_id"))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!(
+                "Failed to add to policy: {SYSTEM} does not exist; create it root:opksshuser mode 0640 (the installer does) or pass --auth-id-file"
+            )
+        }
+        Err(e) => Err(e).with_context(|| format!("Failed to add to policy: cannot open {SYSTEM}")),
     }
-    let mode = std::fs::metadata(path).map_or(default_mode, |m| m.permissions().mode() & 0o7777);
-    Ok(opk_files::write_atomic(path, contents, mode)?)
 }

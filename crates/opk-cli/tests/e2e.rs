@@ -566,18 +566,21 @@ fn verify_fails_closed_on_garbage() {
 
 #[test]
 fn add_writes_opkssh_rows() {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
     let dir = TestDir::new(TMP);
-    let file = dir.join("auth_id");
-    let add = |args: &[&str]| {
+    // An installed system policy: root:<gid 1> 0640 (opkssh's root:opksshuser), one comment.
+    let file = dir.write("auth_id", "# installed\n", 0o640);
+    std::os::unix::fs::chown(&file, None, Some(1)).expect("chgrp (tests run as root)");
+    let add = |file: &Path, args: &[&str]| {
         Command::new(OPK)
             .arg("add")
             .args(args)
             .arg("--auth-id-file")
-            .arg(&file)
+            .arg(file)
             .output()
             .expect("opk add")
     };
-    let out = add(&["alice", "alice@example.com", "google"]);
+    let out = add(&file, &["alice", "alice@example.com", "google"]);
     assert!(
         out.status.success(),
         "{}",
@@ -585,16 +588,20 @@ fn add_writes_opkssh_rows() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("Successfully added new policy to"));
     assert!(
-        add(&["alice", "alice@example.com", "google"])
+        add(&file, &["alice", "alice@example.com", "google"])
             .status
             .success()
     );
     assert!(
-        add(&["dev", "oidc:groups:ssh users", "https://op.example"])
-            .status
-            .success()
+        add(
+            &file,
+            &["dev", "oidc:groups:ssh users", "https://op.example"]
+        )
+        .status
+        .success()
     );
     let text = std::fs::read_to_string(&file).expect("file");
+    assert!(text.starts_with("# installed\n"), "{text}");
     assert_eq!(
         text.matches("alice alice@example.com https://accounts.google.com")
             .count(),
@@ -605,7 +612,33 @@ fn add_writes_opkssh_rows() {
         text.contains("dev 'oidc:groups:ssh users' https://op.example"),
         "{text}"
     );
-    let bad = add(&["evil\",command=\"sh", "x@example.com", "google"]);
+    // The rewrite kept who may read it: the verify user's group and the mode.
+    let meta = std::fs::metadata(&file).expect("meta");
+    assert_eq!((meta.gid(), meta.mode() & 0o777), (1, 0o640));
+    // A new home policy is created 0600 (verify ignores any other mode) in a 0750 ~/.opk.
+    let home_file = dir.join("home/.opk/auth_id");
+    assert!(
+        add(&home_file, &["alice", "alice@example.com", "google"])
+            .status
+            .success()
+    );
+    assert_eq!(
+        std::fs::metadata(&home_file)
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    assert_eq!(
+        std::fs::metadata(dir.join("home/.opk"))
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o777,
+        0o750
+    );
+    let bad = add(&file, &["evil\",command=\"sh", "x@example.com", "google"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).starts_with("Error: "));
 }

@@ -54,6 +54,19 @@ pub fn stage(dest: &Path, contents: &[u8], mode: u32) -> Result<Staged, Error> {
 }
 
 impl Staged {
+    /// Gives the staged file this owner and group before it replaces the old one. Rewriting a
+    /// file must not change who may read it: `/etc/opk/auth_id` is root:opksshuser 0640, and a
+    /// replacement owned root:root would lock the verify user out of the policy.
+    pub fn with_owner(self, uid: u32, gid: u32) -> Result<Self, Error> {
+        std::os::unix::fs::fchown(self.tmp.as_file(), Some(uid), Some(gid)).map_err(|source| {
+            Error {
+                path: self.dest.clone(),
+                source,
+            }
+        })?;
+        Ok(self)
+    }
+
     /// Renames the staged file over the destination, then makes the rename durable (best effort:
     /// the rename itself already happened atomically).
     pub fn commit(self) -> Result<(), Error> {
@@ -72,6 +85,43 @@ impl Staged {
 /// [`stage`] then [`Staged::commit`].
 pub fn write_atomic(dest: &Path, contents: &[u8], mode: u32) -> Result<(), Error> {
     stage(dest, contents, mode)?.commit()
+}
+
+/// Replaces an existing file keeping its mode, owner and group; creates a missing one with
+/// `new_mode`.
+pub fn rewrite(dest: &Path, contents: &[u8], new_mode: u32) -> Result<(), Error> {
+    match std::fs::metadata(dest) {
+        Ok(meta) => stage(dest, contents, meta.mode() & 0o7777)?
+            .with_owner(meta.uid(), meta.gid())?
+            .commit(),
+        Err(_) => write_atomic(dest, contents, new_mode),
+    }
+}
+
+/// An account from a passwd-format file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    /// Numeric user id.
+    pub uid: u32,
+    /// Home directory.
+    pub home: PathBuf,
+}
+
+/// Looks `name` up in a passwd-format file (`/etc/passwd`). NSS-only accounts (LDAP, SSSD) are
+/// not seen, as with opkssh's audit.
+pub fn lookup_account(passwd: &Path, name: &str) -> Option<Account> {
+    let text = std::fs::read_to_string(passwd).ok()?;
+    text.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        if fields.len() >= 7 && fields[0] == name {
+            Some(Account {
+                uid: fields[2].parse().ok()?,
+                home: PathBuf::from(fields[5]),
+            })
+        } else {
+            None
+        }
+    })
 }
 
 fn parent_dir(path: &Path) -> &Path {
@@ -137,6 +187,44 @@ mod tests {
                 .starts_with("cannot write /nonexistent-opk-dir/f: "),
             "{err}"
         );
+    }
+
+    #[test]
+    fn rewrite_keeps_mode_owner_and_group() {
+        // CI and developers run as root here; chown to another group needs it.
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("auth_id");
+        std::fs::write(&p, "old").expect("w");
+        std::fs::set_permissions(&p, Permissions::from_mode(0o640)).expect("chmod");
+        std::os::unix::fs::chown(&p, None, Some(1)).expect("chgrp 1 (needs root)");
+        rewrite(&p, b"new", 0o600).expect("rewrite");
+        let meta = std::fs::metadata(&p).expect("m");
+        assert_eq!((meta.mode() & 0o777, meta.gid()), (0o640, 1));
+        assert_eq!(std::fs::read_to_string(&p).expect("r"), "new");
+        // A missing file gets the given mode.
+        let q = dir.path().join("new");
+        rewrite(&q, b"x", 0o600).expect("create");
+        assert_eq!(std::fs::metadata(&q).expect("m").mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn passwd_lookup() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("passwd");
+        std::fs::write(
+            &p,
+            "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\nbroken:x\n",
+        )
+        .expect("w");
+        assert_eq!(
+            lookup_account(&p, "alice"),
+            Some(Account {
+                uid: 1000,
+                home: "/home/alice".into()
+            })
+        );
+        assert_eq!(lookup_account(&p, "broken"), None);
+        assert_eq!(lookup_account(&p, "bob"), None);
     }
 
     #[test]

@@ -71,17 +71,3 @@ pub(crate) fn read_checked(path: &Path, owner: Owner) -> Result<Vec<u8>, Error> 
     }
     Ok(contents)
 }
-
-/// A user's uid and home directory from a passwd-format file (NSS-only users are not seen,
-/// as with opkssh's audit; the system policy still applies to them).
-pub(crate) fn lookup_user(passwd: &Path, name: &str) -> Option<(u32, String)> {
-    let text = std::fs::read_to_string(passwd).ok()?;
-    text.lines().find_map(|line| {
-        let fields: Vec<&str> = line.split(':').collect();
-        if fields.len() >= 7 && fields[0] == name {
-            Some((fields[2].parse().ok()?, fields[5].to_owned()))
-        } else {
-            None
-        }
-    })
-}

@@ -219,10 +219,10 @@ fn load_policy(
         }
     }
     if paths.home_policy {
-        match files::lookup_user(&paths.passwd, principal) {
-            Some((uid, home)) => {
-                let path = Path::new(&home).join(".opk/auth_id");
-                match files::read_checked(&path, files::Owner::User(uid)) {
+        match opk_files::lookup_account(&paths.passwd, principal) {
+            Some(account) => {
+                let path = account.home.join(".opk/auth_id");
+                match files::read_checked(&path, files::Owner::User(account.uid)) {
                     Ok(text) => match read_auth_id(&path, &text, log) {
                         Ok(auth_id) => rows.extend(auth_id.for_home_of(principal).into_rows()),
                         Err(e) => log.line(&format!("home policy skipped: {e}")),
