@@ -36,9 +36,9 @@ pub(crate) struct LoginArgs {
     /// Print the login URL instead of opening a browser.
     #[arg(long)]
     pub(crate) disable_browser_open: bool,
-    /// Key type.
-    #[arg(short = 't', long = "key-type", default_value = "ecdsa", value_parser = ["ecdsa", "ed25519", "ECDSA", "ED25519", "Ed25519"])]
-    pub(crate) key_type: String,
+    /// Key type: ecdsa (P-256) or ed25519, any case (as opkssh's -t).
+    #[arg(short = 't', long = "key-type", default_value = "ecdsa", value_parser = str::parse::<opk_sshcert::KeyAlgorithm>)]
+    pub(crate) key_type: opk_sshcert::KeyAlgorithm,
     /// Private key path; the certificate goes to PATH-cert.pub. Wins over every default.
     #[arg(short = 'i', long = "private-key-file")]
     pub(crate) private_key_file: Option<PathBuf>,

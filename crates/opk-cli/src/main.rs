@@ -13,7 +13,6 @@ use anyhow::{Context as _, bail};
 use clap::Parser as _;
 use cli::{AddArgs, Cli, Command, LoginArgs, VerifyArgs};
 use opk_oidc::{LoginOptions, ProviderSpec};
-use opk_sshcert::KeyAlgorithm;
 
 fn main() -> ExitCode {
     // opkssh (cobra) exits 1 on every failure, argument errors included; clap would use 2.
@@ -36,10 +35,24 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("Error: {e:#}");
+            eprintln!("Error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line. Library errors often carry their cause's text in their
+/// own message as well as in `source()`; a cause already said is not repeated.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line.replace('\n', " ")
 }
 
 /// Fails closed whatever happens, a panic included: empty stdout, a reason, exit 1.
@@ -138,7 +151,7 @@ fn resolve_provider(args: &LoginArgs) -> anyhow::Result<ProviderSpec> {
 
 fn login(args: &LoginArgs) -> anyhow::Result<()> {
     let provider = resolve_provider(args)?;
-    let key_algorithm: KeyAlgorithm = args.key_type.parse().context("--key-type")?;
+    let key_algorithm = args.key_type;
     let oidc = LoginOptions {
         open_browser: !args.disable_browser_open,
         timeout: Duration::from_secs(args.timeout),
@@ -274,5 +287,26 @@ fn default_auth_id(principal: &str) -> anyhow::Result<PathBuf> {
             )
         }
         Err(e) => Err(e).with_context(|| format!("Failed to add to policy: cannot open {SYSTEM}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("request failed: {0}; check the network")]
+    struct Repeats(#[source] std::io::Error);
+
+    #[test]
+    fn causes_are_said_once_on_one_line() {
+        let io = || std::io::Error::other("connection refused");
+        let e = anyhow::Error::new(Repeats(io())).context("--provider");
+        assert_eq!(
+            one_line(&e),
+            "--provider: request failed: connection refused; check the network"
+        );
+        let e = anyhow::Error::new(io()).context("Failed to add to policy");
+        assert_eq!(one_line(&e), "Failed to add to policy: connection refused");
     }
 }

@@ -11,9 +11,9 @@ use opk_sshcert::KeyAlgorithm;
 use crate::Error;
 
 /// The comment opkssh puts on the cert line; it marks a key pair as replaceable by a new login.
-pub const CERT_COMMENT: &str = "openpubkey";
+pub(crate) const CERT_COMMENT: &str = "openpubkey";
 /// The comment inside the private key file.
-pub const KEY_COMMENT: &str = "openpubkey cert";
+pub(crate) const KEY_COMMENT: &str = "openpubkey cert";
 
 /// A chosen key location.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,7 +36,7 @@ fn cert_path(key: &Path) -> PathBuf {
 
 /// Chooses where to write: `-i` wins (H-8); then a configured `~/.ssh/opkssh`; then the first
 /// usable default name in `~/.ssh` (free, or holding an earlier opk/opkssh key pair).
-pub fn choose(
+pub(crate) fn choose(
     home: &Path,
     explicit: Option<&Path>,
     alg: KeyAlgorithm,
@@ -106,7 +106,7 @@ pub fn choose(
 
 /// opkssh's name for a key in `~/.ssh/opkssh`: issuer without `https://`, `-`, the first 20
 /// characters of the audience, every run of other characters than `[A-Za-z0-9_.-]` made `_`.
-pub fn identity_file_name(iss: &str, aud: &str) -> String {
+pub(crate) fn identity_file_name(iss: &str, aud: &str) -> String {
     let raw = format!(
         "{}-{}",
         iss.strip_prefix("https://").unwrap_or(iss),

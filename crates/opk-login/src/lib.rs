@@ -8,17 +8,14 @@ mod keyfiles;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-pub use keyfiles::{
-    CERT_COMMENT, KEY_COMMENT, KeyLocation, choose as choose_location, identity_file_name,
-};
+use keyfiles::KEY_COMMENT;
+pub use keyfiles::KeyLocation;
 use opk_jwks::JwksFetcher as _;
 use opk_oidc::{LoginOptions, ProviderSpec};
 use opk_pktoken::{Cic, ExpiryPolicy, Jwks, PkToken, ProviderCheck, UserSigner};
 use opk_sshcert::{CertRequest, EphemeralKey, KeyAlgorithm, OpkCert};
 
-/// The principal opkssh puts into certificates by default (hazard H-5: OpenSSH no longer treats
-/// an empty principal list as a wildcard).
-pub const WILDCARD_PRINCIPAL: &str = "opkssh-wildcard";
+use opk_sshcert::WILDCARD_PRINCIPAL;
 
 /// Errors of `opk login`.
 #[derive(Debug, thiserror::Error)]
@@ -119,7 +116,7 @@ impl Login {
     }
 }
 
-/// Runs the login. `show_url` receives the authorization URL when no browser is opened.
+/// Runs the login. `show_url` always receives the authorization URL (also when a browser opens).
 pub fn login(req: &LoginRequest<'_>, show_url: &mut dyn FnMut(&str)) -> Result<Login, Error> {
     let key = EphemeralKey::generate(req.key_algorithm)?;
     let signer = match req.key_algorithm {

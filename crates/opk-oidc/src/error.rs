@@ -21,7 +21,7 @@ pub enum Error {
 
     /// A URL (issuer or endpoint) is not https and not http to a loopback host.
     #[error(
-        "{what} {url:?} is not allowed ({reason}): use an https:// URL (http:// is accepted only for localhost, 127.0.0.1 or [::1])"
+        "{what} {url:?} is not allowed ({reason}): use an https:// URL (http:// is accepted only for localhost, 127.0.0.0/8 or [::1])"
     )]
     UrlNotAllowed {
         /// Which URL this is, e.g. "issuer" or "token_endpoint".
@@ -130,10 +130,6 @@ pub enum Error {
     /// The HTTP client (opk-http) failed.
     #[error(transparent)]
     Http(#[from] opk_http::Error),
-
-    /// Another [`crate::OidcHttp`] implementation failed (used by non-opk-http transports).
-    #[error("HTTP request failed: {0}")]
-    Transport(String),
 }
 
 /// Renders an optional description as ` (description)`.

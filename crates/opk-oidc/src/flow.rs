@@ -19,11 +19,11 @@ use crate::request::{ReadError, Request, Response, read_request};
 use crate::{Error, OidcHttp};
 
 /// The redirect ports opkssh registers with every OP, tried in this order.
-pub const DEFAULT_REDIRECT_PORTS: &[u16] = &[3000, 10001, 11110];
+pub(crate) const DEFAULT_REDIRECT_PORTS: &[u16] = &[3000, 10001, 11110];
 /// The callback path of the loopback redirect URI.
-pub const CALLBACK_PATH: &str = "/login-callback";
+pub(crate) const CALLBACK_PATH: &str = "/login-callback";
 /// A convenience path that redirects to the OP's authorize URL.
-pub const LOGIN_PATH: &str = "/login";
+pub(crate) const LOGIN_PATH: &str = "/login";
 
 /// Connections being read at once; more are dropped (only local processes can connect, but one
 /// should not be able to exhaust our threads).
@@ -469,12 +469,7 @@ pub fn login_with_browser(
 
     // The timeout counts from the start, so a slow discovery does not extend it.
     let deadline = started + opts.timeout;
-    serve(&session, &listeners, deadline).map_err(|e| match e {
-        Error::Timeout { .. } => Error::Timeout {
-            secs: opts.timeout.as_secs(),
-        },
-        other => other,
-    })
+    serve(&session, &listeners, deadline, opts.timeout.as_secs())
 }
 
 /// A connection whose request head has been read (or failed to be).
@@ -488,6 +483,7 @@ fn serve(
     session: &Session<'_>,
     listeners: &[TcpListener],
     deadline: Instant,
+    timeout_secs: u64,
 ) -> Result<Tokens, Error> {
     let (tx, rx) = mpsc::channel::<Incoming>();
     let inflight = Arc::new(AtomicUsize::new(0));
@@ -504,7 +500,7 @@ fn serve(
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(Error::Timeout { secs: 0 });
+            return Err(Error::Timeout { secs: timeout_secs });
         }
         let (mut stream, req) = match rx.recv_timeout(left.min(POLL)) {
             Ok(msg) => msg,

@@ -14,11 +14,9 @@ mod provider;
 mod request;
 
 pub use error::Error;
-pub use flow::{
-    CALLBACK_PATH, DEFAULT_REDIRECT_PORTS, LOGIN_PATH, LoginOptions, Tokens, login_with_browser,
-};
+pub use flow::{LoginOptions, Tokens, login_with_browser};
 pub use http::OidcHttp;
-pub use provider::{DEFAULT_SCOPES, GOOGLE_ISSUER, ProviderSpec, check_url};
+pub use provider::ProviderSpec;
 
 /// Entry points for fuzzers and fuzz-style tests; not a stable API.
 #[doc(hidden)]

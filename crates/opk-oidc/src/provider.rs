@@ -7,10 +7,10 @@ use crate::Error;
 use crate::error::sanitize;
 
 /// Scopes used when a `--provider` string names none (opkssh's default for `--provider`).
-pub const DEFAULT_SCOPES: &[&str] = &["openid", "email"];
+pub(crate) const DEFAULT_SCOPES: &[&str] = &["openid", "email"];
 
 /// Google's issuer; Google requires a client secret even for installed apps (opkssh H-9).
-pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
+pub(crate) const GOOGLE_ISSUER: &str = "https://accounts.google.com";
 
 /// An OpenID provider as given on the command line.
 ///
@@ -113,7 +113,7 @@ impl FromStr for ProviderSpec {
 
 /// Accepts `https://` URLs, and `http://` only to a loopback host: [`opk_http::check_url`], the
 /// one rule for every URL opk contacts (login and verify alike), with `what` named in the error.
-pub fn check_url(what: &'static str, url: &str) -> Result<(), Error> {
+pub(crate) fn check_url(what: &'static str, url: &str) -> Result<(), Error> {
     opk_http::check_url(url).map_err(|e| match e {
         opk_http::Error::BadUrl { reason, .. } => Error::UrlNotAllowed {
             what,

@@ -11,8 +11,6 @@ use crate::matcher::{MatchWarning, identity_matches, str_claim};
 pub struct Decision {
     /// Whether access is granted.
     pub allowed: bool,
-    /// Index into the `rows` slice of the row that granted access.
-    pub matched_index: Option<usize>,
     /// Line number of that row in its file.
     pub matched_line: Option<usize>,
     /// Everything the matcher wants logged, in evaluation order.
@@ -39,7 +37,6 @@ fn one_line(s: &str) -> String {
 fn deny(reason: String, warnings: Vec<MatchWarning>) -> Decision {
     Decision {
         allowed: false,
-        matched_index: None,
         matched_line: None,
         warnings,
         deny_reason: Some(reason),
@@ -87,7 +84,7 @@ pub fn decide(
             );
         }
     }
-    for (index, row) in rows.iter().enumerate() {
+    for row in rows {
         if row.issuer != iss || row.principal != principal {
             continue;
         }
@@ -102,7 +99,6 @@ pub fn decide(
         if matched {
             return Decision {
                 allowed: true,
-                matched_index: Some(index),
                 matched_line: Some(row.line_number),
                 warnings,
                 deny_reason: None,

@@ -26,7 +26,7 @@ pub use auth_id::{AuthId, AuthIdRow};
 pub use decide::{Decision, decide};
 pub use matcher::{Match, MatchWarning, identity_matches};
 pub use principal::check_principal;
-pub use providers::{ProviderKind, ProviderRow, Providers, audience_contains};
+pub use providers::{ProviderRow, Providers};
 pub use table::{ProblemKind, Row, Table, TableProblem, parse_table, quote_word};
 
 /// Largest policy or providers file accepted, in bytes. Real files are a few KiB; the cap keeps a

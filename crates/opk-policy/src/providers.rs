@@ -3,81 +3,21 @@
 use std::collections::HashMap;
 
 use opk_pktoken::ExpiryPolicy;
-use serde_json::Value;
 
 use crate::Error;
 use crate::table::{ProblemKind, TableProblem, parse_table_named};
-
-/// How a provider's PK Tokens are verified. Chosen from the configured issuer string alone,
-/// never from anything in a token (H-13), with opkssh's `providerVerifierFromRow` rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProviderKind {
-    /// `https://accounts.google.com`, or a test issuer (`http://oidc.local…`, `http://localhost:…`):
-    /// nonce commitment, `aud` must contain the client ID.
-    Google,
-    /// Prefix `https://login.microsoftonline.com`: nonce commitment, `aud` check.
-    Azure,
-    /// `https://gitlab.com`: nonce commitment, `aud` check.
-    Gitlab,
-    /// `https://token.actions.githubusercontent.com`: `aud` is the CIC hash, GQ signature required,
-    /// client ID ignored.
-    GithubActions,
-    /// Ends in `/api/actions` (one trailing `/` ignored): like GitHub Actions.
-    ForgejoActions,
-    /// Anything else: Google-style standard OP (nonce, `aud` check).
-    Standard,
-}
-
-impl ProviderKind {
-    /// Classifies an issuer from the providers file.
-    pub fn from_issuer(issuer: &str) -> Self {
-        if issuer == "https://accounts.google.com"
-            || issuer.starts_with("http://oidc.local")
-            || issuer.starts_with("http://localhost:")
-        {
-            Self::Google
-        } else if issuer.starts_with("https://login.microsoftonline.com") {
-            Self::Azure
-        } else if issuer == "https://gitlab.com" {
-            Self::Gitlab
-        } else if issuer == "https://token.actions.githubusercontent.com" {
-            Self::GithubActions
-        } else if issuer
-            .strip_suffix('/')
-            .unwrap_or(issuer)
-            .ends_with("/api/actions")
-        {
-            Self::ForgejoActions
-        } else {
-            Self::Standard
-        }
-    }
-
-    /// Whether the token's `aud` must contain the configured client ID (browser OPs), as opposed
-    /// to carrying the CIC hash (CI OPs, where the client ID column is ignored).
-    pub fn checks_client_id(self) -> bool {
-        !matches!(self, Self::GithubActions | Self::ForgejoActions)
-    }
-}
 
 /// One providers row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderRow {
     /// Issuer, compared byte-exactly with the token's `iss`.
     pub issuer: String,
-    /// Client ID, compared with `aud` for browser OPs (see [`audience_contains`]).
+    /// Client ID, which the token's `aud` must contain (opk_pktoken checks it).
     pub client_id: String,
     /// Expiration policy (third column).
     pub expiry: ExpiryPolicy,
     /// 1-based line in the file.
     pub line_number: usize,
-}
-
-impl ProviderRow {
-    /// The verifier kind, from the issuer column only (H-13).
-    pub fn kind(&self) -> ProviderKind {
-        ProviderKind::from_issuer(&self.issuer)
-    }
 }
 
 /// A parsed providers file: unique issuers, in file order.
@@ -159,21 +99,5 @@ impl Providers {
     /// Skipped lines, for the log.
     pub fn problems(&self) -> &[TableProblem] {
         &self.problems
-    }
-}
-
-/// Whether the token's `aud` names `client_id`: equal to a string `aud`, or an element of an
-/// array `aud`.
-///
-/// O-4: opkssh accepted a single-string `aud` containing a comma if one comma-separated part was
-/// the client ID; opk never splits, so `"evil,<client_id>"` does not match. Non-string array
-/// elements and other types never match.
-pub fn audience_contains(aud: &Value, client_id: &str) -> bool {
-    match aud {
-        Value::String(s) => s == client_id,
-        Value::Array(items) => items
-            .iter()
-            .any(|v| matches!(v, Value::String(s) if s == client_id)),
-        _ => false,
     }
 }
