@@ -4,19 +4,26 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use opk_e2e::{Op, Sshd, TestCa, TestDir, current_user, install_opk, login_with_chromium};
+use opk_e2e::{
+    Op, Sshd, TestCa, TestDir, VerifyHost, current_user, install_opk, login_with_chromium,
+};
 use opk_sshcert::{CertRequest, EphemeralKey, KeyAlgorithm, OpkCert};
 
 const OPK: &str = env!("CARGO_BIN_EXE_opk");
 const TMP: &str = env!("CARGO_TARGET_TMPDIR");
 const USER_EMAIL: &str = "alice@example.com";
 
-/// A host: policy files, opk installed where sshd accepts it, sshd running.
+/// A host: opk's files (see `VerifyHost`) and sshd running with `opk verify`.
 struct Host {
-    opk: PathBuf,
     sshd: Sshd,
-    log: PathBuf,
-    verify_args: Vec<String>,
+    v: VerifyHost,
+}
+
+impl std::ops::Deref for Host {
+    type Target = VerifyHost;
+    fn deref(&self) -> &VerifyHost {
+        &self.v
+    }
 }
 
 impl Host {
@@ -27,64 +34,11 @@ impl Host {
         auth_id: &str,
         env: &[(&str, &str)],
     ) -> Self {
-        let opk = install_opk(dir, Path::new(OPK));
-        let providers = dir.write(&format!("{name}/providers"), providers, 0o640);
-        let auth_id = dir.write(&format!("{name}/auth_id"), auth_id, 0o640);
-        let log = dir.join(&format!("{name}/opk.log"));
-        let cache = dir.join(&format!("{name}/jwks"));
-        let verify_args: Vec<String> = vec![
-            "--providers-file".into(),
-            providers.display().to_string(),
-            "--auth-id-file".into(),
-            auth_id.display().to_string(),
-            "--log-file".into(),
-            log.display().to_string(),
-            "--jwks-cache-dir".into(),
-            cache.display().to_string(),
-            "--no-home-policy".into(),
-            "--config-path".into(),
-            dir.join(&format!("{name}/config.yml"))
-                .display()
-                .to_string(),
-        ];
-        // sshd starts the command with an almost empty environment: pass what it needs via env(1).
-        let env_prefix: String = env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
-        let command = format!(
-            "/usr/bin/env {env_prefix}{} verify {} %u %k %t",
-            opk.display(),
-            verify_args.join(" ")
-        );
-        let sshd_dir = TestDir::new(TMP);
-        let sshd = Sshd::start(&sshd_dir, &command);
-        std::mem::forget(sshd_dir); // lives as long as sshd; removed with the test tree
+        let v = VerifyHost::new(dir, name, Path::new(OPK), providers, auth_id);
         Self {
-            opk,
-            sshd,
-            log,
-            verify_args,
+            sshd: v.start_sshd(env),
+            v,
         }
-    }
-
-    /// Runs `opk verify` directly, as sshd would.
-    fn verify(
-        &self,
-        principal: &str,
-        key_b64: &str,
-        key_type: &str,
-        env: &[(&str, &str)],
-    ) -> Output {
-        Command::new(&self.opk)
-            .arg("verify")
-            .args(&self.verify_args)
-            .args([principal, key_b64, key_type])
-            .env_clear()
-            .envs(env.iter().copied())
-            .output()
-            .expect("opk verify")
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
 

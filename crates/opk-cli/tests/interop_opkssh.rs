@@ -5,12 +5,12 @@
 //! /var/log are per-test directories (see scripts/opkssh-ns.sh): the machine's /etc/opk and
 //! /var/log are never touched. A missing opkssh binary fails the tests; it never skips them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use opk_e2e::{
-    LoginRun, Op, OpksshHost, Sshd, TestCa, TestDir, current_user, install_opk,
-    login_with_chromium, opkssh_bin, opkssh_login_with_chromium,
+    LoginRun, Op, OpksshHost, TestCa, TestDir, VerifyHost, current_user, login_with_chromium,
+    opkssh_bin, opkssh_login_with_chromium,
 };
 use opk_pktoken::PkToken;
 use opk_sshcert::OpkCert;
@@ -73,55 +73,6 @@ impl World {
             USER_EMAIL,
         )
         .assert_success("opkssh login")
-    }
-}
-
-/// opk verify with explicit files (never the machine's), as sshd would start it.
-struct OpkHost {
-    providers: PathBuf,
-    auth_id: PathBuf,
-    log: PathBuf,
-    cache: PathBuf,
-}
-
-impl OpkHost {
-    fn new(dir: &TestDir, name: &str, providers: &str, auth_id: &str) -> Self {
-        Self {
-            providers: dir.write(&format!("{name}/providers"), providers, 0o640),
-            auth_id: dir.write(&format!("{name}/auth_id"), auth_id, 0o640),
-            log: dir.join(&format!("{name}/opk.log")),
-            cache: dir.join(&format!("{name}/jwks")),
-        }
-    }
-
-    fn args(&self) -> Vec<String> {
-        let s = |p: &Path| p.display().to_string();
-        vec![
-            "--providers-file".into(),
-            s(&self.providers),
-            "--auth-id-file".into(),
-            s(&self.auth_id),
-            "--log-file".into(),
-            s(&self.log),
-            "--jwks-cache-dir".into(),
-            s(&self.cache),
-            "--no-home-policy".into(),
-        ]
-    }
-
-    fn verify(&self, principal: &str, b64: &str, key_type: &str, env: &[(&str, &str)]) -> Output {
-        Command::new(OPK)
-            .arg("verify")
-            .args(self.args())
-            .args([principal, b64, key_type])
-            .env_clear()
-            .envs(env.iter().copied())
-            .output()
-            .expect("opk verify")
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
 
@@ -239,7 +190,7 @@ fn opk_login_then_opkssh_verify_accepts_and_prints_the_same_line() {
     let providers = w.providers("opk-rs256");
     let allow = w.auth_id(&user, USER_EMAIL);
     let reference = OpksshHost::new(&w.dir, "opkssh-host", &providers, &allow);
-    let ours = OpkHost::new(&w.dir, "opk-host", &providers, &allow);
+    let ours = VerifyHost::new(&w.dir, "opk-host", Path::new(OPK), &providers, &allow);
 
     let theirs = reference.verify(&opkssh, &user, &b64, &key_type, &w.env());
     assert_allowed(&theirs, "opkssh verify");
@@ -349,7 +300,7 @@ fn opkssh_login_then_opk_verify_accepts_through_sshd() {
     let (key_type, b64) = type_and_b64(&cert_path);
     let providers = w.providers("opk-rs256");
     let allow = w.auth_id(&user, USER_EMAIL);
-    let host = OpkHost::new(&w.dir, "opk-host", &providers, &allow);
+    let host = VerifyHost::new(&w.dir, "opk-host", Path::new(OPK), &providers, &allow);
     let mine = host.verify(&user, &b64, &key_type, &w.env());
     assert_allowed(&mine, "opk verify");
     let reference = OpksshHost::new(&w.dir, "opkssh-host", &providers, &allow);
@@ -359,15 +310,7 @@ fn opkssh_login_then_opk_verify_accepts_through_sshd() {
 
     // And through a real sshd with opk verify as AuthorizedKeysCommand, using opkssh's key files
     // with the stock ssh client.
-    let opk = install_opk(&w.dir, Path::new(OPK));
-    let command = format!(
-        "/usr/bin/env SSL_CERT_FILE={} {} verify {} %u %k %t",
-        w.ca_file,
-        opk.display(),
-        host.args().join(" ")
-    );
-    let sshd_dir = TestDir::new(TMP);
-    let sshd = Sshd::start(&sshd_dir, &command);
+    let sshd = host.start_sshd(&[("SSL_CERT_FILE", &w.ca_file)]);
     let out = sshd.ssh(&key, &user, "echo opkssh-cert-ok");
     assert!(
         out.status.success() && String::from_utf8_lossy(&out.stdout).contains("opkssh-cert-ok"),
@@ -472,7 +415,7 @@ fn opk_pk_token_round_trips_through_opkssh_inspect() {
     let reference = OpksshHost::new(&w.dir, "opkssh-host", &providers, &allow);
     let theirs = reference.verify(&opkssh, &user, &b64, &key_type, &w.env());
     assert_allowed(&theirs, "opkssh verify");
-    let mine = OpkHost::new(&w.dir, "opk-host", &providers, &allow).verify(
+    let mine = VerifyHost::new(&w.dir, "opk-host", Path::new(OPK), &providers, &allow).verify(
         &user,
         &b64,
         &key_type,

@@ -9,7 +9,7 @@ use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Mutex, MutexGuard, mpsc};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// The repository root (this crate is at crates/opk-e2e).
@@ -20,10 +20,22 @@ pub fn repo_root() -> PathBuf {
         .expect("repo root")
 }
 
-/// The login redirect ports (3000, 10001, 11110) are machine-wide: one login at a time.
-pub fn login_lock() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+/// Held while a login uses the redirect ports (3000, 10001, 11110).
+pub struct LoginLock(#[allow(dead_code)] std::fs::File);
+
+/// The login redirect ports are machine-wide: one login at a time across threads *and* test
+/// processes (e2e and interop binaries, or two developers' runs), so the lock is a file lock
+/// (flock: separate opens conflict even within one process). Released on drop.
+pub fn login_lock() -> LoginLock {
+    let path = std::env::temp_dir().join("opk-e2e-login-ports.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .expect("login lock file");
+    file.lock().expect("lock the login ports");
+    LoginLock(file)
 }
 
 /// A free TCP port on 127.0.0.1 (released before return: a small race, fine for tests).
@@ -209,7 +221,14 @@ impl Op {
         );
         let mut cmd = Command::new("node");
         cmd.arg(op_dir.join("op.mjs"))
-            .args(["--port", "0", "--stop-after-seconds", "900"]);
+            // A test killed outright closes the pipe, and the OP exits with it.
+            .args([
+                "--port",
+                "0",
+                "--stop-after-seconds",
+                "900",
+                "--exit-on-stdin-eof",
+            ]);
         if let Some((cert, key)) = tls {
             cmd.arg("--https")
                 .arg("--tls-cert")
@@ -219,6 +238,7 @@ impl Op {
         }
         let log = tempfile::NamedTempFile::new().expect("op log");
         let mut child = cmd
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(log.reopen().expect("op log"))
             .spawn()
@@ -264,10 +284,20 @@ pub struct Sshd {
     pub port: u16,
     /// Its log (sshd -E).
     pub log: PathBuf,
+    // Field order matters: sshd stops before its own directory (if any) is removed.
     _child: Guard,
+    _own_dir: Option<TestDir>,
 }
 
 impl Sshd {
+    /// Starts sshd in a directory of its own under `base`, removed when it stops.
+    pub fn start_in(base: &Path, command_line: &str) -> Self {
+        let dir = TestDir::new(&base.display().to_string());
+        let mut sshd = Self::start(&dir, command_line);
+        sshd._own_dir = Some(dir);
+        sshd
+    }
+
     /// Starts sshd with `command_line` as the AuthorizedKeysCommand (must end in `%u %k %t`).
     pub fn start(dir: &TestDir, command_line: &str) -> Self {
         // sshd refuses to start without its privilege-separation directory.
@@ -317,6 +347,7 @@ impl Sshd {
             port,
             log,
             _child: Guard(child),
+            _own_dir: None,
         };
         sshd.wait_ready();
         sshd
@@ -524,6 +555,107 @@ fn login_url(line: &str) -> Option<String> {
     (url.starts_with("http://") || url.starts_with("https://")).then_some(url)
 }
 
+/// A server's opk side: its policy files, log, JWKS cache and config path, all in the test tree
+/// (never the machine's /etc/opk), and opk installed where sshd accepts an AuthorizedKeysCommand.
+pub struct VerifyHost {
+    opk: PathBuf,
+    base: PathBuf,
+    /// The providers file.
+    pub providers: PathBuf,
+    /// The system policy file.
+    pub auth_id: PathBuf,
+    /// opk's log.
+    pub log: PathBuf,
+    /// The JWKS cache directory.
+    pub cache: PathBuf,
+    /// The server config path (absent unless a test writes it).
+    pub config: PathBuf,
+    passwd: Option<PathBuf>,
+}
+
+impl VerifyHost {
+    /// Writes `name/providers` and `name/auth_id` (0640) under `dir` and installs `built` opk.
+    pub fn new(dir: &TestDir, name: &str, built: &Path, providers: &str, auth_id: &str) -> Self {
+        Self {
+            opk: install_opk(dir, built),
+            base: dir
+                .path()
+                .parent()
+                .expect("test dir has a parent")
+                .to_owned(),
+            providers: dir.write(&format!("{name}/providers"), providers, 0o640),
+            auth_id: dir.write(&format!("{name}/auth_id"), auth_id, 0o640),
+            log: dir.join(&format!("{name}/opk.log")),
+            cache: dir.join(&format!("{name}/jwks")),
+            config: dir.join(&format!("{name}/config.yml")),
+            passwd: None,
+        }
+    }
+
+    /// Reads users' `~/.opk/auth_id` too, finding homes in this passwd-format file.
+    pub fn with_home_policy(mut self, passwd: &Path) -> Self {
+        self.passwd = Some(passwd.to_owned());
+        self
+    }
+
+    /// The `opk verify` flags for this host (sshd's line: `opk verify <args> %u %k %t`).
+    pub fn args(&self) -> Vec<String> {
+        let s = |p: &Path| p.display().to_string();
+        let mut args = vec![
+            "--providers-file".into(),
+            s(&self.providers),
+            "--auth-id-file".into(),
+            s(&self.auth_id),
+            "--log-file".into(),
+            s(&self.log),
+            "--jwks-cache-dir".into(),
+            s(&self.cache),
+            "--config-path".into(),
+            s(&self.config),
+        ];
+        match &self.passwd {
+            Some(p) => args.extend(["--passwd-file".into(), s(p)]),
+            None => args.push("--no-home-policy".into()),
+        }
+        args
+    }
+
+    /// Runs `opk verify` directly, with only `env` in its environment, as sshd would.
+    pub fn verify(
+        &self,
+        principal: &str,
+        key_b64: &str,
+        key_type: &str,
+        env: &[(&str, &str)],
+    ) -> Output {
+        Command::new(&self.opk)
+            .arg("verify")
+            .args(self.args())
+            .args([principal, key_b64, key_type])
+            .env_clear()
+            .envs(env.iter().copied())
+            .output()
+            .expect("opk verify")
+    }
+
+    /// Starts sshd with this host's `opk verify` as AuthorizedKeysCommand. sshd gives the command
+    /// an almost empty environment, so `env` is passed through env(1).
+    pub fn start_sshd(&self, env: &[(&str, &str)]) -> Sshd {
+        let env_prefix: String = env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
+        let command = format!(
+            "/usr/bin/env {env_prefix}{} verify {} %u %k %t",
+            self.opk.display(),
+            self.args().join(" ")
+        );
+        Sshd::start_in(&self.base, &command)
+    }
+
+    /// The log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
 /// Copies the opk binary into `dir/bin/opk` (0755), a path sshd accepts for AuthorizedKeysCommand.
 pub fn install_opk(dir: &TestDir, built: &Path) -> PathBuf {
     let dest = dir.join("bin/opk");
@@ -688,7 +820,12 @@ impl OpksshHost {
         env: &[(&str, &str)],
     ) -> Output {
         let config = self.etc_opk().join("config.yml");
-        let home = user_home(principal).map(|h| h.join(".opk"));
+        // opkssh also reads the principal's ~/.opk/auth_id: always hide the machine's.
+        let home = Some(
+            user_home(principal)
+                .unwrap_or_else(|| panic!("no passwd entry for {principal}"))
+                .join(".opk"),
+        );
         self.run(
             opkssh,
             &[
