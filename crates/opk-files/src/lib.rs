@@ -82,6 +82,49 @@ impl Staged {
     }
 }
 
+/// Puts several staged files in place as one unit: if any rename fails, the ones already renamed
+/// are rolled back (the previous content restored from hard-link backups taken first, or a file
+/// that did not exist removed again). A key and its certificate are never left from two logins.
+pub fn commit_all(staged: Vec<Staged>) -> Result<(), Error> {
+    let mut backups = Vec::with_capacity(staged.len());
+    for s in &staged {
+        backups.push(backup(&s.dest)?);
+    }
+    let mut done: Vec<(PathBuf, Option<tempfile::NamedTempFile<()>>)> = Vec::new();
+    let mut backups = backups.into_iter();
+    for s in staged {
+        let dest = s.dest.clone();
+        let backup = backups.next().flatten();
+        if let Err(e) = s.commit() {
+            for (path, backup) in done.into_iter().rev() {
+                // Best effort: the error that is returned is the one that stopped the commit.
+                let _ = match backup {
+                    Some(b) => b.persist(&path).map(drop).map_err(|e| e.error),
+                    None => std::fs::remove_file(&path),
+                };
+            }
+            return Err(e);
+        }
+        done.push((dest, backup));
+    }
+    Ok(()) // the backups' names are removed as they drop
+}
+
+/// A hard link to `dest`'s current content, if it is a regular file; removed when dropped.
+fn backup(dest: &Path) -> Result<Option<tempfile::NamedTempFile<()>>, Error> {
+    match std::fs::symlink_metadata(dest) {
+        Ok(meta) if meta.is_file() => tempfile::Builder::new()
+            .prefix(".opk-backup-")
+            .make_in(parent_dir(dest), |tmp| std::fs::hard_link(dest, tmp))
+            .map(Some)
+            .map_err(|source| Error {
+                path: dest.to_owned(),
+                source,
+            }),
+        _ => Ok(None),
+    }
+}
+
 /// [`stage`] then [`Staged::commit`].
 pub fn write_atomic(dest: &Path, contents: &[u8], mode: u32) -> Result<(), Error> {
     stage(dest, contents, mode)?.commit()
@@ -176,6 +219,47 @@ mod tests {
         drop(stage(&p, b"new", 0o600).expect("stage"));
         assert_eq!(std::fs::read_to_string(&p).expect("r"), "old");
         assert_eq!(std::fs::read_dir(dir.path()).expect("ls").count(), 1);
+    }
+
+    #[test]
+    fn commit_all_rolls_back_when_a_later_rename_fails() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let key = dir.path().join("key");
+        let cert = dir.path().join("key-cert.pub");
+        std::fs::write(&key, "OLD KEY").expect("w");
+        // A directory where the certificate should go: its rename must fail.
+        std::fs::create_dir(&cert).expect("mkdir");
+        std::fs::write(cert.join("inside"), "x").expect("w");
+        let staged = vec![
+            stage(&key, b"NEW KEY", 0o600).expect("stage"),
+            stage(&cert, b"NEW CERT", 0o644).expect("stage"),
+        ];
+        assert!(commit_all(staged).is_err());
+        assert_eq!(std::fs::read_to_string(&key).expect("r"), "OLD KEY");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("ls")
+            .map(|e| e.expect("e").file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "leftovers: {names:?}");
+        // A file that did not exist before is removed again.
+        std::fs::remove_file(&key).expect("rm");
+        let staged = vec![
+            stage(&key, b"NEW KEY", 0o600).expect("stage"),
+            stage(&cert, b"NEW CERT", 0o644).expect("stage"),
+        ];
+        assert!(commit_all(staged).is_err());
+        assert!(!key.exists());
+        // And when nothing fails, both land and no backup is left.
+        std::fs::remove_dir_all(&cert).expect("rm");
+        std::fs::write(&key, "OLD KEY").expect("w");
+        let staged = vec![
+            stage(&key, b"NEW KEY", 0o600).expect("stage"),
+            stage(&cert, b"NEW CERT", 0o644).expect("stage"),
+        ];
+        commit_all(staged).expect("commit");
+        assert_eq!(std::fs::read_to_string(&key).expect("r"), "NEW KEY");
+        assert_eq!(std::fs::read_to_string(&cert).expect("r"), "NEW CERT");
+        assert_eq!(std::fs::read_dir(dir.path()).expect("ls").count(), 2);
     }
 
     #[test]

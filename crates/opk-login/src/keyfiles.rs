@@ -126,15 +126,13 @@ pub(crate) fn identity_file_name(iss: &str, aud: &str) -> String {
     out
 }
 
-/// Writes key and certificate: both are staged next to their targets first, then renamed, so
-/// the old pair stays whole until the new one is complete.
+/// Writes key and certificate: both are staged next to their targets, then put in place together
+/// (rolled back if the second rename fails), so the old pair stays whole unless the new one lands.
 pub(crate) fn write_pair(loc: &KeyLocation, key_pem: &str, cert_line: &str) -> Result<(), Error> {
-    ensure_private_dir(&loc.key)?;
-    ensure_private_dir(&loc.cert)?;
+    ensure_private_dir(&loc.key)?; // the certificate sits next to the key
     let key = opk_files::stage(&loc.key, key_pem.as_bytes(), 0o600)?;
     let cert = opk_files::stage(&loc.cert, cert_line.as_bytes(), 0o644)?;
-    key.commit()?;
-    cert.commit()?;
+    opk_files::commit_all(vec![key, cert])?;
     if let Some(config) = &loc.identity_config {
         add_identity_file(config, &loc.key)?;
     }
