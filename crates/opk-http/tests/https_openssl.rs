@@ -91,37 +91,65 @@ fn https_with_private_ca() {
     assert!(matches!(err, Error::Request { .. }), "{err:?}");
 
     // The real constructor honours SSL_CERT_FILE (set in a child: env mutation is unsafe here).
-    let out = Command::new(std::env::current_exe().expect("exe"))
-        .args(["--exact", "ssl_cert_file_child", "--test-threads=1"])
-        .env(CHILD_ENV, &url)
-        .env("SSL_CERT_FILE", &ca.ca_cert)
-        .output()
-        .expect("child");
+    let out = run_child(&url, Some(&ca.ca_cert));
     assert!(
         out.status.success(),
-        "child: {}",
-        String::from_utf8_lossy(&out.stdout)
+        "child with SSL_CERT_FILE: {}",
+        out.text
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"));
-    // And without it the same URL is refused.
-    let out = Command::new(std::env::current_exe().expect("exe"))
-        .args(["--exact", "ssl_cert_file_child", "--test-threads=1"])
-        .env(CHILD_ENV, &url)
-        .env_remove("SSL_CERT_FILE")
-        .output()
-        .expect("child");
+    assert!(out.text.contains("1 passed"), "{}", out.text);
+    // And without it the same URL is refused, for want of a trusted issuer.
+    let out = run_child(&url, None);
     assert!(
         !out.status.success(),
-        "trusted a private CA without SSL_CERT_FILE"
+        "trusted a private CA without SSL_CERT_FILE: {}",
+        out.text
+    );
+    assert!(out.text.contains("1 failed"), "{}", out.text);
+    assert!(
+        out.text.contains("UnknownIssuer"),
+        "not a certificate issuer error: {}",
+        out.text
     );
 }
 
-/// Child of `https_with_private_ca`; does nothing in a normal run.
-#[test]
-fn ssl_cert_file_child() {
-    let Ok(url) = std::env::var(CHILD_ENV) else {
-        return;
+struct ChildOutput {
+    status: std::process::ExitStatus,
+    /// stdout then stderr.
+    text: String,
+}
+
+/// Runs `ssl_cert_file_child` in a fresh process with `SSL_CERT_FILE` set to `ca` or unset.
+fn run_child(url: &str, ca: Option<&std::path::Path>) -> ChildOutput {
+    let mut cmd = Command::new(std::env::current_exe().expect("exe"));
+    cmd.args([
+        "--ignored",
+        "--exact",
+        "ssl_cert_file_child",
+        "--test-threads=1",
+    ])
+    .env(CHILD_ENV, url);
+    match ca {
+        Some(ca) => cmd.env("SSL_CERT_FILE", ca),
+        None => cmd.env_remove("SSL_CERT_FILE"),
     };
+    let out = cmd.output().expect("child");
+    ChildOutput {
+        status: out.status,
+        text: format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
+/// Child of `https_with_private_ca`, which sets the URL and `SSL_CERT_FILE`.
+#[test]
+#[ignore = "run by its parent test"]
+fn ssl_cert_file_child() {
+    let url = std::env::var(CHILD_ENV)
+        .unwrap_or_else(|_| panic!("{CHILD_ENV} unset: run https_with_private_ca instead"));
     let c = HttpClient::new(HttpOptions::default()).expect("client from env");
     assert_eq!(c.get_json(&url).expect("https get")["issuer"], "tls-ok");
 }

@@ -457,13 +457,14 @@ impl JwksFetcher for FileCountingFetcher {
 
 const CHILD_ENV: &str = "OPK_JWKS_TEST_CHILD_DIR";
 
-/// Entry point for the child processes of `concurrent_processes_on_cold_cache_fetch_once`;
-/// does nothing in a normal test run.
+/// Entry point for the child processes of `concurrent_processes_on_cold_cache_fetch_once`,
+/// which sets the shared directory.
 #[test]
+#[ignore = "run by its parent test"]
 fn child_process_entry() {
-    let Some(dir) = std::env::var_os(CHILD_ENV) else {
-        return;
-    };
+    let dir = std::env::var_os(CHILD_ENV).unwrap_or_else(|| {
+        panic!("{CHILD_ENV} unset: run concurrent_processes_on_cold_cache_fetch_once instead")
+    });
     let dir = PathBuf::from(dir);
     let cache = cache_in(&dir.join("cache"));
     let out = cache
@@ -485,19 +486,26 @@ fn concurrent_processes_on_cold_cache_fetch_once() {
         .map(|_| {
             std::process::Command::new(&exe)
                 .args([
+                    "--ignored",
                     "--exact",
                     "child_process_entry",
                     "--test-threads=1",
-                    "--quiet",
                 ])
                 .env(CHILD_ENV, dir.path())
-                .stdout(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
                 .spawn()
                 .expect("spawn child")
         })
         .collect();
-    for mut c in children {
-        assert!(c.wait().expect("wait").success());
+    for c in children {
+        let out = c.wait_with_output().expect("wait");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "child: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let count = std::fs::read_to_string(dir.path().join("count")).expect("someone fetched");
     assert_eq!(count.lines().count(), 1, "fetches by pids: {count}");

@@ -694,20 +694,46 @@ mod tests {
     #[test]
     fn bind_skips_port_taken_on_ipv6_only() {
         let _g = crate::test_ports_lock();
-        // Only meaningful where an IPv6 loopback exists.
-        let Ok(v6) = TcpListener::bind((Ipv6Addr::LOCALHOST, 0)) else {
+        // Someone holds [::1]:p but not 127.0.0.1:p. Another process may grab 127.0.0.1:p (or
+        // the "free" port) between our checks, so a few fresh tries are allowed.
+        for attempt in 1..=5 {
+            let v6 = TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).unwrap_or_else(|e| {
+                panic!(
+                    "this test needs an IPv6 loopback ([::1]): {e}; enable IPv6 on lo (sysctl net.ipv6.conf.lo.disable_ipv6=0)"
+                )
+            });
+            let v6_port = v6.local_addr().expect("addr").port();
+            if let Err(e) = TcpListener::bind((Ipv4Addr::LOCALHOST, v6_port)) {
+                eprintln!("attempt {attempt}: 127.0.0.1:{v6_port} busy ({e}); retrying");
+                continue;
+            }
+            let free = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+            let free_port = free.local_addr().expect("addr").port();
+            drop(free);
+            let (port, ls) = match bind_loopback(&[v6_port, free_port]) {
+                Ok(bound) => bound,
+                Err(e @ Error::PortsInUse { .. }) => {
+                    eprintln!("attempt {attempt}: {e}; retrying");
+                    continue;
+                }
+                Err(e) => panic!("bind: {e}"),
+            };
+            assert_eq!(port, free_port, "bound a port whose [::1] side is taken");
+            // Both loopbacks, on the chosen port.
+            let mut addrs: Vec<SocketAddr> =
+                ls.iter().map(|l| l.local_addr().expect("addr")).collect();
+            addrs.sort();
+            assert_eq!(
+                addrs,
+                [
+                    SocketAddr::from((Ipv4Addr::LOCALHOST, free_port)),
+                    SocketAddr::from((Ipv6Addr::LOCALHOST, free_port)),
+                ]
+            );
+            drop(v6);
             return;
-        };
-        let v6_port = v6.local_addr().expect("addr").port();
-        if TcpListener::bind((Ipv4Addr::LOCALHOST, v6_port)).is_err() {
-            return; // v4 side busy by chance; nothing to test
         }
-        let free = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
-        let free_port = free.local_addr().expect("addr").port();
-        drop(free);
-        let (port, ls) = bind_loopback(&[v6_port, free_port]).expect("bind");
-        assert_eq!(port, free_port);
-        assert!(!ls.is_empty());
+        panic!("no port free on 127.0.0.1 whose [::1] side we hold, after 5 tries");
     }
 
     #[test]

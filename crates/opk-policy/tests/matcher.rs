@@ -72,10 +72,10 @@ fn table_of_rules() {
         ("oidc-match-end:email:@EXAMPLE.COM", true),
         ("oidc-match-end:email:@other.com", false),
         ("oidc-match-end:email:.com", true),
-        // repo: globs apply to sub, for any issuer.
-        ("repo:*", false),
-        // Sub equality also applies to a repo:-like identity.
+        // A suffix without a leading @ matches when it starts right after the @ (O-8).
         ("oidc-match-end:email:example.com", true),
+        // repo: globs apply to sub, for any issuer; this sub is not a repo: path.
+        ("repo:*", false),
     ];
     for (identity, want) in cases {
         assert_eq!(
@@ -354,15 +354,44 @@ fn wrong_claim_types_are_absent_not_panics() {
 fn warnings_are_single_lines() {
     let evil = "a\nb\r\"c";
     let c = claims(json!({"email": evil, "sub": "s"}));
-    let m = identity_matches(evil, &c);
-    assert!(m.matched);
-    for w in &m.warnings {
-        let line = w.to_string();
-        assert!(!line.contains(['\n', '\r']), "{line}");
-    }
-    for identity in ["repo:[", "oidc:x", "oidc:", "", "oidc-match-end:email:x\ny"] {
-        for w in identity_matches(identity, &c).warnings {
-            assert!(!w.to_string().contains('\n'));
-        }
+    // Every identity here yields one warning of the given kind, quoting untrusted text that
+    // holds a line break: its display must stay one line.
+    let forged = claims(json!({"email": "oidc-match-end:email:\n@x", "sub": "s"}));
+    type Case<'a> = (&'a str, &'a Map<String, Value>, fn(&MatchWarning) -> bool);
+    let cases: &[Case<'_>] = &[
+        // Matches on the unverified email.
+        (evil, &c, |w| {
+            matches!(w, MatchWarning::EmailUnverified { .. })
+        }),
+        ("repo:[\n", &c, |w| {
+            matches!(w, MatchWarning::InvalidGlob { .. })
+        }),
+        ("oidc:x\ny", &c, |w| {
+            matches!(w, MatchWarning::MalformedOidc { .. })
+        }),
+        ("oidc:\n", &c, |w| {
+            matches!(w, MatchWarning::MalformedOidc { .. })
+        }),
+        ("OIDC:", &c, |w| {
+            matches!(w, MatchWarning::BarePrefix { .. })
+        }),
+        ("", &c, |w| matches!(w, MatchWarning::EmptyIdentity)),
+        ("oidc-match-end:email:\nb\r\"c", &c, |w| {
+            matches!(w, MatchWarning::SuffixWithoutBoundary { .. })
+        }),
+        ("s", &forged, |w| {
+            matches!(w, MatchWarning::ForgedEmailClaim { .. })
+        }),
+    ];
+    for (identity, claims, kind) in cases {
+        let m = identity_matches(identity, claims);
+        assert_eq!(m.matched, *identity == evil, "{identity:?}");
+        assert!(
+            matches!(m.warnings.as_slice(), [w] if kind(w)),
+            "{identity:?}: {:?}",
+            m.warnings
+        );
+        let line = m.warnings[0].to_string();
+        assert!(!line.contains(['\n', '\r']), "{identity:?}: {line}");
     }
 }

@@ -7,20 +7,15 @@ mod common;
 
 use std::hint::black_box;
 
-use common::{Host, ISS, login, now, op, unix};
+use common::{ALICE_ROW, Host, ISS, alice, now, op, unix};
 use criterion::{Criterion, criterion_group, criterion_main};
 use opk_pktoken::{ExpiryPolicy, Jwks, PkToken, ProviderCheck};
 use opk_sshcert::{KeyAlgorithm, OpkCert};
 
 fn verify_path(c: &mut Criterion) {
     let op = op();
-    let host = Host::new("alice alice@example.com https://op.example\n");
-    let (_, cert) = login(
-        &op,
-        KeyAlgorithm::EcdsaP256,
-        vec!["opkssh-wildcard".into()],
-        "alice@example.com",
-    );
+    let host = Host::new(ALICE_ROW);
+    let (_, cert) = alice(&op, KeyAlgorithm::EcdsaP256);
     let b64 = cert.to_b64();
     let cert_type = cert.cert_type().to_owned();
     let pkt_text = cert.pk_token().expect("pkt").to_owned();

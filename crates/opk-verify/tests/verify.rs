@@ -3,25 +3,18 @@
 
 mod common;
 
-use std::cell::Cell;
 use std::os::unix::fs::PermissionsExt as _;
 
-use common::{Host, ISS, Op, login, now, op};
-use opk_pktoken::UserSigner;
+use common::{ALICE_ROW, Host, ISS, SUB, alice, login, now, op, op_with_seed};
 use opk_sshcert::{CertRequest, EphemeralKey, KeyAlgorithm, OpkCert};
 use opk_verify::{Error, Log, Request, verify};
 
 #[test]
 fn prints_opkssh_line_with_the_signature_key() {
     let op = op();
-    let host = Host::new("alice alice@example.com https://op.example\n");
+    let host = Host::new(ALICE_ROW);
     for alg in [KeyAlgorithm::EcdsaP256, KeyAlgorithm::Ed25519] {
-        let (key, cert) = login(
-            &op,
-            alg,
-            vec!["opkssh-wildcard".into()],
-            "alice@example.com",
-        );
+        let (key, cert) = alice(&op, alg);
         let line = host.run(&op, "alice", &cert).expect("allowed");
         let pk = key.public_key();
         assert_eq!(
@@ -34,7 +27,12 @@ fn prints_opkssh_line_with_the_signature_key() {
         );
     }
     // No principals: the bare form.
-    let (key, cert) = login(&op, KeyAlgorithm::EcdsaP256, vec![], "alice@example.com");
+    let (key, cert) = login(
+        &op,
+        KeyAlgorithm::EcdsaP256,
+        vec![],
+        Some("alice@example.com"),
+    );
     let pk = key.public_key();
     assert_eq!(
         host.run(&op, "alice", &cert).expect("allowed"),
@@ -49,13 +47,8 @@ fn prints_opkssh_line_with_the_signature_key() {
 #[test]
 fn warm_cache_makes_no_fetch() {
     let op = op();
-    let host = Host::new("alice alice@example.com https://op.example\n");
-    let (_, cert) = login(
-        &op,
-        KeyAlgorithm::EcdsaP256,
-        vec!["opkssh-wildcard".into()],
-        "alice@example.com",
-    );
+    let host = Host::new(ALICE_ROW);
+    let (_, cert) = alice(&op, KeyAlgorithm::EcdsaP256);
     for _ in 0..5 {
         host.run(&op, "alice", &cert).expect("allowed");
     }
@@ -65,7 +58,7 @@ fn warm_cache_makes_no_fetch() {
 #[test]
 fn h1_principal_injection_is_denied() {
     let op = op();
-    let host = Host::new("alice alice@example.com https://op.example\n");
+    let host = Host::new(ALICE_ROW);
     for bad in [
         "evil\",command=\"/bin/sh",
         "a\nssh-ed25519 AAAA",
@@ -77,7 +70,7 @@ fn h1_principal_injection_is_denied() {
             &op,
             KeyAlgorithm::Ed25519,
             vec!["opkssh-wildcard".into(), bad.into()],
-            "alice@example.com",
+            Some("alice@example.com"),
         );
         assert!(
             matches!(host.run(&op, "alice", &cert), Err(Error::BadPrincipal(_))),
@@ -89,19 +82,12 @@ fn h1_principal_injection_is_denied() {
 #[test]
 fn policy_and_binding_denials() {
     let op = op();
-    let host = Host::new("alice alice@example.com https://op.example\nbob '' https://op.example\n");
-    let (_, cert) = login(
-        &op,
-        KeyAlgorithm::EcdsaP256,
-        vec!["opkssh-wildcard".into()],
-        "alice@example.com",
-    );
+    let host = Host::new(ALICE_ROW);
+    let (_, cert) = alice(&op, KeyAlgorithm::EcdsaP256);
     // Another account than the row allows.
     assert!(
         matches!(host.run(&op, "root", &cert), Err(Error::Denied(r)) if r.contains("no policy to allow"))
     );
-    // O-3: the empty identity row for bob never matches.
-    assert!(matches!(host.run(&op, "bob", &cert), Err(Error::Denied(_))));
     // %t that does not match the blob.
     assert!(matches!(
         host.run_typed(&op, "alice", &cert, "ssh-ed25519-cert-v01@openssh.com"),
@@ -133,16 +119,7 @@ fn policy_and_binding_denials() {
         Err(Error::Cert(_))
     ));
     // An OP that signs with a different key.
-    let impostor = Op {
-        key: UserSigner::from_p256_scalar(&[43; 32]).expect("k"),
-        fetches: Cell::new(0),
-    };
-    let (_, forged) = login(
-        &impostor,
-        KeyAlgorithm::EcdsaP256,
-        vec!["opkssh-wildcard".into()],
-        "alice@example.com",
-    );
+    let (_, forged) = alice(&op_with_seed(43), KeyAlgorithm::EcdsaP256);
     assert!(matches!(
         host.run(&op, "alice", &forged),
         Err(Error::PkToken(_))
@@ -150,22 +127,39 @@ fn policy_and_binding_denials() {
 }
 
 #[test]
-fn unsafe_files_and_config_fail_closed() {
+fn o3_empty_identity_row_never_matches_a_token_without_email() {
     let op = op();
-    let host = Host::new("alice alice@example.com https://op.example\n");
+    // A token without `email`: opkssh compared the row's "" with the absent email and let it in.
     let (_, cert) = login(
         &op,
         KeyAlgorithm::EcdsaP256,
         vec!["opkssh-wildcard".into()],
-        "alice@example.com",
+        None,
     );
+    let host = Host::new(&format!("bob '' {ISS}\n"));
+    let denied = host.run(&op, "bob", &cert);
+    assert!(
+        matches!(&denied, Err(Error::Denied(r)) if r.contains("no policy to allow")),
+        "{denied:?}"
+    );
+    // The same token and principal with the row's identity set to the token's sub: allowed, so
+    // the denial above comes from the empty identity and not from elsewhere.
+    let host = Host::new(&format!("bob {SUB} {ISS}\n"));
+    host.run(&op, "bob", &cert).expect("sub row allows bob");
+}
+
+#[test]
+fn unsafe_files_and_config_fail_closed() {
+    let op = op();
+    let host = Host::new(ALICE_ROW);
+    let (_, cert) = alice(&op, KeyAlgorithm::EcdsaP256);
     std::fs::set_permissions(
         &host.paths.providers,
         std::fs::Permissions::from_mode(0o666),
     )
     .expect("chmod");
     assert!(matches!(
-        host.run(&op, "alice", &cert),
+        host.run_logged(&op, "alice", &cert),
         Err(Error::UnsafeFile { .. })
     ));
     std::fs::set_permissions(
@@ -173,7 +167,7 @@ fn unsafe_files_and_config_fail_closed() {
         std::fs::Permissions::from_mode(0o640),
     )
     .expect("chmod");
-    host.run(&op, "alice", &cert).expect("allowed again");
+    host.run_logged(&op, "alice", &cert).expect("allowed again");
     // O-2: deny lists opk cannot enforce must not be ignored silently.
     std::fs::write(
         host.dir.path().join("config.yml"),
@@ -181,8 +175,11 @@ fn unsafe_files_and_config_fail_closed() {
     )
     .expect("write");
     assert!(matches!(
-        host.run(&op, "alice", &cert),
-        Err(Error::UnsupportedConfig { .. })
+        host.run_logged(&op, "alice", &cert),
+        Err(Error::UnsupportedConfig {
+            key: "deny_users",
+            ..
+        })
     ));
     // O-6: a duplicate issuer row is fatal for everyone.
     std::fs::remove_file(host.dir.path().join("config.yml")).expect("rm");
@@ -192,68 +189,124 @@ fn unsafe_files_and_config_fail_closed() {
     )
     .expect("write");
     assert!(matches!(
-        host.run(&op, "alice", &cert),
-        Err(Error::Policy { .. })
+        host.run_logged(&op, "alice", &cert),
+        Err(Error::Policy {
+            source: opk_policy::Error::DuplicateIssuer { .. },
+            ..
+        })
     ));
-    // The log has the reasons, one line each.
-    let log = std::fs::read_to_string(host.paths.log.as_ref().expect("log")).unwrap_or_default();
-    assert!(log.is_empty() || log.lines().all(|l| l.len() > 20), "{log}");
+    // The log has each reason, and every line carries Go's `log` timestamp.
+    let log = host.log();
+    let lines: Vec<&str> = log.lines().collect();
+    let providers = host.paths.providers.display().to_string();
+    let expected: [&[&str]; 4] = [
+        &[
+            "denied: refusing ",
+            &providers,
+            "writable by group or others",
+        ],
+        &["allowed alice@example.com", "as alice by auth_id line 1"],
+        &["denied: ", "config.yml sets deny_users"],
+        &["denied: ", &providers, "duplicate issuer"],
+    ];
+    assert_eq!(lines.len(), expected.len(), "{log}");
+    for (line, parts) in lines.iter().zip(expected) {
+        assert!(has_go_log_timestamp(line), "no timestamp: {line:?}");
+        for part in parts {
+            assert!(line.contains(part), "{part:?} not in {line:?}");
+        }
+    }
+}
+
+/// `YYYY/MM/DD HH:MM:SS ` as Go's `log` writes it.
+fn has_go_log_timestamp(line: &str) -> bool {
+    let b = line.as_bytes();
+    b.len() > 20
+        && b[..20].iter().enumerate().all(|(i, &c)| match i {
+            4 | 7 => c == b'/',
+            10 | 19 => c == b' ',
+            13 | 16 => c == b':',
+            _ => c.is_ascii_digit(),
+        })
 }
 
 #[test]
 fn home_policy_only_grants_its_owner() {
     let op = op();
     let mut host = Host::new("");
-    let home = host.dir.path().join("home");
-    std::fs::create_dir_all(home.join(".opk")).expect("mkdir");
+    host.paths.home_policy = true;
+    // Files we create are ours: their owner is the uid verify must see in passwd.
     let uid = std::fs::metadata(host.dir.path())
         .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
         .expect("uid");
+    let [alice_home, bob_home] = ["alice", "bob"].map(|u| host.dir.path().join("home").join(u));
+    for home in [&alice_home, &bob_home] {
+        std::fs::create_dir_all(home.join(".opk")).expect("mkdir");
+    }
     std::fs::write(
         &host.paths.passwd,
-        format!("alice:x:{uid}:{uid}::{}:/bin/sh\n", home.display()),
+        format!(
+            "alice:x:{uid}:{uid}::{}:/bin/sh\nbob:x:{uid}:{uid}::{}:/bin/sh\n",
+            alice_home.display(),
+            bob_home.display()
+        ),
     )
     .expect("passwd");
-    let file = home.join(".opk/auth_id");
-    std::fs::write(
-        &file,
-        "alice alice@example.com https://op.example\nroot alice@example.com https://op.example\n",
-    )
-    .expect("w");
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    host.paths.home_policy = true;
-    let (_, cert) = login(
-        &op,
-        KeyAlgorithm::EcdsaP256,
-        vec!["opkssh-wildcard".into()],
-        "alice@example.com",
-    );
+    let rows = format!("alice alice@example.com {ISS}\nbob alice@example.com {ISS}\n");
+    let write_home_policy = |home: &std::path::Path| {
+        let file = home.join(".opk/auth_id");
+        std::fs::write(&file, &rows).expect("w");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        file
+    };
+    let file = write_home_policy(&alice_home);
+    let (_, cert) = alice(&op, KeyAlgorithm::EcdsaP256);
     host.run(&op, "alice", &cert).expect("home row for alice");
-    // A row for another principal in alice's home file grants nothing.
-    assert!(host.run(&op, "root", &cert).is_err());
+    // The row for bob in alice's home file does not let alice@example.com in as bob: bob's own
+    // home has no policy file.
+    let denied = host.run(&op, "bob", &cert);
+    assert!(matches!(&denied, Err(Error::Denied(_))), "{denied:?}");
+    // Bob's own home file with the same rows does (so the denial above is about whose file it is).
+    let bob_file = write_home_policy(&bob_home);
+    host.run(&op, "bob", &cert).expect("bob's own home row");
+    std::fs::remove_file(&bob_file).expect("rm");
+    assert!(
+        !host.log().contains("home policy skipped"),
+        "{}",
+        host.log()
+    );
+
+    // Denied, with the reason in the log as `home policy skipped: <what> <file>: …<why>…`.
+    let denied_with = |what: &str, why: &str| {
+        let before = host.log().len();
+        let r = host.run(&op, "alice", &cert);
+        assert!(matches!(&r, Err(Error::Denied(_))), "{why}: {r:?}");
+        let want = format!("home policy skipped: {what} {}: ", file.display());
+        let log = host.log();
+        let line = log[before..].lines().find(|l| l.contains(&want));
+        assert!(
+            line.is_some_and(|l| l.contains(why)),
+            "{want:?}…{why:?} not in {log}"
+        );
+    };
     // H-6: a symlink is not followed, even to a file with the right owner and mode.
-    let real = home.join("real_auth_id");
+    let real = alice_home.join("real_auth_id");
     std::fs::rename(&file, &real).expect("mv");
     std::os::unix::fs::symlink(&real, &file).expect("symlink");
-    assert!(host.run(&op, "alice", &cert).is_err());
+    denied_with("cannot read", &format!("(os error {})", libc::ELOOP));
     std::fs::remove_file(&file).expect("rm");
     std::fs::rename(&real, &file).expect("mv back");
     host.run(&op, "alice", &cert).expect("regular file again");
     // Mode other than 0600: ignored.
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    assert!(host.run(&op, "alice", &cert).is_err());
+    denied_with("refusing", "mode is not 0600");
 }
 
 #[test]
 fn o11_certificate_signed_by_another_key_is_refused() {
     let op = op();
-    let host = Host::new("alice alice@example.com https://op.example\n");
-    let (key, cert) = login(
-        &op,
-        KeyAlgorithm::EcdsaP256,
-        vec!["opkssh-wildcard".into()],
-        "alice@example.com",
-    );
+    let host = Host::new(ALICE_ROW);
+    let (key, cert) = alice(&op, KeyAlgorithm::EcdsaP256);
     // Same PK Token and certified key, but signed by ssh-keygen with another CA key.
     let dir = tempfile::tempdir().expect("tmp");
     let ca = dir.path().join("ca");

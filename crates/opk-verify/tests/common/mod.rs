@@ -15,6 +15,12 @@ use serde_json::{Value, json};
 
 pub const ISS: &str = "https://op.example";
 
+/// The `sub` of every token [`login`] issues.
+pub const SUB: &str = "s-1";
+
+/// The system policy row that lets alice@example.com in as `alice`.
+pub const ALICE_ROW: &str = "alice alice@example.com https://op.example\n";
+
 pub struct Op {
     pub key: UserSigner,
     pub fetches: Cell<u32>,
@@ -38,12 +44,13 @@ pub fn unix(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH).expect("clock").as_secs() as i64
 }
 
-/// A login as opk performs it, against the in-process OP.
+/// A login as opk performs it, against the in-process OP. `email: None` issues a token without
+/// `email` (and without `email_verified`).
 pub fn login(
     op: &Op,
     alg: KeyAlgorithm,
     principals: Vec<String>,
-    email: &str,
+    email: Option<&str>,
 ) -> (EphemeralKey, OpkCert) {
     let key = EphemeralKey::generate(alg).expect("key");
     let signer = match alg {
@@ -53,8 +60,12 @@ pub fn login(
         KeyAlgorithm::Ed25519 => UserSigner::from_ed25519_seed(&key.secret_bytes()),
     };
     let cic = Cic::new(&signer.public_jwk().expect("jwk"), [1; 32]).expect("cic");
-    let claims = json!({"iss": ISS, "aud": "client", "sub": "s-1", "email": email, "email_verified": true,
-                        "nonce": cic.hash(), "iat": unix(now()) - 10, "exp": unix(now()) + 3600});
+    let mut claims = json!({"iss": ISS, "aud": "client", "sub": SUB,
+                            "nonce": cic.hash(), "iat": unix(now()) - 10, "exp": unix(now()) + 3600});
+    if let Some(email) = email {
+        claims["email"] = json!(email);
+        claims["email_verified"] = json!(true);
+    }
     let h = b64::encode(
         json!({"alg": "ES256", "kid": "k1", "typ": "JWT"})
             .to_string()
@@ -64,7 +75,7 @@ pub fn login(
     let s = b64::encode(&op.key.sign(format!("{h}.{p}").as_bytes()));
     let pkt = PkToken::issue(&format!("{h}.{p}.{s}"), &cic, &signer).expect("pkt");
     let req = CertRequest {
-        key_id: email.into(),
+        key_id: email.unwrap_or(SUB).into(),
         principals,
         pk_token: pkt.to_compact(),
         access_token: None,
@@ -118,11 +129,59 @@ impl Host {
         };
         verify(&self.paths, &req, now(), op, &mut log).map(|a| a.line)
     }
+
+    /// Like [`Host::run`], logging the outcome the way `opk verify` (opk-cli's main) does:
+    /// the summary when allowed, `denied: <reason>` otherwise.
+    pub fn run_logged(&self, op: &Op, principal: &str, cert: &OpkCert) -> Result<String, Error> {
+        let mut log = Log::open(self.paths.log.as_deref());
+        let req = Request {
+            principal,
+            key_b64: &cert.to_b64(),
+            key_type: cert.cert_type(),
+        };
+        match verify(&self.paths, &req, now(), op, &mut log) {
+            Ok(allowed) => {
+                log.line(&allowed.summary);
+                Ok(allowed.line)
+            }
+            Err(e) => {
+                log.line(&format!("denied: {e}"));
+                Err(e)
+            }
+        }
+    }
+
+    /// Everything logged so far (empty when nothing was).
+    pub fn log(&self) -> String {
+        match std::fs::read_to_string(self.paths.log.as_ref().expect("log path")) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => panic!("read log: {e}"),
+        }
+    }
 }
 
+/// alice@example.com logs in with a fresh `alg` key; the certificate has the principal
+/// `opkssh-wildcard`.
+pub fn alice(op: &Op, alg: KeyAlgorithm) -> (EphemeralKey, OpkCert) {
+    login(
+        op,
+        alg,
+        vec!["opkssh-wildcard".into()],
+        Some("alice@example.com"),
+    )
+}
+
+/// The OP whose JWKS the fetcher serves.
 pub fn op() -> Op {
+    op_with_seed(42)
+}
+
+/// An OP signing with the P-256 key whose scalar is `[seed; 32]`. Its fetcher serves its own
+/// JWKS, so an `op_with_seed(43)` token checked against `op()` is signed by an impostor.
+pub fn op_with_seed(seed: u8) -> Op {
     Op {
-        key: UserSigner::from_p256_scalar(&[42; 32]).expect("op key"),
+        key: UserSigner::from_p256_scalar(&[seed; 32]).expect("op key"),
         fetches: Cell::new(0),
     }
 }
