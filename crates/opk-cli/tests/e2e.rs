@@ -224,6 +224,14 @@ fn rs256_login_ssh_in_and_every_denial() {
         !out.status.success() && out.stdout.is_empty(),
         "wrong %t accepted"
     );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "declared key type \"ssh-ed25519-cert-v01@openssh.com\" does not match the certificate's type \"{}\"",
+            cert.cert_type()
+        )),
+        "the mismatch must be the reason: {err}"
+    );
     // (b) The PK Token moved onto another key.
     let thief = EphemeralKey::generate(KeyAlgorithm::EcdsaP256).expect("key");
     let req = CertRequest {
@@ -397,6 +405,11 @@ fn https_op_trusted_through_ssl_cert_file() {
             1,
             "one-line error expected: {err}"
         );
+        // The TLS verdict itself, not just the generic hint every request error carries.
+        assert!(
+            err.starts_with("Error: ") && err.contains("invalid peer certificate: UnknownIssuer"),
+            "the error must name the untrusted certificate: {err}"
+        );
     }
     login(&op, &home, "opk-rs256", &[], &[("SSL_CERT_FILE", &ca_file)]);
     let key = home.join(".ssh/id_ecdsa");
@@ -413,10 +426,21 @@ fn https_op_trusted_through_ssl_cert_file() {
     // A host that does not trust the test CA refuses.
     let untrusting = Host::start(&dir, "untrusting", &providers, &auth, &[]);
     assert_ssh_denied(&untrusting.sshd.ssh(&key, &user, "true"));
+    // Denied because the JWKS could not be fetched over TLS, not for any other reason.
+    let log = untrusting.log_text();
+    assert!(
+        log.contains("cannot get the OP's signing keys")
+            && log.contains("invalid peer certificate: UnknownIssuer"),
+        "{log}"
+    );
+    assert!(!log.contains("allowed "), "{log}");
 }
 
+/// A login that times out (nobody completes the browser step) exits 1 with the timeout as its
+/// one-line error and leaves the previous pair alone. Fails if the timeout is not reported as such,
+/// or if anything in ~/.ssh is touched before the login has a token.
 #[test]
-fn failed_login_keeps_the_previous_key_pair() {
+fn login_timeout_keeps_the_previous_key_pair() {
     let op = Op::start(None);
     let dir = TestDir::new(TMP);
     let home = dir.join("home");
@@ -429,12 +453,11 @@ fn failed_login_keeps_the_previous_key_pair() {
     // Nobody completes the browser step: the login times out.
     let out = login_without_browser(&op, &home, 2);
     assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let last = err.lines().last().unwrap_or_default();
     assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .lines()
-            .last()
-            .unwrap_or_default()
-            .starts_with("Error: ")
+        last.starts_with("Error: ") && last.contains("no browser callback within 2 s"),
+        "the error must say the login timed out: {err}"
     );
     assert_eq!(std::fs::read_to_string(&key).expect("key"), "OLD KEY");
     assert!(
@@ -444,6 +467,210 @@ fn failed_login_keeps_the_previous_key_pair() {
     );
     let leftovers: Vec<_> = std::fs::read_dir(home.join(".ssh")).expect("dir").collect();
     assert_eq!(leftovers.len(), 2, "temp files left behind");
+}
+
+/// A real login whose key pair cannot be put in place (the certificate's name is taken by a
+/// directory, so the new cert cannot be renamed over it) exits 1 with a one-line error, keeps the
+/// old private key, and leaves no staged or backup files. Fails if the new key is committed
+/// without its certificate (the old key would be gone, leaving a key that matches no cert), or if
+/// temporary files are left behind.
+#[test]
+fn key_pair_write_failure_keeps_the_old_pair() {
+    let op = Op::start(None);
+    let dir = TestDir::new(TMP);
+    let home = dir.join("home");
+    let key = dir.write("keys/key", "OLD KEY", 0o600);
+    let cert_dir = dir.join("keys/key-cert.pub");
+    std::fs::create_dir(&cert_dir).expect("mkdir");
+    std::fs::write(cert_dir.join("keep"), "a file in the way").expect("write");
+    let provider = format!("{},opk-rs256", op.issuer);
+    let run = login_with_chromium(
+        Path::new(OPK),
+        &home,
+        &["--provider", &provider, "-i", key.to_str().expect("utf8")],
+        &[],
+        USER_EMAIL,
+    );
+    assert!(
+        !run.success,
+        "login succeeded:\nstdout: {}\nstderr: {}",
+        run.stdout, run.stderr
+    );
+    // The browser step itself worked: the failure is the write.
+    assert!(
+        run.page.contains("You may now close this window"),
+        "{}",
+        run.page
+    );
+    let errors: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("Error"))
+        .collect();
+    assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
+    assert_eq!(
+        run.stderr.trim_end().lines().last(),
+        Some(errors[0]),
+        "the error must be the last, single line: {}",
+        run.stderr
+    );
+    assert!(
+        errors[0].starts_with("Error: ") && errors[0].contains("key-cert.pub"),
+        "the error must name the file that could not be written: {}",
+        errors[0]
+    );
+    assert_eq!(
+        std::fs::read_to_string(&key).expect("key"),
+        "OLD KEY",
+        "the old private key was replaced although its certificate could not be"
+    );
+    assert!(cert_dir.join("keep").is_file());
+    let mut left: Vec<String> = std::fs::read_dir(dir.join("keys"))
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["key", "key-cert.pub"], "staged or backup files left");
+    assert!(!home.join(".ssh").exists(), "-i must not touch ~/.ssh");
+    dir.keep_if_asked();
+}
+
+/// The target user's `~/.opk/auth_id` (found through a passwd file) lets alice in while the
+/// system policy is empty; the same file made 0644 is ignored ("home policy skipped") and the
+/// login is denied. Fails if the home policy is not read at all (first ssh denied), or if a
+/// home file others can read is trusted (second ssh allowed).
+#[test]
+fn home_policy_through_sshd() {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    let op = Op::start(None);
+    let dir = TestDir::new(TMP);
+    let home = dir.join("home");
+    let user = current_user();
+    login(&op, &home, "opk-rs256", &[], &[]);
+    let key = home.join(".ssh/id_ecdsa");
+
+    let user_home = dir.join("userhome");
+    let home_policy = dir.write(
+        "userhome/.opk/auth_id",
+        &policy(&user, USER_EMAIL, &op.issuer),
+        0o600,
+    );
+    let uid = std::fs::metadata(dir.path()).expect("meta").uid();
+    assert_eq!(std::fs::metadata(&home_policy).expect("meta").uid(), uid);
+    let passwd = dir.write(
+        "passwd",
+        &format!(
+            "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n{user}:x:{uid}:{uid}:test:{}:/bin/sh\n",
+            user_home.display()
+        ),
+        0o644,
+    );
+    let v = VerifyHost::new(
+        &dir,
+        "host",
+        Path::new(OPK),
+        &format!("{} opk-rs256 24h\n", op.issuer),
+        "# no rows: only the home policy can allow anyone\n",
+    )
+    .with_home_policy(&passwd);
+    let sshd = v.start_sshd(&[]);
+    assert_ssh_ok(&sshd.ssh(&key, &user, "echo home-ok"), "home-ok");
+    assert!(
+        v.log_text().contains(&format!("allowed {USER_EMAIL}")),
+        "{}",
+        v.log_text()
+    );
+
+    std::fs::set_permissions(&home_policy, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let allowed_before = v.log_text().matches("allowed ").count();
+    assert_ssh_denied(&sshd.ssh(&key, &user, "true"));
+    let log = v.log_text();
+    assert!(log.contains("home policy skipped"), "{log}");
+    assert!(log.contains("mode is not 0600"), "{log}");
+    // The hint is the home file's, not the system files' chmod 640 (which would still be refused).
+    assert!(
+        log.contains("chmod 600") && !log.contains("chmod 640"),
+        "{log}"
+    );
+    assert_eq!(log.matches("allowed ").count(), allowed_before, "{log}");
+    dir.keep_if_asked();
+}
+
+/// Rewrites `fetched_at` in the host's one JWKS cache file (keeping it valid JSON and its mode)
+/// and drops any recorded fetch failure.
+fn age_jwks_cache(cache_dir: &Path, age_secs: u64) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let files: Vec<PathBuf> = std::fs::read_dir(cache_dir)
+        .expect("cache dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    assert_eq!(files.len(), 1, "one cache file expected: {files:?}");
+    let mode = std::fs::metadata(&files[0])
+        .expect("meta")
+        .permissions()
+        .mode();
+    let mut record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&files[0]).expect("read")).expect("cache json");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    record["fetched_at"] = serde_json::json!(now - age_secs);
+    if let Some(map) = record.as_object_mut() {
+        map.remove("failed_at");
+    }
+    std::fs::write(&files[0], record.to_string()).expect("write");
+    assert_eq!(
+        std::fs::metadata(&files[0])
+            .expect("meta")
+            .permissions()
+            .mode(),
+        mode
+    );
+}
+
+/// With the OP down, a cached JWKS older than the 1 h max age is still used (stale-while-down,
+/// up to 24 h past it), and the log says so; past 25 h the cache is refused and the login denied.
+/// Fails if a stale copy is not used when the OP is unreachable (first ssh denied), if it is used
+/// silently, or if an arbitrarily old copy is trusted (second ssh allowed).
+#[test]
+fn stale_jwks_cache_while_the_op_is_down() {
+    let mut op = Op::start(None);
+    let dir = TestDir::new(TMP);
+    let home = dir.join("home");
+    let user = current_user();
+    login(&op, &home, "opk-rs256", &[], &[]);
+    let key = home.join(".ssh/id_ecdsa");
+    let host = Host::start(
+        &dir,
+        "host",
+        &format!("{} opk-rs256 24h\n", op.issuer),
+        &policy(&user, USER_EMAIL, &op.issuer),
+        &[],
+    );
+    assert_ssh_ok(&host.sshd.ssh(&key, &user, "echo warm"), "warm");
+    op.stop();
+
+    age_jwks_cache(&host.cache, 7200);
+    assert_ssh_ok(&host.sshd.ssh(&key, &user, "echo stale-ok"), "stale-ok");
+    let log = host.log_text();
+    assert!(
+        log.contains(&format!("using a stale JWKS for {}", op.issuer)),
+        "{log}"
+    );
+
+    age_jwks_cache(&host.cache, 25 * 3600);
+    let allowed_before = host.log_text().matches("allowed ").count();
+    assert_ssh_denied(&host.sshd.ssh(&key, &user, "true"));
+    let log = host.log_text();
+    assert_eq!(log.matches("allowed ").count(), allowed_before, "{log}");
+    let after_aging = log.rsplit("using a stale JWKS").next().unwrap_or_default();
+    assert!(
+        after_aging.contains("cannot get the OP's signing keys"),
+        "{log}"
+    );
+    dir.keep_if_asked();
 }
 
 #[test]

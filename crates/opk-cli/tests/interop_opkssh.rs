@@ -425,3 +425,156 @@ fn opk_pk_token_round_trips_through_opkssh_inspect() {
     assert_eq!(mine.stdout, theirs.stdout);
     w.dir.keep_if_asked();
 }
+
+/// `opk login --send-access-token` puts the OAuth access token into `openpubkey-act`, which
+/// OpenSSH lists and both verifiers accept (opkssh calls the OP's userinfo with it; opk ignores
+/// it): through a real sshd with opk verify, and with the reference `opkssh verify` printing the
+/// same line. Fails if the flag is ignored (no `openpubkey-act`), if the extension breaks the
+/// certificate for OpenSSH, opk or opkssh, or if the two verifiers disagree.
+#[test]
+fn send_access_token_is_accepted_by_sshd_opk_and_opkssh() {
+    let w = World::start();
+    let opkssh = opkssh_bin();
+    let user = current_user();
+    let home = w.dir.join("home");
+    w.opk_login(&home, "opk-rs256", &["--send-access-token"]);
+    let key = home.join(".ssh/id_ecdsa");
+    let cert_path = home.join(".ssh/id_ecdsa-cert.pub");
+    let listing = opk_e2e::ssh_keygen_list(&cert_path);
+    let extensions = listing
+        .split("Extensions:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no extensions in:\n{listing}"));
+    // One extension a line: the name, then (for values OpenSSH does not know) its hex dump.
+    let names: Vec<&str> = extensions
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "openpubkey-act",
+            "openpubkey-pkt",
+            "permit-X11-forwarding",
+            "permit-agent-forwarding",
+            "permit-port-forwarding",
+            "permit-pty",
+            "permit-user-rc"
+        ],
+        "{listing}"
+    );
+    let cert =
+        OpkCert::from_line(&std::fs::read_to_string(&cert_path).expect("cert")).expect("parses");
+    let act = cert.access_token().expect("openpubkey-act");
+    assert!(act.len() > 10, "{act:?}");
+
+    let providers = w.providers("opk-rs256");
+    let allow = w.auth_id(&user, USER_EMAIL);
+    let host = VerifyHost::new(&w.dir, "opk-host", Path::new(OPK), &providers, &allow);
+    let sshd = host.start_sshd(&[("SSL_CERT_FILE", &w.ca_file)]);
+    let out = sshd.ssh(&key, &user, "echo act-ok");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("act-ok"),
+        "ssh: {}",
+        show(&out)
+    );
+    assert!(
+        host.log_text().contains(&format!("allowed {USER_EMAIL}")),
+        "{}",
+        host.log_text()
+    );
+
+    let (key_type, b64) = type_and_b64(&cert_path);
+    let reference = OpksshHost::new(&w.dir, "opkssh-host", &providers, &allow);
+    // opk verify does not use the access token (no userinfo call); opkssh does, with it.
+    assert_eq!(w.op.requests("/me"), 0);
+    let theirs = reference.verify(&opkssh, &user, &b64, &key_type, &w.env());
+    assert_allowed(&theirs, "opkssh verify");
+    assert_eq!(
+        w.op.requests("/me"),
+        1,
+        "opkssh did not call userinfo with the access token"
+    );
+    let mine = host.verify(&user, &b64, &key_type, &w.env());
+    assert_allowed(&mine, "opk verify");
+    assert_eq!(mine.stdout, theirs.stdout);
+    w.dir.keep_if_asked();
+}
+
+/// In a HOME configured by `opkssh login --configure`, opk and opkssh write the same provider's
+/// key under the same name in `~/.ssh/opkssh`, with the same cert comment, and share one
+/// `IdentityFile` line. Fails if opk's name or comment differs from the reference's (opkssh's
+/// login would then add a second key and a second IdentityFile line).
+#[test]
+fn opkssh_identity_directory_names_match_opkssh() {
+    let w = World::start();
+    let opkssh = opkssh_bin();
+    let home = w.dir.join("home");
+    let configure = Command::new(&opkssh)
+        .args(["login", "--configure"])
+        .env("HOME", &home)
+        .output()
+        .expect("opkssh login --configure");
+    assert!(configure.status.success(), "{}", show(&configure));
+    let config = home.join(".ssh/opkssh/config");
+    assert!(config.is_file(), "{}", show(&configure));
+
+    let listing = |dir: &Path| {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .expect("dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    w.opk_login(&home, "opk-rs256", &[]);
+    let after_opk = listing(&home.join(".ssh/opkssh"));
+    assert_eq!(after_opk.len(), 3, "{after_opk:?}");
+    let name = after_opk
+        .iter()
+        .find(|n| n.as_str() != "config" && !n.ends_with("-cert.pub"))
+        .expect("key")
+        .clone();
+    // https://localhost:PORT → localhost_PORT, then -<aud>.
+    let port = w.op.issuer.rsplit(':').next().expect("port");
+    assert_eq!(name, format!("localhost_{port}-opk-rs256"));
+    let cert_path = home.join(format!(".ssh/opkssh/{name}-cert.pub"));
+    let ours = std::fs::read_to_string(&cert_path).expect("opk cert");
+
+    w.opkssh_login(&home, "opk-rs256");
+    assert_eq!(
+        listing(&home.join(".ssh/opkssh")),
+        after_opk,
+        "opkssh chose another name than opk"
+    );
+    let theirs = std::fs::read_to_string(&cert_path).expect("opkssh cert");
+    assert_ne!(ours, theirs, "opkssh did not write the same file");
+    let comment = |line: &str| {
+        line.split_once(' ')
+            .expect("type")
+            .1
+            .split_once(' ')
+            .expect("b64")
+            .1
+            .to_owned()
+    };
+    assert_eq!(comment(&ours), comment(&theirs));
+    assert_eq!(
+        comment(&theirs),
+        format!(" openpubkey: {} opk-rs256", w.op.issuer)
+    );
+    let config_text = std::fs::read_to_string(&config).expect("config");
+    assert_eq!(
+        config_text.matches("IdentityFile ").count(),
+        1,
+        "{config_text:?}"
+    );
+    assert!(
+        config_text.starts_with(&format!(
+            "IdentityFile {}",
+            home.join(".ssh/opkssh").join(&name).display()
+        )),
+        "{config_text:?}"
+    );
+    w.dir.keep_if_asked();
+}

@@ -854,3 +854,77 @@ pub fn user_home(user: &str) -> Option<PathBuf> {
         .filter(|h| !h.is_empty())
         .map(PathBuf::from)
 }
+
+// ---------------------------------------------------------------------------------------------
+// Additions for the login-feature tests (crates/opk-cli/tests/e2e_login.rs).
+
+/// As [`login_with_chromium`], but the stand-in user types `password` on the OP's login page
+/// (testing/op: the password `reject` makes the OP answer `error=access_denied`).
+pub fn login_with_chromium_password(
+    opk: &Path,
+    home: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    user: &str,
+    password: &str,
+) -> LoginRun {
+    let mut browser_args = vec!["--password", password];
+    if let Some((_, ca)) = env.iter().find(|(k, _)| *k == "SSL_CERT_FILE") {
+        browser_args.extend(["--ca", ca]);
+    }
+    login_in_browser(opk, home, args, env, user, &browser_args)
+}
+
+impl Sshd {
+    /// Runs `remote_command` with the stock ssh client reading the client config `config`
+    /// (`ssh -F config`): the identity comes from its `IdentityFile` lines only. Otherwise the
+    /// options of [`Sshd::ssh`]: no agent, no known_hosts, batch mode.
+    pub fn ssh_with_config(&self, config: &Path, user: &str, remote_command: &str) -> Output {
+        Command::new("ssh")
+            .arg("-F")
+            .arg(config)
+            .args([
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "IdentitiesOnly=yes",
+                "-o",
+                "PasswordAuthentication=no",
+                "-o",
+                "ConnectTimeout=10",
+                "-o",
+                "LogLevel=ERROR",
+                "-o",
+                "IdentityAgent=none",
+                "-p",
+                &self.port.to_string(),
+                &format!("{user}@127.0.0.1"),
+                remote_command,
+            ])
+            .env_remove("SSH_AUTH_SOCK")
+            .stdin(Stdio::null())
+            .output()
+            .expect("ssh")
+    }
+}
+
+/// `ssh-keygen -L -f cert`: the certificate as OpenSSH itself reads it.
+pub fn ssh_keygen_list(cert: &Path) -> String {
+    let out = Command::new("ssh-keygen")
+        .arg("-L")
+        .arg("-f")
+        .arg(cert)
+        .output()
+        .expect("ssh-keygen -L");
+    assert!(
+        out.status.success(),
+        "ssh-keygen -L {}: {}",
+        cert.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -35,6 +35,16 @@ pub enum Error {
         /// What is wrong with it.
         why: String,
     },
+    /// A user's home policy is not the user's own 0600 file (opkssh's readhome rule).
+    #[error(
+        "refusing {path}: {why}; a home policy must be owned by its user with mode 0600: chmod 600 {path}"
+    )]
+    UnsafeHomeFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
     /// A server file is over the size cap.
     #[error("{path} is over {max} bytes")]
     TooLarge {

@@ -47,11 +47,21 @@ pub(crate) fn read_checked(path: &Path, owner: Owner) -> Result<Vec<u8>, Error> 
                 return Err(unsafe_file(&why));
             }
         }
-        Owner::User(uid) if meta.uid() != uid => return Err(unsafe_file("not owned by the user")),
-        Owner::User(_) if meta.mode() & 0o777 != 0o600 => {
-            return Err(unsafe_file("mode is not 0600"));
+        Owner::User(uid) => {
+            let why = if meta.uid() != uid {
+                "not owned by the user"
+            } else if meta.mode() & 0o777 != 0o600 {
+                "mode is not 0600"
+            } else {
+                ""
+            };
+            if !why.is_empty() {
+                return Err(Error::UnsafeHomeFile {
+                    path: path.to_owned(),
+                    why: why.to_owned(),
+                });
+            }
         }
-        Owner::User(_) => {}
     }
     if meta.len() > MAX_POLICY_FILE {
         return Err(Error::TooLarge {
