@@ -4,115 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use opk_e2e::{
-    Op, Sshd, TestCa, TestDir, VerifyHost, current_user, install_opk, login_with_chromium,
-};
+use opk_e2e::{Op, TestCa, TestDir, VerifyHost, current_user, install_opk, login_with_chromium};
 use opk_sshcert::{CertRequest, EphemeralKey, KeyAlgorithm, OpkCert};
 
-const OPK: &str = env!("CARGO_BIN_EXE_opk");
-const TMP: &str = env!("CARGO_TARGET_TMPDIR");
-const USER_EMAIL: &str = "alice@example.com";
+mod common;
 
-/// A host: opk's files (see `VerifyHost`) and sshd running with `opk verify`.
-struct Host {
-    sshd: Sshd,
-    v: VerifyHost,
-}
-
-impl std::ops::Deref for Host {
-    type Target = VerifyHost;
-    fn deref(&self) -> &VerifyHost {
-        &self.v
-    }
-}
-
-impl Host {
-    fn start(
-        dir: &TestDir,
-        name: &str,
-        providers: &str,
-        auth_id: &str,
-        env: &[(&str, &str)],
-    ) -> Self {
-        let v = VerifyHost::new(dir, name, Path::new(OPK), providers, auth_id);
-        Self {
-            sshd: v.start_sshd(env),
-            v,
-        }
-    }
-}
-
-fn login(
-    op: &Op,
-    home: &Path,
-    client: &str,
-    extra: &[&str],
-    env: &[(&str, &str)],
-) -> opk_e2e::LoginRun {
-    let provider = format!("{},{client}", op.issuer);
-    let mut args = vec!["--provider", provider.as_str()];
-    args.extend_from_slice(extra);
-    login_with_chromium(Path::new(OPK), home, &args, env, USER_EMAIL).assert_success("opk login")
-}
-
-/// `opk login` that nobody completes in a browser (SSL_CERT_FILE unset), with `--timeout secs`.
-fn login_without_browser(op: &Op, home: &Path, secs: u32) -> Output {
-    let _ports = opk_e2e::login_lock();
-    Command::new(OPK)
-        .args([
-            "login",
-            "--disable-browser-open",
-            "--timeout",
-            &secs.to_string(),
-        ])
-        .args(["--provider", &format!("{},opk-rs256", op.issuer)])
-        .env("HOME", home)
-        .env_remove("SSL_CERT_FILE")
-        .output()
-        .expect("opk login")
-}
-
-fn assert_ssh_ok(out: &Output, marker: &str) {
-    assert!(
-        out.status.success() && String::from_utf8_lossy(&out.stdout).contains(marker),
-        "ssh failed: status {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn assert_ssh_denied(out: &Output) {
-    assert!(
-        !out.status.success(),
-        "ssh unexpectedly succeeded: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("Permission denied"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn policy(user: &str, identity: &str, issuer: &str) -> String {
-    format!("# written by the e2e test\n{user} {identity} {issuer}\n")
-}
-
-fn read_cert(path: &Path) -> OpkCert {
-    OpkCert::from_line(&std::fs::read_to_string(path).expect("cert file")).expect("cert parses")
-}
-
-/// Writes `cert` + `key` as a key pair ssh loads; returns the key path.
-fn write_pair(dir: &TestDir, name: &str, key: &EphemeralKey, cert: &OpkCert) -> PathBuf {
-    let k = dir.write(name, &key.to_openssh_pem("test").expect("pem"), 0o600);
-    dir.write(
-        &format!("{name}-cert.pub"),
-        &cert.to_line(Some("openpubkey")),
-        0o644,
-    );
-    k
-}
+use common::*;
 
 #[test]
 fn rs256_login_ssh_in_and_every_denial() {

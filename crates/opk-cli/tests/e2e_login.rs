@@ -2,120 +2,17 @@
 //! the built `opk`, Debian's ssh, ssh-keygen and sshd with `opk verify` as AuthorizedKeysCommand.
 //! Each test says in its comment how it fails when the feature breaks.
 
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use opk_e2e::{
-    LoginRun, Op, Sshd, TestDir, VerifyHost, current_user, login_with_chromium,
-    login_with_chromium_password, ssh_keygen_list,
+    Op, TestDir, current_user, login_with_chromium, login_with_chromium_password, ssh_keygen_list,
 };
 use opk_sshcert::OpkCert;
 
-const OPK: &str = env!("CARGO_BIN_EXE_opk");
-const TMP: &str = env!("CARGO_TARGET_TMPDIR");
-const USER_EMAIL: &str = "alice@example.com";
+mod common;
 
-/// A host: opk's files (see `VerifyHost`) and sshd running with `opk verify`.
-struct Host {
-    sshd: Sshd,
-    v: VerifyHost,
-}
-
-impl std::ops::Deref for Host {
-    type Target = VerifyHost;
-    fn deref(&self) -> &VerifyHost {
-        &self.v
-    }
-}
-
-impl Host {
-    /// A host trusting `client` of `op` and allowing alice as the current user.
-    fn start(dir: &TestDir, name: &str, op: &Op, client: &str) -> Self {
-        let v = VerifyHost::new(
-            dir,
-            name,
-            Path::new(OPK),
-            &format!("{} {client} 24h\n", op.issuer),
-            &format!(
-                "# written by the e2e test\n{} {USER_EMAIL} {}\n",
-                current_user(),
-                op.issuer
-            ),
-        );
-        Self {
-            sshd: v.start_sshd(&[]),
-            v,
-        }
-    }
-
-    fn sshd_log(&self) -> String {
-        std::fs::read_to_string(&self.sshd.log).unwrap_or_default()
-    }
-}
-
-fn provider(op: &Op, client: &str) -> String {
-    format!("{},{client}", op.issuer)
-}
-
-/// `opk login --provider <op>,<client> <extra>` completed in Chromium; panics unless it worked.
-fn login(op: &Op, home: &Path, client: &str, extra: &[&str]) -> LoginRun {
-    let provider = provider(op, client);
-    let mut args = vec!["--provider", provider.as_str()];
-    args.extend_from_slice(extra);
-    login_with_chromium(Path::new(OPK), home, &args, &[], USER_EMAIL).assert_success("opk login")
-}
-
-fn assert_ssh_ok(out: &Output, marker: &str) {
-    assert!(
-        out.status.success() && String::from_utf8_lossy(&out.stdout).contains(marker),
-        "ssh failed: status {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn read_cert(path: &Path) -> OpkCert {
-    OpkCert::from_line(&std::fs::read_to_string(path).expect("cert file")).expect("cert parses")
-}
-
-/// The decoded OP protected header of the cert's PK Token.
-fn op_header(cert: &OpkCert) -> serde_json::Value {
-    let b64 = cert
-        .pk_token()
-        .expect("pkt")
-        .split(':')
-        .nth(1)
-        .expect("op header")
-        .to_owned();
-    serde_json::from_slice(&opk_pktoken::b64::decode(&b64, "h").expect("b64")).expect("json")
-}
-
-fn claims(cert: &OpkCert) -> serde_json::Map<String, serde_json::Value> {
-    opk_pktoken::PkToken::from_compact(cert.pk_token().expect("pkt"))
-        .expect("pkt")
-        .claims()
-        .clone()
-}
-
-fn mode(path: &Path) -> u32 {
-    std::fs::metadata(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .permissions()
-        .mode()
-        & 0o777
-}
-
-/// Names in a directory, sorted.
-fn names_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
+use common::*;
 
 /// `--principals` puts exactly the listed principals in the certificate, `opk verify` echoes them
 /// in `principals="…"`, and sshd accepts the certificate for the current user (one of them).
@@ -129,7 +26,7 @@ fn principals_flag_reaches_the_cert_verify_and_sshd() {
     let user = current_user();
     let home = dir.join("home");
     let listed = format!("{user},deploy");
-    login(&op, &home, "opk-rs256", &["--principals", &listed]);
+    login(&op, &home, "opk-rs256", &["--principals", &listed], &[]);
     let key = home.join(".ssh/id_ecdsa");
     let cert_path = home.join(".ssh/id_ecdsa-cert.pub");
     let listing = ssh_keygen_list(&cert_path);
@@ -142,7 +39,7 @@ fn principals_flag_reaches_the_cert_verify_and_sshd() {
     assert_eq!(shown, [user.as_str(), "deploy"], "{listing}");
     assert!(!listing.contains("opkssh-wildcard"), "{listing}");
 
-    let host = Host::start(&dir, "host", &op, "opk-rs256");
+    let host = Host::allowing_alice(&dir, "host", &op, "opk-rs256");
     assert_ssh_ok(
         &host.sshd.ssh(&key, &user, "echo principals-ok"),
         "principals-ok",
@@ -164,7 +61,7 @@ fn principals_flag_reaches_the_cert_verify_and_sshd() {
 
     // No principals at all.
     let empty_home = dir.join("home-empty");
-    login(&op, &empty_home, "opk-rs256", &["--principals", ""]);
+    login(&op, &empty_home, "opk-rs256", &["--principals", ""], &[]);
     let empty_key = empty_home.join(".ssh/id_ecdsa");
     let empty_cert_path = empty_home.join(".ssh/id_ecdsa-cert.pub");
     let empty_cert = read_cert(&empty_cert_path);
@@ -239,7 +136,7 @@ fn opkssh_providers_alias_and_default() {
     let cert = read_cert(&cert_path);
     assert_eq!(op_header(&cert)["alg"], "RS256");
     assert_eq!(claims(&cert)["aud"], "opk-rs256");
-    let rs = Host::start(&dir, "rs", &op, "opk-rs256");
+    let rs = Host::allowing_alice(&dir, "rs", &op, "opk-rs256");
     assert_ssh_ok(
         &rs.sshd
             .ssh(&home.join(".ssh/id_ecdsa"), &user, "echo alias-ok"),
@@ -269,7 +166,7 @@ fn print_key_output_is_a_working_pair() {
     let dir = TestDir::new(TMP);
     let user = current_user();
     let home = dir.join("home");
-    let run = login(&op, &home, "opk-rs256", &["--print-key"]);
+    let run = login(&op, &home, "opk-rs256", &["--print-key"], &[]);
     assert!(!home.join(".ssh").exists(), "--print-key wrote to ~/.ssh");
     let (cert_line, pem) = run.stdout.split_once('\n').expect("two parts");
     let cert = OpkCert::from_line(cert_line).expect("printed cert line parses");
@@ -297,7 +194,7 @@ fn print_key_output_is_a_working_pair() {
     let derived: Vec<&str> = derived.split_whitespace().take(2).collect();
     assert_eq!(derived.join(" "), cert.public_key().to_openssh_line());
 
-    let host = Host::start(&dir, "host", &op, "opk-rs256");
+    let host = Host::allowing_alice(&dir, "host", &op, "opk-rs256");
     assert_ssh_ok(&host.sshd.ssh(&key, &user, "echo printed-ok"), "printed-ok");
     dir.keep_if_asked();
 }
@@ -310,7 +207,7 @@ fn ed25519_default_key_name() {
     let dir = TestDir::new(TMP);
     let user = current_user();
     let home = dir.join("home");
-    let run = login(&op, &home, "opk-rs256", &["-t", "ed25519"]);
+    let run = login(&op, &home, "opk-rs256", &["-t", "ed25519"], &[]);
     let key = home.join(".ssh/id_ed25519");
     let cert_path = home.join(".ssh/id_ed25519-cert.pub");
     assert!(
@@ -330,7 +227,7 @@ fn ed25519_default_key_name() {
     assert_eq!(mode(&home.join(".ssh")), 0o700);
     let cert = read_cert(&cert_path);
     assert_eq!(cert.cert_type(), "ssh-ed25519-cert-v01@openssh.com");
-    let host = Host::start(&dir, "host", &op, "opk-rs256");
+    let host = Host::allowing_alice(&dir, "host", &op, "opk-rs256");
     assert_ssh_ok(&host.sshd.ssh(&key, &user, "echo ed-ok"), "ed-ok");
     dir.keep_if_asked();
 }
@@ -350,7 +247,7 @@ fn users_own_id_ecdsa_is_kept_and_the_sk_slot_is_reused() {
     let key = home.join(".ssh/id_ecdsa_sk");
     let cert_path = home.join(".ssh/id_ecdsa_sk-cert.pub");
 
-    login(&op, &home, "opk-rs256", &[]);
+    login(&op, &home, "opk-rs256", &[], &[]);
     let expected = [
         "id_ecdsa",
         "id_ecdsa.pub",
@@ -361,12 +258,12 @@ fn users_own_id_ecdsa_is_kept_and_the_sk_slot_is_reused() {
     assert_eq!(std::fs::read_to_string(&own).expect("own"), "MY OWN KEY");
     let first = std::fs::read_to_string(&cert_path).expect("cert");
     assert!(first.ends_with(" openpubkey"), "{first:?}");
-    let host = Host::start(&dir, "host", &op, "opk-rs256");
+    let host = Host::allowing_alice(&dir, "host", &op, "opk-rs256");
     assert_ssh_ok(&host.sshd.ssh(&key, &user, "echo sk-ok"), "sk-ok");
 
     // The second login finds its own pair in the _sk slot and replaces it.
     let first_key = std::fs::read_to_string(&key).expect("key");
-    login(&op, &home, "opk-rs256", &[]);
+    login(&op, &home, "opk-rs256", &[], &[]);
     assert_eq!(names_in(&home.join(".ssh")), expected);
     assert_eq!(std::fs::read_to_string(&own).expect("own"), "MY OWN KEY");
     let second = std::fs::read_to_string(&cert_path).expect("cert");
@@ -421,7 +318,7 @@ fn opkssh_identity_directory() {
         0o600,
     );
     let config = dir.write("home/.ssh/opkssh/config", "", 0o600);
-    login(&op, &home, "opk-rs256", &[]);
+    login(&op, &home, "opk-rs256", &[], &[]);
 
     let name = opkssh_identity_name(&op.issuer, "opk-rs256");
     // http://localhost:PORT: the `://` and `:` runs each become one `_`.
@@ -454,7 +351,7 @@ fn opkssh_identity_directory() {
         "Include ~/.ssh/opkssh/config\n\nHost *\n"
     );
 
-    let host = Host::start(&dir, "host", &op, "opk-rs256");
+    let host = Host::allowing_alice(&dir, "host", &op, "opk-rs256");
     assert_ssh_ok(
         &host
             .sshd
@@ -463,7 +360,7 @@ fn opkssh_identity_directory() {
     );
 
     // A second login for the same provider reuses the name and does not repeat the line.
-    login(&op, &home, "opk-rs256", &[]);
+    login(&op, &home, "opk-rs256", &[], &[]);
     assert_eq!(names_in(&home.join(".ssh/opkssh")).len(), 3);
     let config_text = std::fs::read_to_string(&config).expect("config");
     assert_eq!(

@@ -374,39 +374,50 @@ impl Sshd {
     /// Runs `remote_command` with the stock ssh client and key `key` (its `-cert.pub` is loaded
     /// by ssh itself). No user config, no agent, no known_hosts: only what the test gives.
     pub fn ssh(&self, key: &Path, user: &str, remote_command: &str) -> Output {
-        Command::new("ssh")
-            .args([
-                "-F",
-                "/dev/null",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "IdentitiesOnly=yes",
-                "-o",
-                "PasswordAuthentication=no",
-                "-o",
-                "ConnectTimeout=10",
-                "-o",
-                "LogLevel=ERROR",
-                "-o",
-                "IdentityAgent=none",
-                "-i",
-            ])
-            .arg(key)
-            .args([
-                "-p",
-                &self.port.to_string(),
-                &format!("{user}@127.0.0.1"),
-                remote_command,
-            ])
-            .env_remove("SSH_AUTH_SOCK")
-            .stdin(Stdio::null())
-            .output()
-            .expect("ssh")
+        self.run_ssh(Path::new("/dev/null"), Some(key), user, remote_command)
+    }
+
+    /// Runs `remote_command` with the stock ssh client reading the client config `config`
+    /// (`ssh -F config`): the identity comes from its `IdentityFile` lines only. Otherwise the
+    /// options of [`Sshd::ssh`]: no agent, no known_hosts, batch mode.
+    pub fn ssh_with_config(&self, config: &Path, user: &str, remote_command: &str) -> Output {
+        self.run_ssh(config, None, user, remote_command)
+    }
+
+    fn run_ssh(
+        &self,
+        config: &Path,
+        key: Option<&Path>,
+        user: &str,
+        remote_command: &str,
+    ) -> Output {
+        let mut cmd = Command::new("ssh");
+        cmd.arg("-F").arg(config);
+        for option in [
+            "BatchMode=yes",
+            "StrictHostKeyChecking=no",
+            "UserKnownHostsFile=/dev/null",
+            "IdentitiesOnly=yes",
+            "PasswordAuthentication=no",
+            "ConnectTimeout=10",
+            "LogLevel=ERROR",
+            "IdentityAgent=none",
+        ] {
+            cmd.args(["-o", option]);
+        }
+        if let Some(key) = key {
+            cmd.arg("-i").arg(key);
+        }
+        cmd.args([
+            "-p",
+            &self.port.to_string(),
+            &format!("{user}@127.0.0.1"),
+            remote_command,
+        ])
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::null())
+        .output()
+        .expect("ssh")
     }
 }
 
@@ -450,12 +461,16 @@ pub fn login_with_chromium(
     env: &[(&str, &str)],
     user: &str,
 ) -> LoginRun {
-    let ca = env
-        .iter()
+    login_in_browser(opk, home, args, env, user, &trust_test_ca(env))
+}
+
+/// login.mjs arguments making the stand-in browser trust the test CA that `env`'s SSL_CERT_FILE
+/// names (opk's own trust comes from that variable).
+fn trust_test_ca<'a>(env: &[(&str, &'a str)]) -> Vec<&'a str> {
+    env.iter()
         .find(|(k, _)| *k == "SSL_CERT_FILE")
-        .map(|(_, v)| *v);
-    let browser_args: Vec<&str> = ca.map(|ca| vec!["--ca", ca]).unwrap_or_default();
-    login_in_browser(opk, home, args, env, user, &browser_args)
+        .map(|(_, ca)| vec!["--ca", *ca])
+        .unwrap_or_default()
 }
 
 /// Runs `<program> login --disable-browser-open <args>` (opk or opkssh), waits for the login URL
@@ -869,47 +884,8 @@ pub fn login_with_chromium_password(
     password: &str,
 ) -> LoginRun {
     let mut browser_args = vec!["--password", password];
-    if let Some((_, ca)) = env.iter().find(|(k, _)| *k == "SSL_CERT_FILE") {
-        browser_args.extend(["--ca", ca]);
-    }
+    browser_args.extend(trust_test_ca(env));
     login_in_browser(opk, home, args, env, user, &browser_args)
-}
-
-impl Sshd {
-    /// Runs `remote_command` with the stock ssh client reading the client config `config`
-    /// (`ssh -F config`): the identity comes from its `IdentityFile` lines only. Otherwise the
-    /// options of [`Sshd::ssh`]: no agent, no known_hosts, batch mode.
-    pub fn ssh_with_config(&self, config: &Path, user: &str, remote_command: &str) -> Output {
-        Command::new("ssh")
-            .arg("-F")
-            .arg(config)
-            .args([
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "IdentitiesOnly=yes",
-                "-o",
-                "PasswordAuthentication=no",
-                "-o",
-                "ConnectTimeout=10",
-                "-o",
-                "LogLevel=ERROR",
-                "-o",
-                "IdentityAgent=none",
-                "-p",
-                &self.port.to_string(),
-                &format!("{user}@127.0.0.1"),
-                remote_command,
-            ])
-            .env_remove("SSH_AUTH_SOCK")
-            .stdin(Stdio::null())
-            .output()
-            .expect("ssh")
-    }
 }
 
 /// `ssh-keygen -L -f cert`: the certificate as OpenSSH itself reads it.

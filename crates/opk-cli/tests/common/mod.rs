@@ -1,0 +1,173 @@
+//! Helpers shared by the end-to-end test files (real OP, Chromium, sshd, ssh; the built `opk`).
+#![allow(dead_code)]
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use opk_e2e::{Op, Sshd, TestDir, VerifyHost, current_user, login_with_chromium};
+use opk_sshcert::{EphemeralKey, OpkCert};
+
+pub(crate) const OPK: &str = env!("CARGO_BIN_EXE_opk");
+pub(crate) const TMP: &str = env!("CARGO_TARGET_TMPDIR");
+pub(crate) const USER_EMAIL: &str = "alice@example.com";
+
+/// A host: opk's files (see `VerifyHost`) and sshd running with `opk verify`.
+pub(crate) struct Host {
+    pub(crate) sshd: Sshd,
+    pub(crate) v: VerifyHost,
+}
+
+impl std::ops::Deref for Host {
+    type Target = VerifyHost;
+    fn deref(&self) -> &VerifyHost {
+        &self.v
+    }
+}
+
+impl Host {
+    pub(crate) fn start(
+        dir: &TestDir,
+        name: &str,
+        providers: &str,
+        auth_id: &str,
+        env: &[(&str, &str)],
+    ) -> Self {
+        let v = VerifyHost::new(dir, name, Path::new(OPK), providers, auth_id);
+        Self {
+            sshd: v.start_sshd(env),
+            v,
+        }
+    }
+}
+
+pub(crate) fn login(
+    op: &Op,
+    home: &Path,
+    client: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> opk_e2e::LoginRun {
+    let provider = provider(op, client);
+    let mut args = vec!["--provider", provider.as_str()];
+    args.extend_from_slice(extra);
+    login_with_chromium(Path::new(OPK), home, &args, env, USER_EMAIL).assert_success("opk login")
+}
+
+/// `opk login` that nobody completes in a browser (SSL_CERT_FILE unset), with `--timeout secs`.
+pub(crate) fn login_without_browser(op: &Op, home: &Path, secs: u32) -> Output {
+    let _ports = opk_e2e::login_lock();
+    Command::new(OPK)
+        .args([
+            "login",
+            "--disable-browser-open",
+            "--timeout",
+            &secs.to_string(),
+        ])
+        .args(["--provider", &format!("{},opk-rs256", op.issuer)])
+        .env("HOME", home)
+        .env_remove("SSL_CERT_FILE")
+        .output()
+        .expect("opk login")
+}
+
+pub(crate) fn assert_ssh_ok(out: &Output, marker: &str) {
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains(marker),
+        "ssh failed: status {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+pub(crate) fn assert_ssh_denied(out: &Output) {
+    assert!(
+        !out.status.success(),
+        "ssh unexpectedly succeeded: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Permission denied"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+pub(crate) fn policy(user: &str, identity: &str, issuer: &str) -> String {
+    format!("# written by the e2e test\n{user} {identity} {issuer}\n")
+}
+
+pub(crate) fn read_cert(path: &Path) -> OpkCert {
+    OpkCert::from_line(&std::fs::read_to_string(path).expect("cert file")).expect("cert parses")
+}
+
+/// Writes `cert` + `key` as a key pair ssh loads; returns the key path.
+pub(crate) fn write_pair(dir: &TestDir, name: &str, key: &EphemeralKey, cert: &OpkCert) -> PathBuf {
+    let k = dir.write(name, &key.to_openssh_pem("test").expect("pem"), 0o600);
+    dir.write(
+        &format!("{name}-cert.pub"),
+        &cert.to_line(Some("openpubkey")),
+        0o644,
+    );
+    k
+}
+
+impl Host {
+    /// A host trusting `client` of `op` (24h) and allowing alice as the current user.
+    pub(crate) fn allowing_alice(dir: &TestDir, name: &str, op: &Op, client: &str) -> Self {
+        let providers = format!("{} {client} 24h\n", op.issuer);
+        Self::start(
+            dir,
+            name,
+            &providers,
+            &policy(&current_user(), USER_EMAIL, &op.issuer),
+            &[],
+        )
+    }
+
+    pub(crate) fn sshd_log(&self) -> String {
+        std::fs::read_to_string(&self.sshd.log).unwrap_or_default()
+    }
+}
+
+pub(crate) fn provider(op: &Op, client: &str) -> String {
+    format!("{},{client}", op.issuer)
+}
+
+/// The decoded OP protected header of the cert's PK Token.
+pub(crate) fn op_header(cert: &OpkCert) -> serde_json::Value {
+    let b64 = cert
+        .pk_token()
+        .expect("pkt")
+        .split(':')
+        .nth(1)
+        .expect("op header")
+        .to_owned();
+    serde_json::from_slice(&opk_pktoken::b64::decode(&b64, "h").expect("b64")).expect("json")
+}
+
+pub(crate) fn claims(cert: &OpkCert) -> serde_json::Map<String, serde_json::Value> {
+    opk_pktoken::PkToken::from_compact(cert.pk_token().expect("pkt"))
+        .expect("pkt")
+        .claims()
+        .clone()
+}
+
+pub(crate) fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// Names in a directory, sorted.
+pub(crate) fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
