@@ -1,4 +1,4 @@
-# Shared by demo.sh, test.sh and bench-verify.sh. Source it; do not run it.
+# Shared by demo.sh, test.sh and bench.sh. Source it; do not run it.
 # Everything listens on 127.0.0.1 and lives under one work directory; nothing touches the
 # machine's /etc/ssh, /etc/opk or ~/.ssh.
 
@@ -25,7 +25,7 @@ opk_setup() {
     (cd "$OPK_ROOT/testing/op" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   fi
   # Only the interop tests and the benchmark need it; they fail with a hint when it is missing.
-  opk_install_opkssh || echo "warning: reference opkssh not installed; interop tests and bench-verify.sh will fail" >&2
+  opk_install_opkssh || echo "warning: reference opkssh not installed; interop tests and bench.sh will fail" >&2
 }
 
 # The reference implementation for the interop tests and the benchmark: opkssh, built from source
@@ -81,11 +81,15 @@ opk_free_port() {
 }
 
 # opk_start_op DIR [TLS_CERT TLS_KEY] → sets OP_PID and OP_ISSUER (https://localhost:PORT when
-# a certificate and key are given, else http://localhost:PORT).
+# a certificate and key are given, else http://localhost:PORT). OP_PORT (default: any free port)
+# and OP_KEYS (a signing-key file, kept across restarts; delete it to rotate) are optional. The
+# OP's request log is appended to DIR/op.err.
 opk_start_op() {
-  local dir=$1 tls=()
+  local dir=$1 tls=() keys=()
   [ $# -lt 3 ] || tls=(--https --tls-cert "$2" --tls-key "$3")
-  node "$OPK_ROOT/testing/op/op.mjs" --port 0 --stop-after-seconds 1800 "${tls[@]}" >"$dir/op.out" 2>"$dir/op.err" &
+  [ -z "${OP_KEYS:-}" ] || keys=(--keys "$OP_KEYS")
+  node "$OPK_ROOT/testing/op/op.mjs" --port "${OP_PORT:-0}" --stop-after-seconds 1800 "${tls[@]}" "${keys[@]}" \
+    >"$dir/op.out" 2>>"$dir/op.err" &
   OP_PID=$!
   local i
   for i in $(seq 1 300); do
@@ -97,22 +101,41 @@ opk_start_op() {
   return 1
 }
 
-# opk_start_sshd DIR OPK_BINARY → sets SSHD_PID and SSHD_PORT. Policy files go in DIR/etc.
+# opk_test_ca DIR: a throw-away CA (DIR/ca.pem) and a localhost server certificate signed by it
+# (DIR/server.pem, DIR/server.key), for an https OP.
+opk_test_ca() {
+  mkdir -p "$1"
+  (
+    cd "$1"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=opk test CA" \
+      -keyout ca.key -out ca.pem -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
+      -keyout server.key -out server.csr 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >ext.cnf
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile ext.cnf \
+      -out server.pem 2>/dev/null
+  )
+}
+
+# opk_start_sshd DIR OPK_BINARY [AUTH_CONFIG] → sets SSHD_PID and SSHD_PORT. Policy files go in
+# DIR/etc. AUTH_CONFIG replaces the default key authorization (opk verify as the
+# AuthorizedKeysCommand, no authorized_keys file) with other sshd_config lines.
 opk_start_sshd() {
-  local dir=$1 opk=$2 user
+  local dir=$1 opk=$2 auth=${3:-} user
   user=$(id -un)
   install -d -m 755 "$dir/bin" "$dir/etc" "$dir/log"
   install -m 755 "$opk" "$dir/bin/opk"
   ssh-keygen -q -t ed25519 -N '' -f "$dir/etc/ssh_host_ed25519_key" <<<y >/dev/null
   SSHD_PORT=$(opk_free_port)
+  [ -n "$auth" ] || auth="AuthorizedKeysFile none
+AuthorizedKeysCommand $dir/bin/opk verify --providers-file $dir/etc/providers --auth-id-file $dir/etc/auth_id --log-file $dir/log/opk.log --jwks-cache-dir $dir/jwks --config-path $dir/etc/config.yml %u %k %t
+AuthorizedKeysCommandUser $user"
   cat >"$dir/etc/sshd_config" <<CONF
 Port $SSHD_PORT
 ListenAddress 127.0.0.1
 HostKey $dir/etc/ssh_host_ed25519_key
 PidFile $dir/sshd.pid
-AuthorizedKeysFile none
-AuthorizedKeysCommand $dir/bin/opk verify --providers-file $dir/etc/providers --auth-id-file $dir/etc/auth_id --log-file $dir/log/opk.log --jwks-cache-dir $dir/jwks --config-path $dir/etc/config.yml %u %k %t
-AuthorizedKeysCommandUser $user
+$auth
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no

@@ -2,7 +2,7 @@
 # replaced by per-test directories, leaving the machine's /etc and /var/log untouched. Run it as
 #   unshare --mount --propagation private sh opkssh-ns.sh NS_DIR HIDE_DIR COMMAND...
 # NS_DIR holds etc-opk/ and var-log/; HIDE_DIR (may be empty) is hidden behind an empty dir.
-# Used by crates/opk-e2e (include_str!) and scripts/bench-verify.sh.
+# Used by crates/opk-e2e (include_str!) and scripts/bench.sh.
 #
 # Why an overlay: /etc/opk usually does not exist, and a bind mount needs an existing mount
 # point. Creating /etc/opk on the host would change the machine, bind-mounting a directory over
@@ -12,7 +12,7 @@
 # directory, and the host's /etc is untouched. Mounts below /etc (containers bind
 # /etc/hosts, /etc/resolv.conf) are bound aside first and re-exposed on top of the overlay.
 # /var/log exists, so a plain bind mount covers it. The namespace, and with it every mount, dies
-# with the command; the caller (OpksshHost::run, bench-verify.sh) then removes the scratch directory (never while mounted).
+# with the command; the caller (OpksshHost::run, bench.sh) then removes the scratch directory (never while mounted).
 set -e
 ns=$1; hide=$2; shift 2
 up=$(mktemp -d "$ns/ovl.XXXXXX")

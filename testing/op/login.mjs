@@ -4,6 +4,7 @@
 // Usage:
 //   node login.mjs URL [--user NAME] [--password PW] [--screenshot FILE] [--timeout SECONDS]
 //                      [--chromium PATH] [--ca FILE] [--ignore-https-errors]
+//                      [--callback-time FILE]
 //
 // Opens URL (the OP authorization URL printed by `opk login --disable-browser-open`) in Debian
 // Chromium (/usr/bin/chromium, override with --chromium or $OPK_CHROMIUM) driven by
@@ -20,6 +21,9 @@
 // --ca FILE trusts a test CA (PEM) for an https OP: Node verifies the OP's certificate with it,
 // then Chromium is told to accept exactly that certificate's key (SPKI pin). --ignore-https-errors accepts any certificate (last resort).
 // --screenshot FILE saves a PNG of the last page (also on failure, when possible).
+// --callback-time FILE writes the wall-clock time (Unix epoch milliseconds) at which the browser
+// sent the request to the loopback /login-callback: the start of the client's own work, for the
+// login-latency benchmark (scripts/bench.sh B3).
 
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -64,6 +68,7 @@ try {
       chromium: { type: 'string', default: process.env.OPK_CHROMIUM || '/usr/bin/chromium' },
       ca: { type: 'string' },
       'ignore-https-errors': { type: 'boolean', default: false },
+      'callback-time': { type: 'string' },
     },
     allowPositionals: true,
     strict: true,
@@ -149,6 +154,11 @@ try {
   currentPage = page;
   page.setDefaultTimeout(timeoutMs);
 
+  if (opts['callback-time']) {
+    page.on('request', (req) => {
+      if (isCallback(req.url())) fs.writeFileSync(opts['callback-time'], `${Date.now()}\n`);
+    });
+  }
   // Remember the navigation to the callback so we can wait for it wherever it happens.
   const callbackLoaded = page.waitForURL(isCallback, { waitUntil: 'load', timeout: timeoutMs });
   callbackLoaded.catch(() => {});

@@ -1,5 +1,5 @@
 //! In-process cost of the verify path, step by step (criterion). The whole-process comparison
-//! with opkssh and a no-op AuthorizedKeysCommand is scripts/bench-verify.sh (BENCHMARKS.md).
+//! with opkssh and a no-op AuthorizedKeysCommand is scripts/bench.sh (B1) (BENCHMARKS.md).
 //! Run: cargo bench -p opk-verify --bench verify
 
 #[path = "../tests/common/mod.rs"]
