@@ -1,6 +1,6 @@
-//! Where `opk login` writes the key and certificate, with opkssh's precedence (opkssh.md §3.2),
-//! and how: atomically (temp file + rename), so a failed or interrupted login never leaves a
-//! half-written key or destroys the previous one.
+//! Where `opk login` writes the key and certificate, with opkssh's precedence (`-i` first,
+//! docs/hazards.md H-8), and how: atomically (temp file + rename), so a failed or interrupted
+//! login never leaves a half-written key or destroys the previous one.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;

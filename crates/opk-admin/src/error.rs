@@ -1,0 +1,66 @@
+//! The crate's one error type. Each variant says its cause in its message or exposes it as
+//! `source`, never both.
+
+use std::path::PathBuf;
+
+/// Errors of the admin commands.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The policy file is over opk-policy's size limit.
+    #[error("Failed to add to policy: {path} is over {max} bytes")]
+    PolicyTooLarge {
+        /// The policy file.
+        path: PathBuf,
+        /// The limit.
+        max: usize,
+    },
+    /// The policy file exists but cannot be read.
+    #[error("Failed to add to policy: cannot read {path}")]
+    ReadPolicy {
+        /// The policy file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The row is invalid (principal, identity or issuer), or the result would be too large.
+    #[error("Failed to add to policy")]
+    Row(#[source] opk_policy::Error),
+    /// The policy file's directory cannot be created.
+    #[error("Failed to add to policy: cannot create {dir}")]
+    CreateDir {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The new policy cannot be written.
+    #[error("Failed to add to policy")]
+    WritePolicy(#[source] opk_files::Error),
+    /// The system policy is missing (an installation problem `add` does not paper over).
+    #[error(
+        "Failed to add to policy: {0} does not exist; create it root:opksshuser mode 0640 (the installer does) or pass --auth-id-file"
+    )]
+    NoSystemPolicy(PathBuf),
+    /// The system policy cannot be opened for a reason other than permissions.
+    #[error("Failed to add to policy: cannot open {path}")]
+    OpenSystemPolicy {
+        /// The system policy.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The system policy is not writable and the principal has no home for a home policy.
+    #[error(
+        "Failed to add to policy: {system} is not writable and {principal:?} has no {} entry for a home policy",
+        passwd.display()
+    )]
+    NoHome {
+        /// The system policy.
+        system: PathBuf,
+        /// The principal.
+        principal: String,
+        /// The passwd file searched.
+        passwd: PathBuf,
+    },
+}

@@ -1,0 +1,166 @@
+//! The login itself: key, commitment, OIDC flow, PK Token, self-check, certificate.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use opk_jwks::JwksFetcher;
+use opk_oidc::{LoginOptions, OidcHttp, ProviderSpec};
+use opk_pktoken::{Cic, ExpiryPolicy, Jwks, PkToken, ProviderCheck, UserSigner};
+use opk_sshcert::{CertRequest, EphemeralKey, KeyAlgorithm, OpkCert, WILDCARD_PRINCIPAL};
+
+use crate::Error;
+use crate::keyfiles::{self, KEY_COMMENT, KeyLocation};
+
+/// What to do.
+pub struct LoginRequest<'a> {
+    /// The OP and client.
+    pub provider: &'a ProviderSpec,
+    /// Key type.
+    pub key_algorithm: KeyAlgorithm,
+    /// Browser and redirect settings.
+    pub oidc: &'a LoginOptions,
+    /// Certificate principals as given to `--principals`: `None` means [`WILDCARD_PRINCIPAL`];
+    /// empty entries are dropped (`--principals ""` means none, as in opkssh).
+    pub principals: Option<Vec<String>>,
+    /// Put the access token into `openpubkey-act` (lets servers call userinfo).
+    pub send_access_token: bool,
+}
+
+/// A finished login, not yet written anywhere.
+pub struct Login {
+    /// The ephemeral key.
+    pub key: EphemeralKey,
+    /// The certificate carrying the PK Token.
+    pub cert: OpkCert,
+    /// The PK Token.
+    pub pk_token: PkToken,
+}
+
+impl Login {
+    /// `email sub iss aud` values for the summary opkssh prints.
+    pub fn identity(&self) -> [String; 4] {
+        let c = self.pk_token.claims();
+        let s = |n: &str| {
+            c.get(n)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let aud = match c.get("aud") {
+            Some(serde_json::Value::Array(a)) => a
+                .iter()
+                .filter_map(|v| v.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            Some(v) => v.as_str().unwrap_or_default().to_owned(),
+            None => String::new(),
+        };
+        [s("email"), s("sub"), s("iss"), aud]
+    }
+
+    /// The private key in OpenSSH format.
+    pub fn private_key_pem(&self) -> Result<String, Error> {
+        Ok(self.key.to_openssh_pem(KEY_COMMENT)?.to_string())
+    }
+
+    /// Writes key and certificate to `loc` atomically.
+    pub fn write(&self, loc: &KeyLocation) -> Result<(), Error> {
+        let pem = self.key.to_openssh_pem(KEY_COMMENT)?;
+        keyfiles::write_pair(loc, &pem, &self.cert.to_line(Some(&loc.cert_comment)))
+    }
+}
+
+/// opkssh's OIDC settings for `--provider` logins: `prompt=consent` (so a refresh token is
+/// issued) and `access_type=offline`, on opkssh's redirect ports.
+pub fn oidc_options(open_browser: bool, timeout: Duration) -> LoginOptions {
+    LoginOptions {
+        open_browser,
+        timeout,
+        prompt: Some("consent".into()),
+        access_type: Some("offline".into()),
+        ..LoginOptions::default()
+    }
+}
+
+/// Runs the login: `http` talks to the OP, `jwks` fetches its keys for the self-check, `now` is
+/// the clock the self-check uses (read after the browser came back). `show_url` always receives
+/// the authorization URL (also when a browser opens).
+///
+/// Principals that verify would refuse (docs/hazards.md H-1) fail before anything else, rather
+/// than at the first ssh.
+pub fn login(
+    req: &LoginRequest<'_>,
+    http: &dyn OidcHttp,
+    jwks: &dyn JwksFetcher,
+    now: &dyn Fn() -> SystemTime,
+    show_url: &mut dyn FnMut(&str),
+) -> Result<Login, Error> {
+    let principals = match &req.principals {
+        None => vec![WILDCARD_PRINCIPAL.to_owned()],
+        Some(list) => list.iter().filter(|p| !p.is_empty()).cloned().collect(),
+    };
+    for p in &principals {
+        opk_policy::check_principal(p).map_err(Error::Principal)?;
+    }
+
+    let key = EphemeralKey::generate(req.key_algorithm)?;
+    let signer = match req.key_algorithm {
+        KeyAlgorithm::EcdsaP256 => {
+            UserSigner::from_p256_scalar(&key.secret_bytes()).map_err(Error::Signer)?
+        }
+        KeyAlgorithm::Ed25519 => UserSigner::from_ed25519_seed(&key.secret_bytes()),
+    };
+    let mut rz = [0u8; 32];
+    getrandom::fill(&mut rz).map_err(Error::Random)?;
+    let public = signer.public_jwk().map_err(Error::Signer)?;
+    let cic = Cic::new(&public, rz).map_err(Error::Signer)?;
+
+    let tokens = opk_oidc::login_with_browser(http, req.provider, &cic.hash(), req.oidc, show_url)?;
+    let pk_token = PkToken::issue(&tokens.id_token, &cic, &signer).map_err(Error::PkToken)?;
+
+    // Check the token exactly as `opk verify` will (default 24h policy, as opkssh's client does),
+    // so a misconfigured OP fails here and not at the first ssh.
+    let keys = jwks.fetch(&req.provider.issuer).map_err(Error::Jwks)?;
+    let keys = Jwks::from_json(&keys).map_err(Error::PkToken)?;
+    let now = now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let check = ProviderCheck {
+        issuer: &req.provider.issuer,
+        client_id: &req.provider.client_id,
+        expiry: ExpiryPolicy::Hours24,
+    };
+    pk_token
+        .verify(&check, &keys, now)
+        .map_err(Error::PkToken)?;
+
+    let access_token = if req.send_access_token {
+        Some(tokens.access_token.clone().ok_or(Error::NoAccessToken)?)
+    } else {
+        None
+    };
+    let cert = OpkCert::issue(
+        &CertRequest {
+            key_id: pk_token.claim_str("email").unwrap_or_default().to_owned(),
+            principals,
+            pk_token: pk_token.to_compact(),
+            access_token,
+        },
+        &key,
+    )?;
+    Ok(Login {
+        key,
+        cert,
+        pk_token,
+    })
+}
+
+/// Where a login for this provider would write, given the user's home.
+pub fn default_location(
+    home: &Path,
+    explicit: Option<&Path>,
+    login: &Login,
+) -> Result<KeyLocation, Error> {
+    let [_, _, iss, aud] = login.identity();
+    keyfiles::choose(home, explicit, login.key.algorithm(), &iss, &aud)
+}

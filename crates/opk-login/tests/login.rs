@@ -1,0 +1,311 @@
+//! The whole login in-process: an in-memory OP (discovery, token endpoint, JWKS, ES256 ID
+//! tokens), a fake browser that follows the loopback redirect, and a fixed clock. The written
+//! certificate must pass `opk verify` at that clock's time.
+
+use std::cell::Cell;
+use std::io::{Read as _, Write as _};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt as _;
+use std::sync::Mutex;
+use std::thread;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use opk_login::{Error, JwksFetcher, LoginOptions, LoginRequest, OidcHttp, ProviderSpec};
+use opk_pktoken::{UserSigner, b64};
+use opk_sshcert::{EphemeralKey, KeyAlgorithm, OpkCert, WILDCARD_PRINCIPAL};
+use serde_json::{Value, json};
+
+const ISS: &str = "https://op.example";
+const CLIENT: &str = "client-1";
+/// When the fake OP issues its tokens (2023-11-14): far from the real clock, so a login that
+/// read the system clock instead of the one it was given would fail the 24h self-check.
+const ISSUED_AT: u64 = 1_700_000_000;
+
+struct FakeOp {
+    key: UserSigner,
+    /// The nonce of the authorize request the fake browser saw.
+    nonce: Mutex<Option<String>>,
+    token_calls: Cell<u32>,
+    jwks_calls: Cell<u32>,
+}
+
+impl FakeOp {
+    fn new() -> Self {
+        let secret = EphemeralKey::generate(KeyAlgorithm::EcdsaP256)
+            .expect("op key")
+            .secret_bytes();
+        FakeOp {
+            key: UserSigner::from_p256_scalar(&secret).expect("signer"),
+            nonce: Mutex::new(None),
+            token_calls: Cell::new(0),
+            jwks_calls: Cell::new(0),
+        }
+    }
+
+    fn id_token(&self, nonce: &str) -> String {
+        let claims = json!({
+            "iss": ISS, "aud": CLIENT, "sub": "user-1", "email": "alice@example.com",
+            "email_verified": true, "nonce": nonce,
+            "iat": ISSUED_AT, "exp": ISSUED_AT + 3600,
+        });
+        let h = b64::encode(
+            json!({"alg": "ES256", "kid": "k1", "typ": "JWT"})
+                .to_string()
+                .as_bytes(),
+        );
+        let p = b64::encode(claims.to_string().as_bytes());
+        let s = b64::encode(&self.key.sign(format!("{h}.{p}").as_bytes()));
+        format!("{h}.{p}.{s}")
+    }
+}
+
+impl OidcHttp for FakeOp {
+    fn get_json(&self, url: &str) -> Result<Value, opk_oidc::Error> {
+        assert_eq!(url, format!("{ISS}/.well-known/openid-configuration"));
+        Ok(json!({
+            "issuer": ISS,
+            "authorization_endpoint": format!("{ISS}/authorize"),
+            "token_endpoint": format!("{ISS}/token"),
+            "jwks_uri": format!("{ISS}/jwks"),
+        }))
+    }
+
+    fn post_form(&self, url: &str, form: &[(&str, &str)]) -> Result<(u16, Value), opk_oidc::Error> {
+        assert_eq!(url, format!("{ISS}/token"));
+        self.token_calls.set(self.token_calls.get() + 1);
+        let field = |name: &str| form.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+        assert_eq!(field("code"), Some("code-1"));
+        assert_eq!(field("client_id"), Some(CLIENT));
+        let nonce = self
+            .nonce
+            .lock()
+            .expect("lock")
+            .clone()
+            .expect("authorize seen");
+        Ok((
+            200,
+            json!({"id_token": self.id_token(&nonce), "access_token": "at-1", "token_type": "Bearer"}),
+        ))
+    }
+}
+
+impl JwksFetcher for FakeOp {
+    fn fetch(&self, issuer: &str) -> Result<Value, opk_jwks::Error> {
+        assert_eq!(issuer, ISS);
+        self.jwks_calls.set(self.jwks_calls.get() + 1);
+        let mut jwk = self.key.public_jwk().expect("jwk").to_json();
+        jwk["kid"] = json!("k1");
+        Ok(json!({"keys": [jwk]}))
+    }
+}
+
+fn pct_decode(s: &str) -> String {
+    let mut out = Vec::new();
+    let mut bytes = s.bytes();
+    while let Some(b) = bytes.next() {
+        match b {
+            b'%' => {
+                let hex: String = bytes.by_ref().take(2).map(char::from).collect();
+                out.push(u8::from_str_radix(&hex, 16).expect("hex"));
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+    }
+    String::from_utf8(out).expect("utf8")
+}
+
+/// The query parameter `name` of `url`.
+fn param(url: &str, name: &str) -> String {
+    let query = url.split_once('?').expect("query").1;
+    query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+        .map(pct_decode)
+        .unwrap_or_else(|| panic!("no {name} in {url}"))
+}
+
+/// What a browser does after the OP approved: follow the redirect to the loopback callback.
+fn browser_returns(authorize_url: &str) -> thread::JoinHandle<String> {
+    let redirect = param(authorize_url, "redirect_uri");
+    let state = param(authorize_url, "state");
+    thread::spawn(move || {
+        let rest = redirect
+            .strip_prefix("http://localhost:")
+            .expect("loopback redirect");
+        let (port, path) = rest.split_at(rest.find('/').expect("path"));
+        let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, port.parse::<u16>().expect("port")))
+            .expect("connect");
+        write!(
+            s,
+            "GET {path}?code=code-1&state={state} HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n"
+        )
+        .expect("write");
+        let mut page = String::new();
+        s.read_to_string(&mut page).expect("read");
+        page
+    })
+}
+
+/// Three loopback ports free right now, for the redirect listener.
+fn free_ports() -> Vec<u16> {
+    let held: Vec<TcpListener> = (0..3)
+        .map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind"))
+        .collect();
+    held.iter()
+        .map(|l| l.local_addr().expect("addr").port())
+        .collect()
+}
+
+fn at(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+/// Runs `opk_login::login` against `op` with the clock fixed at `clock`; returns the result and
+/// how often the clock was read.
+fn run(
+    op: &FakeOp,
+    clock: SystemTime,
+    alg: KeyAlgorithm,
+) -> (Result<opk_login::Login, Error>, u32) {
+    let provider = ProviderSpec {
+        issuer: ISS.into(),
+        client_id: CLIENT.into(),
+        client_secret: None,
+        scopes: vec!["openid".into(), "email".into()],
+    };
+    let oidc = LoginOptions {
+        redirect_ports: free_ports(),
+        ..opk_login::oidc_options(false, Duration::from_secs(30))
+    };
+    let req = LoginRequest {
+        provider: &provider,
+        key_algorithm: alg,
+        oidc: &oidc,
+        principals: None,
+        send_access_token: false,
+    };
+    let reads = Cell::new(0);
+    let now = || {
+        reads.set(reads.get() + 1);
+        clock
+    };
+    let mut browser = None;
+    let mut show_url = |url: &str| {
+        assert_eq!(param(url, "prompt"), "consent");
+        *op.nonce.lock().expect("lock") = Some(param(url, "nonce"));
+        browser = Some(browser_returns(url));
+    };
+    let result = opk_login::login(&req, op, op, &now, &mut show_url);
+    let page = browser.expect("URL shown").join().expect("browser");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    (result, reads.get())
+}
+
+/// A server host in a temp dir that trusts the fake OP and lets alice in as `alice`.
+fn verify_at(
+    dir: &std::path::Path,
+    op: &FakeOp,
+    cert: &OpkCert,
+    now: SystemTime,
+) -> Result<String, opk_verify::Error> {
+    let write = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).expect("write");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+        p
+    };
+    let paths = opk_verify::ServerPaths {
+        providers: write("providers", &format!("{ISS} {CLIENT} 24h\n")),
+        auth_id: write("auth_id", &format!("alice alice@example.com {ISS}\n")),
+        home_policy: false,
+        passwd: dir.join("passwd"),
+        jwks_cache: None,
+        log: None,
+        config: Some(dir.join("config.yml")),
+    };
+    let req = opk_verify::Request {
+        principal: "alice",
+        key_b64: &cert.to_b64(),
+        key_type: cert.cert_type(),
+    };
+    let mut log = opk_verify::Log::open(None);
+    opk_verify::verify(&paths, &req, now, op, &mut log).map(|a| a.line)
+}
+
+#[test]
+fn written_certificate_verifies_at_the_given_clock() {
+    let op = FakeOp::new();
+    let clock = at(ISSUED_AT + 60);
+    let (login, reads) = run(&op, clock, KeyAlgorithm::EcdsaP256);
+    let login = login.expect("login");
+    assert!(reads >= 1, "the self-check must read the given clock");
+    assert_eq!((op.token_calls.get(), op.jwks_calls.get()), (1, 1));
+
+    let home = tempfile::tempdir().expect("home");
+    let loc = opk_login::default_location(home.path(), None, &login).expect("location");
+    assert_eq!(loc.key, home.path().join(".ssh/id_ecdsa"));
+    login.write(&loc).expect("write");
+
+    let line = std::fs::read_to_string(&loc.cert).expect("cert file");
+    let cert = OpkCert::from_line(line.trim_end()).expect("cert line");
+    assert_eq!(cert.principals(), [WILDCARD_PRINCIPAL]);
+    assert_eq!(cert.key_id(), "alice@example.com");
+    let pem = std::fs::read_to_string(&loc.key).expect("key file");
+    let key = EphemeralKey::from_openssh_pem(&pem).expect("key");
+    assert_eq!(key.public_key(), cert.public_key());
+
+    let host = tempfile::tempdir().expect("host");
+    let allowed = verify_at(host.path(), &op, &cert, clock).expect("verify accepts the login");
+    assert!(
+        allowed.starts_with("cert-authority,principals=\"opkssh-wildcard\" "),
+        "{allowed}"
+    );
+    // The same certificate a day later is refused: the token's age is judged by the clock.
+    let later = verify_at(host.path(), &op, &cert, at(ISSUED_AT + 2 * 86_400));
+    assert!(later.is_err(), "{later:?}");
+}
+
+#[test]
+fn self_check_uses_the_given_clock() {
+    let op = FakeOp::new();
+    // Two days after the token was issued: the 24h self-check must refuse it.
+    let (login, reads) = run(&op, at(ISSUED_AT + 2 * 86_400), KeyAlgorithm::Ed25519);
+    assert!(reads >= 1);
+    match login {
+        Err(e @ Error::PkToken(_)) => {
+            let cause = std::error::Error::source(&e).expect("cause").to_string();
+            assert!(!e.to_string().contains(&cause), "cause said twice: {e}");
+        }
+        other => panic!(
+            "expected an expired PK Token, got {:?}",
+            other.map(|l| l.identity())
+        ),
+    }
+}
+
+#[test]
+fn bad_principals_fail_before_the_op_is_asked() {
+    let op = FakeOp::new();
+    let provider = ProviderSpec {
+        issuer: ISS.into(),
+        client_id: CLIENT.into(),
+        client_secret: None,
+        scopes: vec!["openid".into()],
+    };
+    let oidc = opk_login::oidc_options(false, Duration::from_secs(1));
+    let req = LoginRequest {
+        provider: &provider,
+        key_algorithm: KeyAlgorithm::EcdsaP256,
+        oidc: &oidc,
+        principals: Some(vec!["alice".into(), "guest root".into()]),
+        send_access_token: false,
+    };
+    let never = || -> SystemTime { panic!("no clock needed") };
+    let mut no_url = |_: &str| panic!("no browser for a refused principal");
+    let err = opk_login::login(&req, &op, &op, &never, &mut no_url)
+        .err()
+        .expect("refused");
+    assert!(matches!(err, Error::Principal(_)), "{err}");
+    assert_eq!(op.token_calls.get(), 0);
+}
