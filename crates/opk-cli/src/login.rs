@@ -11,6 +11,8 @@ pub(crate) struct Args {
     /// Provider alias from OPKSSH_PROVIDERS (defaults to OPKSSH_DEFAULT).
     pub(crate) alias: Option<String>,
     /// ISSUER,CLIENT_ID[,CLIENT_SECRET[,SCOPES]] (scopes space-separated).
+    // This doc comment is the --help text (opkssh's syntax), not a rustdoc link.
+    #[allow(rustdoc::broken_intra_doc_links)]
     #[arg(long)]
     pub(crate) provider: Option<String>,
     /// Print the login URL instead of opening a browser.
