@@ -1,7 +1,7 @@
 //! The `~/.ssh/config` subset opk ssh honours (ssh_config(5)), with OpenSSH's rules: lines are
 //! `Keyword args` or `Keyword=args`, keywords case-insensitive, arguments split and unquoted as
 //! OpenSSH's `argv_split` does, `Host`/`Match` blocks, and for each option the first value
-//! obtained wins. Parsing is pure; `Include` files are read by [`crate::load`].
+//! obtained wins. Parsing is pure; `Include` files are read by [`crate::load_config`].
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -291,7 +291,7 @@ struct Item {
     kind: Kind,
 }
 
-/// One parsed ssh_config file (with its `Include`s once [`crate::load`] resolved them).
+/// One parsed ssh_config file (with its `Include`s once [`load_config`](crate::load_config) resolved them).
 #[derive(Clone, Debug, Default)]
 pub struct SshConfig {
     items: Vec<Item>,
