@@ -35,7 +35,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("Error: {}", one_line(&e));
+            eprintln!("Error: {}", one_line(e.as_ref()));
             ExitCode::FAILURE
         }
     }
@@ -43,14 +43,16 @@ fn main() -> ExitCode {
 
 /// The error and its causes on one line. Library errors often carry their cause's text in their
 /// own message as well as in `source()`; a cause already said is not repeated.
-fn one_line(e: &anyhow::Error) -> String {
+pub(crate) fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
     let mut line = e.to_string();
-    for cause in e.chain().skip(1) {
-        let text = cause.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
         if !line.contains(&text) {
             line.push_str(": ");
             line.push_str(&text);
         }
+        cause = c.source();
     }
     line.replace('\n', " ")
 }
@@ -68,10 +70,13 @@ mod tests {
         let io = || std::io::Error::other("connection refused");
         let e = anyhow::Error::new(Repeats(io())).context("--provider");
         assert_eq!(
-            one_line(&e),
+            one_line(e.as_ref()),
             "--provider: request failed: connection refused; check the network"
         );
         let e = anyhow::Error::new(io()).context("Failed to add to policy");
-        assert_eq!(one_line(&e), "Failed to add to policy: connection refused");
+        assert_eq!(
+            one_line(e.as_ref()),
+            "Failed to add to policy: connection refused"
+        );
     }
 }

@@ -96,7 +96,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
             }
             "cannot write to stdout".to_owned()
         }
-        Ok(Err(e)) => e.to_string(),
+        Ok(Err(e)) => crate::one_line(&e),
         Err(_) => "internal error (panic) while verifying; denied".to_owned(),
     };
     log.line(&format!("denied: {reason}"));

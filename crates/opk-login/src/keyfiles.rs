@@ -34,8 +34,8 @@ fn cert_path(key: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Chooses where to write: `-i` wins (H-8); then a configured `~/.ssh/opkssh`; then the first
-/// usable default name in `~/.ssh` (free, or holding an earlier opk/opkssh key pair).
+/// Chooses where to write: `-i` wins (docs/hazards.md H-8); then a configured `~/.ssh/opkssh`;
+/// then the first usable default name in `~/.ssh` (free, or holding an earlier opk/opkssh pair).
 pub(crate) fn choose(
     home: &Path,
     explicit: Option<&Path>,
