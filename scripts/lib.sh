@@ -26,6 +26,27 @@ opk_setup() {
   fi
   # Only the interop tests and the benchmark need it; they fail with a hint when it is missing.
   opk_install_opkssh || echo "warning: reference opkssh not installed; interop tests and bench.sh will fail" >&2
+  opk_install_ziti || echo "warning: the ziti CLI is not installed; the overlay tests will fail" >&2
+}
+
+# The real OpenZiti network for the overlay tests: the `ziti` CLI (controller, router, tunneler,
+# `edge quickstart`) at a pinned release, into a cache outside the clone. Prebuilt from the public
+# tag by the test set-up beside the clone (../shared/tools/ziti) when it is there, else built with
+# `go install`. Idempotent. Exports ZITI_BIN.
+ZITI_VERSION=v1.7.2
+opk_install_ziti() {
+  local cache=$HOME/.cache/opk-ziti
+  export ZITI_BIN=$cache/ziti
+  if [ -x "$ZITI_BIN" ] && [ "$("$ZITI_BIN" version 2>/dev/null)" = "$ZITI_VERSION" ]; then
+    return 0
+  fi
+  local shared=$OPK_ROOT/../shared/tools/ziti/install.sh
+  if [ -f "$shared" ]; then
+    bash "$shared" "$cache" >/dev/null && return 0
+  fi
+  command -v go >/dev/null 2>&1 || [ ! -x /usr/local/go/bin/go ] || PATH=$PATH:/usr/local/go/bin
+  echo "installing ziti $ZITI_VERSION (go install, into $cache)" >&2
+  GOBIN=$cache go install "github.com/openziti/ziti/ziti@$ZITI_VERSION"
 }
 
 # The reference implementation for the interop tests and the benchmark: opkssh, built from source

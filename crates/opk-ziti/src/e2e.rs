@@ -13,7 +13,7 @@ use blake2::{Blake2b, Digest as _};
 use crypto_secretstream::{Header, Key, PullStream, PushStream, Tag};
 use zeroize::Zeroizing;
 
-use crate::Error;
+use crate::ProtocolError as Error;
 
 /// An X25519 key pair for one connection.
 pub struct KeyPair {

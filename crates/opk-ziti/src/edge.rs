@@ -2,7 +2,7 @@
 //! messages a dialing client sends and reads. Numbers are the edge protocol's own (the same in
 //! every OpenZiti SDK and router since the v1 line).
 
-use crate::{Error, Frame};
+use crate::{Frame, ProtocolError as Error};
 
 /// Frame content types.
 pub mod content_type {
@@ -258,7 +258,7 @@ pub fn multipart(body: &[u8]) -> Result<Vec<&[u8]>, Error> {
 }
 
 /// A peer's reason text, bounded and printable (it ends up in a one-line error).
-fn peer_text(body: &[u8]) -> String {
+pub(crate) fn peer_text(body: &[u8]) -> String {
     const MAX: usize = 300;
     let text = String::from_utf8_lossy(&body[..body.len().min(MAX)]);
     let text: String = text

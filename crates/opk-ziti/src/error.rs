@@ -1,9 +1,124 @@
-//! Errors of the OpenZiti client pieces.
+//! Errors of the OpenZiti client: [`Error`] for everything, with [`ProtocolError`] for what the
+//! pure protocol code (frames, edge messages, end-to-end encryption) can find wrong.
 
-/// What went wrong decoding a frame or in end-to-end encryption.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+use std::path::PathBuf;
+
+/// Everything that can go wrong reaching a service over the overlay.
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A frame, edge message or encrypted stream is not what the protocol allows.
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    /// The identity file cannot be read.
+    #[error("cannot read the OpenZiti identity file {path}")]
+    IdentityRead {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The identity file is not JSON of the expected shape.
+    #[error(
+        "{path} is not an OpenZiti identity file (JSON error at line {line}); enroll again with `opk ziti enroll`"
+    )]
+    IdentityJson {
+        /// The file.
+        path: PathBuf,
+        /// Where the JSON broke.
+        line: usize,
+    },
+    /// A field of the identity file is unusable.
+    #[error("the identity file {path}: its {field} {problem}")]
+    IdentityField {
+        /// The file.
+        path: PathBuf,
+        /// Which field (`cert`, `key`, `ca`, `ztAPI`).
+        field: &'static str,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// The controller could not be reached, or TLS with it failed.
+    #[error(
+        "cannot talk to the OpenZiti controller at {url}; check the network and that the identity belongs to this network"
+    )]
+    ControllerRequest {
+        /// The request URL.
+        url: String,
+        /// The HTTP client's error.
+        source: Box<ureq::Error>,
+    },
+    /// The controller answered with an error.
+    #[error("the OpenZiti controller refused {url}: HTTP {status} {code} {message}")]
+    Controller {
+        /// The request URL.
+        url: String,
+        /// HTTP status.
+        status: u16,
+        /// The controller's error code (e.g. `UNAUTHORIZED`, `INVALID_AUTH`).
+        code: String,
+        /// Its message, sanitised.
+        message: String,
+    },
+    /// The controller's answer is not the JSON expected.
+    #[error(
+        "the OpenZiti controller's answer to {url} is not the expected JSON (line {line}, column {column})"
+    )]
+    ControllerJson {
+        /// The request URL.
+        url: String,
+        /// Where it broke.
+        line: usize,
+        /// Where it broke.
+        column: usize,
+    },
+    /// TLS settings could not be built from the identity.
+    #[error("cannot set up TLS with the identity's certificate and key")]
+    Tls {
+        /// rustls's reason.
+        source: tokio_rustls::rustls::Error,
+    },
+    /// An edge router address is not `host:port`.
+    #[error("edge router address {0:?} is not host:port")]
+    RouterAddress(String),
+    /// Connecting to an edge router, or TLS with it, failed.
+    #[error(
+        "cannot connect to the edge router at {address}; check that the router is up and reachable"
+    )]
+    Router {
+        /// `host:port`.
+        address: String,
+        /// The I/O or TLS error.
+        source: std::io::Error,
+    },
+    /// The router closed its channel.
+    #[error("the edge router at {0} closed the connection")]
+    RouterClosed(String),
+    /// The router did not answer in time.
+    #[error("the edge router at {0} did not answer within 15 s")]
+    RouterTimeout(String),
+    /// The dial was refused (no terminator, no permission, host down).
+    #[error("dialing {service} failed: {reason}")]
+    DialRefused {
+        /// The terminator identity or service.
+        service: String,
+        /// The router's reason.
+        reason: String,
+    },
+    /// The host did not send an end-to-end key for a service that requires encryption.
+    #[error(
+        "the host answered without an end-to-end encryption key although the service requires encryption; refusing the connection"
+    )]
+    NotEncrypted,
+    /// The service connection is closed.
+    #[error("the overlay connection is closed")]
+    ConnectionClosed,
+}
+
+/// What the protocol code found wrong in a frame, an edge message or the encrypted stream.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolError {
     /// Fewer bytes than the frame's own lengths announce.
     #[error("channel frame is truncated: {need} bytes needed, {have} available")]
     Truncated {

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::Error;
+use crate::ProtocolError as Error;
 
 const MAGIC_V2: [u8; 4] = [0x03, 0x06, 0x09, 0x0c];
 /// What a peer that does not speak our version answers: this magic, a u32 count, u32 versions.
@@ -34,7 +34,7 @@ pub(crate) const REPLY_FOR: i32 = 1;
 pub struct Frame {
     /// What the message is (channel-level types 0–6, edge types 60783 and up).
     pub content_type: i32,
-    /// The sender's counter; replies name it in [`REPLY_FOR`].
+    /// The sender's counter; replies name it in header 1 (see [`Frame::reply_for`]).
     pub sequence: i32,
     headers: BTreeMap<i32, Vec<u8>>,
     /// The payload.

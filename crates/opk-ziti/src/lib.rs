@@ -9,18 +9,27 @@
 //!   dialer and the hosting identity (X25519 key exchange as libsodium's `crypto_kx`, then
 //!   XChaCha20-Poly1305 `secretstream`), which edge routers cannot read.
 //!
-//! Pure: no network and no disk; the controller REST client and router connections build on it.
+//! - [`Identity`]: an enrolled identity file; [`Controller`]: the controller's edge client REST
+//!   API (authenticate, services, Dial sessions, refresh), blocking, over mutual TLS.
+//!
+//! The protocol modules are pure (no network, no disk); the controller client is the adapter.
 //! Known-answer tests against vectors made with the OpenZiti Go SDK's own packages are in
 //! `tests/vectors.rs`.
 
+mod controller;
 mod e2e;
 pub mod edge;
 mod error;
 mod frame;
+mod identity;
+mod router;
 
+pub use controller::{ApiSession, Controller, EdgeRouter, Service, ServiceSession};
 pub use e2e::{KeyPair, Opener, Sealer, SessionKeys, StreamHeader};
-pub use error::Error;
+pub use error::{Error, ProtocolError};
 pub use frame::{Frame, MAX_BODY, MAX_HEADERS};
+pub use identity::Identity;
+pub use router::{RouterChannel, ZitiStream, tls_config};
 
 /// Entry points for fuzz targets (fuzz/); not part of the API.
 #[doc(hidden)]

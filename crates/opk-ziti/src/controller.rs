@@ -1,0 +1,395 @@
+//! The controller's edge client REST API (`/edge/client/v1`), blocking, over mutual TLS with the
+//! identity's certificate and the network's CA as the only trust anchor.
+//!
+//! Responses come in an envelope: `{"data": …, "meta": …}` on success,
+//! `{"error": {"code": "…", "message": "…"}}` otherwise; lists page with `limit`/`offset`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig, TlsProvider};
+
+use crate::{Error, Identity};
+
+/// Cap on one controller response (a page of 500 services with configs stays far below).
+const MAX_RESPONSE: u64 = 8 * 1024 * 1024;
+/// Page size for lists (the Go SDK's).
+const PAGE: usize = 500;
+
+/// A client of one controller.
+pub struct Controller {
+    agent: ureq::Agent,
+    base: String,
+}
+
+impl std::fmt::Debug for Controller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Controller")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An authenticated API session.
+#[derive(Clone)]
+pub struct ApiSession {
+    /// The `zt-session` token (also the edge routers' hello token).
+    pub token: String,
+    /// Our identity's id.
+    pub identity_id: String,
+    /// Our identity's name.
+    pub identity_name: String,
+    /// When the session expires unless refreshed (RFC 3339, as the controller says it).
+    pub expires_at: Option<String>,
+    /// Whether a TOTP code must still be given.
+    pub mfa_required: bool,
+}
+
+impl std::fmt::Debug for ApiSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiSession")
+            .field("identity_name", &self.identity_name)
+            .field("expires_at", &self.expires_at)
+            .field("mfa_required", &self.mfa_required)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A service this identity may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    /// The controller's id for it.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Whether dials must be end-to-end encrypted (the default).
+    pub encryption_required: bool,
+    /// `Dial` and/or `Bind`.
+    pub permissions: Vec<String>,
+}
+
+/// An edge router offered for a service session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EdgeRouter {
+    /// Its name.
+    pub name: String,
+    /// Its TLS edge listener as `host:port`, if it has one.
+    pub tls_address: Option<String>,
+}
+
+/// A Dial or Bind session for one service.
+#[derive(Clone)]
+pub struct ServiceSession {
+    /// The session id.
+    pub id: String,
+    /// The token sent in Connect / Bind.
+    pub token: String,
+    /// Routers that can carry it.
+    pub edge_routers: Vec<EdgeRouter>,
+}
+
+impl std::fmt::Debug for ServiceSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceSession")
+            .field("id", &self.id)
+            .field("edge_routers", &self.edge_routers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Controller {
+    /// A client for `identity`'s controller. `timeout` bounds every request.
+    pub fn new(identity: &Identity, timeout: Duration) -> Result<Self, Error> {
+        let (cert_pem, key_pem, ca_pem) = identity.pems();
+        let tls_error = |field: &'static str| Error::IdentityField {
+            path: identity.path.clone(),
+            field,
+            problem: "cannot be used for TLS",
+        };
+        let chain: Vec<Certificate<'static>> = ureq::tls::parse_pem(cert_pem.as_bytes())
+            .filter_map(|item| match item {
+                Ok(PemItem::Certificate(c)) => Some(Ok(c)),
+                Ok(_) => None,
+                Err(_) => Some(Err(tls_error("cert"))),
+            })
+            .collect::<Result<_, _>>()?;
+        let roots: Vec<Certificate<'static>> = ureq::tls::parse_pem(ca_pem.as_bytes())
+            .filter_map(|item| match item {
+                Ok(PemItem::Certificate(c)) => Some(Ok(c)),
+                Ok(_) => None,
+                Err(_) => Some(Err(tls_error("ca"))),
+            })
+            .collect::<Result<_, _>>()?;
+        let key = PrivateKey::from_pem(key_pem.as_bytes()).map_err(|_| tls_error("key"))?;
+        let tls = TlsConfig::builder()
+            .provider(TlsProvider::Rustls)
+            .root_certs(RootCerts::Specific(Arc::new(roots)))
+            .client_cert(Some(ClientCert::new_with_certs(&chain, key)))
+            .build();
+        let agent = ureq::Agent::config_builder()
+            .tls_config(tls)
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_global(Some(timeout))
+            .build()
+            .into();
+        Ok(Self {
+            agent,
+            base: identity.controller.clone(),
+        })
+    }
+
+    /// `POST /authenticate?method=cert`: an API session for the certificate's identity.
+    pub fn authenticate_cert(&self) -> Result<ApiSession, Error> {
+        #[derive(Deserialize)]
+        struct Identity {
+            id: String,
+            name: String,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Session {
+            token: String,
+            identity: Identity,
+            expires_at: Option<String>,
+            #[serde(default)]
+            is_mfa_required: bool,
+            #[serde(default)]
+            is_mfa_complete: bool,
+        }
+        let url = format!("{}/authenticate?method=cert", self.base);
+        let body = r#"{"sdkInfo":{"type":"opk","version":"0.1.0"}}"#;
+        let s: Session = self.post(&url, None, body)?;
+        Ok(ApiSession {
+            token: s.token,
+            identity_id: s.identity.id,
+            identity_name: s.identity.name,
+            expires_at: s.expires_at,
+            mfa_required: s.is_mfa_required && !s.is_mfa_complete,
+        })
+    }
+
+    /// `GET /services`, every page.
+    pub fn services(&self, session: &ApiSession) -> Result<Vec<Service>, Error> {
+        let mut all = Vec::new();
+        loop {
+            let url = format!("{}/services?limit={PAGE}&offset={}", self.base, all.len());
+            let (page, total) = self.list::<ServiceJson>(session, &url)?;
+            let got = page.len();
+            all.extend(page.into_iter().map(Service::from));
+            if got == 0 || all.len() >= total {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// The service named `name`, if this identity can see it.
+    pub fn service(&self, session: &ApiSession, name: &str) -> Result<Option<Service>, Error> {
+        let url = format!("{}/services", self.base);
+        let filter = format!(
+            "name=\"{}\"",
+            name.replace('\\', "\\\\").replace('"', "\\\"")
+        );
+        let list: Vec<ServiceJson> =
+            self.get(&url, &[("filter", &filter), ("limit", "2")], session)?;
+        Ok(list.into_iter().map(Service::from).find(|s| s.name == name))
+    }
+
+    /// `POST /sessions {"serviceId", "type": "Dial"}`.
+    pub fn dial_session(
+        &self,
+        session: &ApiSession,
+        service: &Service,
+    ) -> Result<ServiceSession, Error> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Router {
+            name: String,
+            #[serde(default)]
+            supported_protocols: std::collections::BTreeMap<String, String>,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Session {
+            id: String,
+            token: String,
+            #[serde(default)]
+            edge_routers: Vec<Router>,
+        }
+        let url = format!("{}/sessions", self.base);
+        let body = serde_json::json!({"serviceId": service.id, "type": "Dial"}).to_string();
+        let s: Session = self.post(&url, Some(session), &body)?;
+        Ok(ServiceSession {
+            id: s.id,
+            token: s.token,
+            edge_routers: s
+                .edge_routers
+                .into_iter()
+                .map(|r| EdgeRouter {
+                    tls_address: r
+                        .supported_protocols
+                        .get("tls")
+                        .and_then(|u| tls_address(u)),
+                    name: r.name,
+                })
+                .collect(),
+        })
+    }
+
+    /// `GET /current-api-session`: keeps the session alive and tells its new expiry.
+    pub fn refresh(&self, session: &ApiSession) -> Result<Option<String>, Error> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Current {
+            expires_at: Option<String>,
+        }
+        let url = format!("{}/current-api-session", self.base);
+        let c: Current = self.get(&url, &[], session)?;
+        Ok(c.expires_at)
+    }
+
+    fn list<T: DeserializeOwned>(
+        &self,
+        session: &ApiSession,
+        url: &str,
+    ) -> Result<(Vec<T>, usize), Error> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Pagination {
+            total_count: usize,
+        }
+        #[derive(Deserialize)]
+        struct Meta {
+            pagination: Option<Pagination>,
+        }
+        let resp = self
+            .agent
+            .get(url)
+            .header("zt-session", &session.token)
+            .call();
+        let envelope: Envelope<Vec<T>, Meta> = decode(url, resp)?;
+        let total = envelope
+            .meta
+            .and_then(|m| m.pagination)
+            .map_or(envelope.data.len(), |p| p.total_count);
+        Ok((envelope.data, total))
+    }
+
+    fn get<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        query: &[(&str, &str)],
+        session: &ApiSession,
+    ) -> Result<T, Error> {
+        let mut req = self.agent.get(url).header("zt-session", &session.token);
+        for (k, v) in query {
+            req = req.query(*k, *v);
+        }
+        Ok(decode::<T, serde::de::IgnoredAny>(url, req.call())?.data)
+    }
+
+    fn post<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        session: Option<&ApiSession>,
+        body: &str,
+    ) -> Result<T, Error> {
+        let mut req = self.agent.post(url).content_type("application/json");
+        if let Some(s) = session {
+            req = req.header("zt-session", &s.token);
+        }
+        Ok(decode::<T, serde::de::IgnoredAny>(url, req.send(body))?.data)
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope<T, M> {
+    data: T,
+    meta: Option<M>,
+}
+
+/// A 2xx response's `data`, or the controller's error code and message.
+fn decode<T: DeserializeOwned, M: DeserializeOwned>(
+    url: &str,
+    resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> Result<Envelope<T, M>, Error> {
+    #[derive(Deserialize)]
+    struct ApiError {
+        code: Option<String>,
+        message: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct Failure {
+        error: ApiError,
+    }
+    let mut resp = resp.map_err(|source| Error::ControllerRequest {
+        url: url.to_owned(),
+        source: Box::new(source),
+    })?;
+    let status = resp.status().as_u16();
+    let text = resp
+        .body_mut()
+        .with_config()
+        .limit(MAX_RESPONSE)
+        .read_to_string()
+        .map_err(|source| Error::ControllerRequest {
+            url: url.to_owned(),
+            source: Box::new(source),
+        })?;
+    if !(200..300).contains(&status) {
+        let (code, message) = match serde_json::from_str::<Failure>(&text) {
+            Ok(f) => (
+                f.error.code.unwrap_or_default(),
+                f.error.message.unwrap_or_default(),
+            ),
+            Err(_) => (String::new(), String::new()),
+        };
+        return Err(Error::Controller {
+            url: url.to_owned(),
+            status,
+            code,
+            message: crate::edge::peer_text(message.as_bytes()),
+        });
+    }
+    serde_json::from_str(&text).map_err(|e| Error::ControllerJson {
+        url: url.to_owned(),
+        line: e.line(),
+        column: e.column(),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ServiceJson {
+    id: String,
+    name: String,
+    #[serde(default = "yes")]
+    encryption_required: bool,
+    #[serde(default)]
+    permissions: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl From<ServiceJson> for Service {
+    fn from(s: ServiceJson) -> Self {
+        Self {
+            id: s.id,
+            name: s.name,
+            encryption_required: s.encryption_required,
+            permissions: s.permissions,
+        }
+    }
+}
+
+/// `tls://host:port` or `tls:host:port` → `host:port`.
+fn tls_address(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("tls://")
+        .or_else(|| url.strip_prefix("tls:"))?;
+    (!rest.is_empty() && rest.contains(':')).then(|| rest.to_owned())
+}

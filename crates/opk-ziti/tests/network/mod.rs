@@ -1,0 +1,295 @@
+//! A real OpenZiti network on loopback for tests: the `ziti` CLI v1.7.2 (`$ZITI_BIN`, else
+//! `~/.cache/opk-ziti/ziti`, which scripts/lib.sh installs) runs `edge quickstart` (controller +
+//! edge router) on free 127.0.0.1 ports in a temp dir; services, policies and identities are
+//! made with its admin CLI; `ziti tunnel host` hosts services. Every process is tied to the test
+//! process through a pipe on its stdin, so nothing outlives the test run, and the CLI's own
+//! config goes to the temp dir (HOME), not the machine's ~/.config.
+
+#![allow(dead_code, unreachable_pub)] // a test-only module: each test binary uses part of it
+
+use std::io::{BufRead as _, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs `program args…` so that it dies when `Guard` is dropped or this process exits: a shell
+/// holds the program's pid and kills it when its stdin (our pipe) reaches EOF.
+pub struct Guard(Child);
+
+impl Guard {
+    fn spawn(program: &Path, args: &[&str], home: &Path, log: &Path) -> Self {
+        let log = std::fs::File::create(log).expect("log file");
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(r#"exec 3<&0; "$@" <&- & pid=$!; cat <&3 >/dev/null; kill "$pid" 2>/dev/null; wait "$pid""#)
+            .arg("sh")
+            .arg(program)
+            .args(args)
+            .env("HOME", home)
+            .stdin(Stdio::piped())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn ziti");
+        Self(child)
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        drop(self.0.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The `ziti` binary.
+pub fn ziti_bin() -> PathBuf {
+    let path = std::env::var_os("ZITI_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
+                .join(".cache/opk-ziti/ziti")
+        });
+    assert!(
+        path.is_file(),
+        "the OpenZiti `ziti` CLI v1.7.2 is missing at {}: run `bash scripts/test.sh` (its opk_setup installs \
+         it), or set ZITI_BIN",
+        path.display()
+    );
+    path
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// A running quickstart network.
+pub struct Network {
+    pub dir: tempfile::TempDir,
+    pub ctrl_port: u16,
+    pub router_port: u16,
+    home: PathBuf,
+    ziti: PathBuf,
+    hosts: Vec<Guard>,
+    // Last: dropped after the hosts.
+    _quickstart: Guard,
+}
+
+impl Network {
+    /// Starts controller and router and logs the admin CLI in.
+    pub fn start() -> Self {
+        let ziti = ziti_bin();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(&home).expect("home");
+        let (ctrl_port, router_port) = (free_port(), free_port());
+        let log = dir.path().join("quickstart.log");
+        let qs_home = dir.path().join("qs");
+        let quickstart = Guard::spawn(
+            &ziti,
+            &[
+                "edge",
+                "quickstart",
+                "--home",
+                qs_home.to_str().expect("utf-8"),
+                "--ctrl-address",
+                "127.0.0.1",
+                "--ctrl-port",
+                &ctrl_port.to_string(),
+                "--router-address",
+                "127.0.0.1",
+                "--router-port",
+                &router_port.to_string(),
+            ],
+            &home,
+            &log,
+        );
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if text.contains("controller and router started") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "ziti edge quickstart did not start within 180 s; its log:\n{}",
+                text.lines().rev().take(20).collect::<Vec<_>>().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let net = Self {
+            dir,
+            ctrl_port,
+            router_port,
+            home,
+            ziti,
+            hosts: Vec::new(),
+            _quickstart: quickstart,
+        };
+        net.cli(&[
+            "edge",
+            "login",
+            &format!("127.0.0.1:{ctrl_port}"),
+            "-u",
+            "admin",
+            "-p",
+            "admin",
+            "-y",
+        ]);
+        net
+    }
+
+    /// Runs the admin CLI; panics with its output when it fails.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new(&self.ziti)
+            .args(args)
+            .env("HOME", &self.home)
+            .current_dir(self.dir.path())
+            .output()
+            .expect("run ziti");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "ziti {}: {text}", args.join(" "));
+        text
+    }
+
+    /// A service `name` hosted at 127.0.0.1:`port` by identities with attribute `#<name>.binders`
+    /// (each as its own addressable terminator), dialable by `#<name>.dialers`.
+    pub fn service(&self, name: &str, port: u16) {
+        let host = format!(
+            r#"{{"protocol":"tcp","address":"127.0.0.1","port":{port},"listenOptions":{{"bindUsingEdgeIdentity":true}}}}"#
+        );
+        self.cli(&[
+            "edge",
+            "create",
+            "config",
+            &format!("{name}.host.v1"),
+            "host.v1",
+            &host,
+        ]);
+        self.cli(&[
+            "edge",
+            "create",
+            "service",
+            name,
+            "--configs",
+            &format!("{name}.host.v1"),
+        ]);
+        for (kind, role) in [("Bind", "binders"), ("Dial", "dialers")] {
+            self.cli(&[
+                "edge",
+                "create",
+                "service-policy",
+                &format!("{name}-{role}"),
+                kind,
+                "--service-roles",
+                &format!("@{name}"),
+                "--identity-roles",
+                &format!("#{name}.{role}"),
+                "--semantic",
+                "AnyOf",
+            ]);
+        }
+    }
+
+    /// Creates and enrolls identity `name` with `attributes`; returns its identity file.
+    pub fn identity(&self, name: &str, attributes: &[&str]) -> PathBuf {
+        let jwt = self.dir.path().join(format!("{name}.jwt"));
+        let json = self.dir.path().join(format!("{name}.json"));
+        let mut args = vec![
+            "edge",
+            "create",
+            "identity",
+            name,
+            "-o",
+            jwt.to_str().expect("utf-8"),
+        ];
+        let attrs = attributes.join(",");
+        if !attrs.is_empty() {
+            args.extend(["-a", attrs.as_str()]);
+        }
+        self.cli(&args);
+        self.cli(&[
+            "edge",
+            "enroll",
+            jwt.to_str().expect("utf-8"),
+            "-o",
+            json.to_str().expect("utf-8"),
+        ]);
+        json
+    }
+
+    /// Hosts every service `identity` may bind with the real tunneler, and waits until the
+    /// controller lists a terminator for `service`.
+    pub fn tunnel_host(&mut self, identity: &Path, service: &str) {
+        let log = self.dir.path().join(format!(
+            "tunnel-{}.log",
+            identity
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("host")
+        ));
+        let guard = Guard::spawn(
+            &self.ziti,
+            &["tunnel", "host", "-i", identity.to_str().expect("utf-8")],
+            &self.home,
+            &log,
+        );
+        self.hosts.push(guard);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let filter = format!("service.name=\"{service}\"");
+        loop {
+            let list = self.cli(&["edge", "list", "terminators", &filter]);
+            if list.contains(service) && !list.contains("results: none") {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no terminator for {service} after 60 s; tunnel log:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+}
+
+/// A TCP server on 127.0.0.1 that answers each connection by echoing every byte back, for as
+/// long as the test runs.
+pub fn echo_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut writer = stream;
+                loop {
+                    let buf = match reader.fill_buf() {
+                        Ok([]) | Err(_) => break,
+                        Ok(b) => b.to_vec(),
+                    };
+                    reader.consume(buf.len());
+                    if std::io::Write::write_all(&mut writer, &buf).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
