@@ -1,6 +1,7 @@
 //! End to end with the real parts: npm oidc-provider, headless Chromium, `opk login`, Debian's
 //! ssh and sshd with `opk verify` as AuthorizedKeysCommand.
 
+use base64ct::{Base64UrlUnpadded, Encoding as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -150,12 +151,12 @@ fn rs256_login_ssh_in_and_every_denial() {
         EphemeralKey::from_openssh_pem(&std::fs::read_to_string(&key).expect("key")).expect("pem");
     let (payload, rest) = pkt.split_once(':').expect("compact");
     let mut claims: serde_json::Value =
-        serde_json::from_slice(&opk_pktoken::b64::decode(payload, "p").expect("b64"))
+        serde_json::from_slice(&Base64UrlUnpadded::decode_vec(payload).expect("b64"))
             .expect("json");
     claims["email"] = serde_json::json!("root@example.com");
     let edited = format!(
         "{}:{rest}",
-        opk_pktoken::b64::encode(claims.to_string().as_bytes())
+        Base64UrlUnpadded::encode_string(claims.to_string().as_bytes())
     );
     let forged = OpkCert::issue(
         &CertRequest {
@@ -226,7 +227,7 @@ fn es256_op_ed25519_key_explicit_path_and_print_key() {
         .expect("op header")
         .to_owned();
     let header: serde_json::Value =
-        serde_json::from_slice(&opk_pktoken::b64::decode(&header, "h").expect("b64"))
+        serde_json::from_slice(&Base64UrlUnpadded::decode_vec(&header).expect("b64"))
             .expect("json");
     assert_eq!(header["alg"], "ES256");
 

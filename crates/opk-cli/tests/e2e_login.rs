@@ -55,7 +55,7 @@ fn principals_flag_reaches_the_cert_verify_and_sshd() {
         String::from_utf8_lossy(&out.stdout),
         format!(
             "cert-authority,principals=\"{user},deploy\" {}\n",
-            cert.signature_key().to_openssh_line()
+            cert.signature_key().to_openssh_line().expect("key line")
         )
     );
 
@@ -86,7 +86,10 @@ fn principals_flag_reaches_the_cert_verify_and_sshd() {
         String::from_utf8_lossy(&out.stdout),
         format!(
             "cert-authority {}\n",
-            empty_cert.signature_key().to_openssh_line()
+            empty_cert
+                .signature_key()
+                .to_openssh_line()
+                .expect("key line")
         )
     );
     // Observed with OpenSSH 9.2 (Debian 12): for a `cert-authority` line without `principals=`
@@ -192,7 +195,10 @@ fn print_key_output_is_a_working_pair() {
     );
     let derived = String::from_utf8_lossy(&derived.stdout);
     let derived: Vec<&str> = derived.split_whitespace().take(2).collect();
-    assert_eq!(derived.join(" "), cert.public_key().to_openssh_line());
+    assert_eq!(
+        derived.join(" "),
+        cert.public_key().to_openssh_line().expect("key line")
+    );
 
     let host = Host::allowing_alice(&dir, "host", &op, "opk-rs256");
     assert_ssh_ok(&host.sshd.ssh(&key, &user, "echo printed-ok"), "printed-ok");

@@ -5,6 +5,7 @@
 //! /var/log are per-test directories (see scripts/opkssh-ns.sh): the machine's /etc/opk and
 //! /var/log are never touched. A missing opkssh binary fails the tests; it never skips them.
 
+use base64ct::{Base64UrlUnpadded, Encoding as _};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -161,7 +162,7 @@ fn pkt_shape(compact: &str) -> String {
     let parts: Vec<&str> = compact.split(':').collect();
     let header_keys = |i: usize| {
         let h: serde_json::Value =
-            serde_json::from_slice(&opk_pktoken::b64::decode(parts[i], "header").expect("b64"))
+            serde_json::from_slice(&Base64UrlUnpadded::decode_vec(parts[i]).expect("b64"))
                 .expect("json");
         let mut k: Vec<String> = h.as_object().expect("object").keys().cloned().collect();
         k.sort();
@@ -212,7 +213,7 @@ fn opk_login_then_opkssh_verify_accepts_and_prints_the_same_line() {
         OpkCert::from_line(&std::fs::read_to_string(&cert_path).expect("cert")).expect("parses");
     let expected = format!(
         "cert-authority,principals=\"opkssh-wildcard\" {}\n",
-        cert.signature_key().to_openssh_line()
+        cert.signature_key().to_openssh_line().expect("key line")
     );
     assert_eq!(String::from_utf8_lossy(&theirs.stdout), expected);
 
@@ -402,7 +403,7 @@ fn opk_pk_token_round_trips_through_opkssh_inspect() {
     );
     let cic_b64 = compact.split(':').nth(3).expect("cic header");
     let cic: serde_json::Value =
-        serde_json::from_slice(&opk_pktoken::b64::decode(cic_b64, "cic").expect("b64"))
+        serde_json::from_slice(&Base64UrlUnpadded::decode_vec(cic_b64).expect("b64"))
             .expect("json");
     assert_eq!(json_after(&text, "Client Signature (CIC) exists"), cic);
     assert_eq!(cic["upk"]["kty"], "OKP");

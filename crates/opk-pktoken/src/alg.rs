@@ -1,6 +1,9 @@
 //! JWS algorithms opk accepts.
 
 use std::fmt;
+use std::str::FromStr;
+
+use crate::Error;
 
 /// A JWS signature algorithm. `none`, HMAC and anything else are not representable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,18 +18,23 @@ pub enum Alg {
     EdDsa,
 }
 
-impl Alg {
-    /// Parses a JOSE `alg` value; `None` for unsupported or dangerous ones (`none`, `HS256`, …).
-    pub fn parse(name: &str) -> Option<Self> {
-        Some(match name {
+impl FromStr for Alg {
+    type Err = Error;
+
+    /// Parses a JOSE `alg` value, case-sensitively; unsupported and dangerous ones (`none`,
+    /// `HS256`, …) are [`Error::UnsupportedAlg`].
+    fn from_str(name: &str) -> Result<Self, Error> {
+        Ok(match name {
             "RS256" => Self::Rs256,
             "PS256" => Self::Ps256,
             "ES256" => Self::Es256,
             "EdDSA" | "Ed25519" => Self::EdDsa,
-            _ => return None,
+            _ => return Err(Error::UnsupportedAlg(name.to_owned())),
         })
     }
+}
 
+impl Alg {
     /// The JOSE name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -41,5 +49,34 @@ impl Alg {
 impl fmt::Display for Alg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for alg in [Alg::Rs256, Alg::Ps256, Alg::Es256, Alg::EdDsa] {
+            assert_eq!(alg.as_str().parse::<Alg>().unwrap(), alg);
+            assert_eq!(alg.to_string(), alg.as_str());
+        }
+        // RFC 9864's fully specified name for the same algorithm.
+        assert_eq!("Ed25519".parse::<Alg>().unwrap(), Alg::EdDsa);
+    }
+
+    #[test]
+    fn unsupported_and_dangerous_names_are_refused() {
+        for bad in [
+            "", "none", "None", "HS256", "es256", "RS384", "GQ256", "ES256 ", "EDDSA",
+        ] {
+            assert_eq!(
+                bad.parse::<Alg>(),
+                Err(Error::UnsupportedAlg(bad.to_owned())),
+                "{bad:?}"
+            );
+        }
     }
 }

@@ -3,14 +3,14 @@
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 
-use crate::Error;
+use crate::{Error, Part};
 
 /// Encodes bytes as base64url without padding.
-pub fn encode(bytes: &[u8]) -> String {
+pub(crate) fn encode(bytes: &[u8]) -> String {
     Base64UrlUnpadded::encode_string(bytes)
 }
 
-/// Decodes base64url without padding; `what` names the field for the error message.
-pub fn decode(text: &str, what: &'static str) -> Result<Vec<u8>, Error> {
-    Base64UrlUnpadded::decode_vec(text).map_err(|_| Error::Base64(what))
+/// Decodes base64url without padding; `part` names the field for the error message.
+pub(crate) fn decode(text: &str, part: Part) -> Result<Vec<u8>, Error> {
+    Base64UrlUnpadded::decode_vec(text).map_err(|_| Error::Base64(part))
 }

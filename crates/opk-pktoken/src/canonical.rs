@@ -1,3 +1,5 @@
+//! Hand-written on purpose: no crate reproduces Go's `encoding/json` output byte for byte.
+//!
 //! The JSON form that openpubkey hashes for the CIC commitment: what Go's `encoding/json` emits for
 //! a `map[string]any` — object keys sorted by bytes at every level, no whitespace, Go's string
 //! escaping (`<`, `>`, `&`, U+2028, U+2029 escaped). Byte-for-byte equality with Go matters: the
@@ -8,7 +10,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 /// Serialises `value` canonically (see the module docs).
-pub fn to_string(value: &Value) -> String {
+pub(crate) fn to_string(value: &Value) -> String {
     let mut out = String::new();
     write_value(&mut out, value);
     out

@@ -4,10 +4,7 @@
 use serde_json::{Map, Value};
 use sha3::{Digest, Sha3_256};
 
-use crate::{Alg, Error, Jwk, b64, canonical};
-
-/// CIC members whose meaning is fixed; extra claims may not reuse them.
-const RESERVED: [&str; 4] = ["alg", "typ", "rz", "upk"];
+use crate::{Alg, CicProblem, Error, Jwk, b64, canonical};
 
 /// A CIC protected header.
 #[derive(Clone, Debug)]
@@ -20,10 +17,13 @@ pub struct Cic {
 impl Cic {
     /// A fresh CIC for `upk` (which must carry `alg`) and 32 random bytes `rz`.
     pub fn new(upk: &Jwk, rz: [u8; 32]) -> Result<Self, Error> {
-        let alg = upk.alg().ok_or(Error::Cic("upk has no alg"))?;
+        let alg = upk.alg().ok_or(Error::Cic(CicProblem::UpkWithoutAlg))?;
         let mut header = Map::new();
         header.insert("alg".into(), Value::String(alg.as_str().into()));
-        header.insert("rz".into(), Value::String(hex_lower(&rz)));
+        header.insert(
+            "rz".into(),
+            Value::String(base16ct::lower::encode_string(&rz)),
+        );
         header.insert("typ".into(), Value::String("CIC".into()));
         header.insert("upk".into(), upk.to_json());
         Ok(Self {
@@ -36,30 +36,25 @@ impl Cic {
     /// Reads a received CIC header; checks what openpubkey checks (rz, upk with alg == alg).
     pub fn from_header(header: Map<String, Value>) -> Result<Self, Error> {
         if !matches!(header.get("rz"), Some(Value::String(_))) {
-            return Err(Error::Cic("rz is missing or not a string"));
+            return Err(Error::Cic(CicProblem::Rz));
         }
         let alg_name = match header.get("alg") {
             Some(Value::String(a)) => a,
-            _ => return Err(Error::Cic("alg is missing")),
+            _ => return Err(Error::Cic(CicProblem::MissingAlg)),
         };
-        let alg = Alg::parse(alg_name).ok_or_else(|| Error::UnsupportedAlg(alg_name.clone()))?;
-        let upk = Jwk::from_json(header.get("upk").ok_or(Error::Cic("upk is missing"))?)?;
+        let alg: Alg = alg_name.parse()?;
+        let upk = Jwk::from_json(
+            header
+                .get("upk")
+                .ok_or(Error::Cic(CicProblem::MissingUpk))?,
+        )?;
         if upk.alg() != Some(alg) {
-            return Err(Error::Cic("upk alg differs from the CIC alg"));
+            return Err(Error::Cic(CicProblem::UpkAlgMismatch));
         }
         if !matches!(alg, Alg::Es256 | Alg::EdDsa | Alg::Rs256) {
-            return Err(Error::Cic("alg must be ES256, EdDSA or RS256"));
+            return Err(Error::Cic(CicProblem::Alg));
         }
         Ok(Self { header, upk, alg })
-    }
-
-    /// Adds an extra claim (names in [`RESERVED`] are refused).
-    pub fn with_claim(mut self, name: &str, value: Value) -> Result<Self, Error> {
-        if RESERVED.contains(&name) {
-            return Err(Error::Cic("extra claim reuses a reserved name"));
-        }
-        self.header.insert(name.to_owned(), value);
-        Ok(self)
     }
 
     /// The commitment: base64url(SHA3-256(canonical JSON of the whole header)), 43 characters.
@@ -83,17 +78,4 @@ impl Cic {
     pub fn header(&self) -> &Map<String, Value> {
         &self.header
     }
-}
-
-fn hex_lower(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    bytes
-        .iter()
-        .flat_map(|b| {
-            [
-                DIGITS[usize::from(b >> 4)] as char,
-                DIGITS[usize::from(b & 15)] as char,
-            ]
-        })
-        .collect()
 }

@@ -1,4 +1,6 @@
-//! Errors of PK Token parsing, signing and verification.
+//! Errors of PK Token parsing, signing and verification: one enum, with typed details.
+
+use std::fmt;
 
 use crate::{Alg, ExpiryPolicy};
 
@@ -45,9 +47,9 @@ pub enum KeyError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A segment is not strict unpadded base64url.
+    /// A segment or JWK member is not strict unpadded base64url.
     #[error("invalid base64url in {0}")]
-    Base64(&'static str),
+    Base64(Part),
     /// A JWK problem.
     #[error(transparent)]
     Key(#[from] KeyError),
@@ -56,19 +58,19 @@ pub enum Error {
     TooLarge(usize),
     /// The compact form is not `payload:opHdr:opSig:cicHdr:cicSig[...][.refreshed JWT]`.
     #[error("PK Token is malformed: {0}")]
-    Malformed(&'static str),
+    Malformed(Malformed),
     /// A header or payload is not a JSON object.
     #[error("{0} is not a JSON object")]
-    NotJsonObject(&'static str),
-    /// A JSON object repeats a member name.
+    NotJsonObject(Part),
+    /// A JSON object (at any depth) repeats a member name.
     #[error("{0} repeats the member {1:?}")]
-    DuplicateMember(&'static str, String),
+    DuplicateMember(Part, String),
     /// A protected header's `typ` is none of JWT, at+jwt, CIC, COS.
     #[error("PK Token signature has unrecognised typ {0:?}")]
     UnknownTyp(String),
     /// Not exactly one OP and one CIC signature (openpubkey panics on a missing CIC: hazard O-5).
     #[error("PK Token must have exactly one {0} signature, found {1}")]
-    SignatureCount(&'static str, usize),
+    SignatureCount(SignatureKind, usize),
     /// A claim or header member has the wrong JSON type.
     #[error("{0} has the wrong JSON type")]
     ClaimType(&'static str),
@@ -81,9 +83,15 @@ pub enum Error {
     /// The header's `alg` is absent or unsupported (`none`, HS*, GQ256, …).
     #[error("signature algorithm {0:?} is not supported (RS256, PS256, ES256, EdDSA)")]
     UnsupportedAlg(String),
+    /// An expiry keyword other than those of the providers file.
+    #[error(
+        "invalid expiration policy {0:?}; use one of {list}",
+        list = ExpiryPolicy::KEYWORDS
+    )]
+    UnknownExpiry(String),
     /// The CIC header is incomplete or inconsistent.
     #[error("CIC is invalid: {0}")]
-    Cic(&'static str),
+    Cic(CicProblem),
     /// A signature does not verify.
     #[error("signature does not verify")]
     BadSignature,
@@ -132,5 +140,151 @@ pub enum Error {
     },
     /// The refreshed ID token fails the checks openpubkey's `VerifyRefreshedIDToken` makes.
     #[error("refreshed ID token is invalid: {0}")]
-    Refreshed(&'static str),
+    Refreshed(RefreshedProblem),
 }
+
+/// Writes each variant's fixed text; the enums below are details of an [`Error`], not errors.
+macro_rules! texts {
+    ($ty:ident { $($variant:ident => $text:literal,)+ }) => {
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(match self {
+                    $(Self::$variant => $text,)+
+                })
+            }
+        }
+    };
+}
+
+/// The piece of input an [`Error::Base64`], [`Error::NotJsonObject`] or
+/// [`Error::DuplicateMember`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Part {
+    /// The ID token payload.
+    Payload,
+    /// A protected header of the PK Token.
+    ProtectedHeader,
+    /// A signature of the PK Token.
+    Signature,
+    /// The refreshed ID token's header.
+    RefreshedHeader,
+    /// The refreshed ID token's payload.
+    RefreshedPayload,
+    /// The refreshed ID token's signature.
+    RefreshedSignature,
+    /// JWK member `n` (RSA modulus).
+    JwkN,
+    /// JWK member `e` (RSA exponent).
+    JwkE,
+    /// JWK member `x`.
+    JwkX,
+    /// JWK member `y`.
+    JwkY,
+}
+
+texts!(Part {
+    Payload => "payload",
+    ProtectedHeader => "protected header",
+    Signature => "signature",
+    RefreshedHeader => "refreshed header",
+    RefreshedPayload => "refreshed payload",
+    RefreshedSignature => "refreshed signature",
+    JwkN => "JWK n",
+    JwkE => "JWK e",
+    JwkX => "JWK x",
+    JwkY => "JWK y",
+});
+
+/// How the compact form is malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Malformed {
+    /// The OP's ID token given to [`crate::PkToken::issue`] is not `header.payload.signature`.
+    IdTokenNotJws,
+    /// What follows the first `.` is not a compact JWT.
+    RefreshedNotJwt,
+    /// The `:`-separated segments are not a payload and (header, signature) pairs.
+    Segments,
+}
+
+texts!(Malformed {
+    IdTokenNotJws => "ID token is not a compact JWS (header.payload.signature)",
+    RefreshedNotJwt => "refreshed ID token after '.' must be a compact JWT",
+    Segments => "expected payload followed by (header, signature) pairs",
+});
+
+/// Which signature an [`Error::SignatureCount`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignatureKind {
+    /// The OP's signature over the ID token.
+    Op,
+    /// The user key's signature over the CIC.
+    Cic,
+    /// A cosigner's signature.
+    Cos,
+}
+
+texts!(SignatureKind {
+    Op => "OP",
+    Cic => "CIC",
+    Cos => "COS",
+});
+
+/// What is wrong with a CIC header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CicProblem {
+    /// `rz` is absent or not a string.
+    Rz,
+    /// `alg` is absent or not a string.
+    MissingAlg,
+    /// `upk` is absent.
+    MissingUpk,
+    /// `upk` has no `alg` member.
+    UpkWithoutAlg,
+    /// `upk`'s `alg` is not the CIC's `alg`.
+    UpkAlgMismatch,
+    /// The CIC `alg` is not ES256, EdDSA or RS256.
+    Alg,
+    /// The key signing the CIC is not its `upk`.
+    SignerNotUpk,
+}
+
+texts!(CicProblem {
+    Rz => "rz is missing or not a string",
+    MissingAlg => "alg is missing",
+    MissingUpk => "upk is missing",
+    UpkWithoutAlg => "upk has no alg",
+    UpkAlgMismatch => "upk alg differs from the CIC alg",
+    Alg => "alg must be ES256, EdDSA or RS256",
+    SignerNotUpk => "signer key is not the CIC upk",
+});
+
+/// Which rule of openpubkey's `VerifyRefreshedIDToken` a refreshed ID token breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RefreshedProblem {
+    /// It is not `header.payload.signature`.
+    NotJwt,
+    /// No JWKS key fits its `kid`.
+    UnknownKid,
+    /// Its signature does not verify.
+    BadSignature,
+    /// `iss` or `sub` differs from the original ID token's.
+    Subject,
+    /// `aud` does not contain the client ID.
+    Audience,
+    /// It was issued before the original ID token.
+    IssuedEarlier,
+}
+
+texts!(RefreshedProblem {
+    NotJwt => "not a compact JWT",
+    UnknownKid => "no JWKS key for its kid",
+    BadSignature => "signature does not verify",
+    Subject => "iss or sub differs from the original ID token",
+    Audience => "audience lacks the client ID",
+    IssuedEarlier => "issued before the original ID token",
+});

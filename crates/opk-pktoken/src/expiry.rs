@@ -1,5 +1,9 @@
 //! Expiry policies of the `providers` file (third column), as opkssh spells them.
 
+use std::str::FromStr;
+
+use crate::Error;
+
 /// How long a PK Token stays acceptable after the OP issued it.
 ///
 /// Max-age policies count from the ID token's `iat` and ignore `exp`, as opkssh does; `oidc`
@@ -22,10 +26,12 @@ pub enum ExpiryPolicy {
     Never,
 }
 
-impl ExpiryPolicy {
-    /// Parses a keyword, case-sensitively, as opkssh does. `None` for anything else.
-    pub fn parse(keyword: &str) -> Option<Self> {
-        Some(match keyword {
+impl FromStr for ExpiryPolicy {
+    type Err = Error;
+
+    /// Parses a keyword, case-sensitively, as opkssh does.
+    fn from_str(keyword: &str) -> Result<Self, Error> {
+        Ok(match keyword {
             "12h" => Self::Hours12,
             "24h" => Self::Hours24,
             "48h" => Self::Hours48,
@@ -33,9 +39,25 @@ impl ExpiryPolicy {
             "oidc" => Self::Oidc,
             "oidc_refreshed" => Self::OidcRefreshed,
             "never" => Self::Never,
-            _ => return None,
+            _ => return Err(Error::UnknownExpiry(keyword.to_owned())),
         })
     }
+}
+
+impl ExpiryPolicy {
+    /// Every policy, in the order [`Self::KEYWORDS`] lists them.
+    pub const ALL: [Self; 7] = [
+        Self::Hours12,
+        Self::Hours24,
+        Self::Hours48,
+        Self::Week,
+        Self::Oidc,
+        Self::OidcRefreshed,
+        Self::Never,
+    ];
+
+    /// The keywords, for messages that say what to write instead.
+    pub const KEYWORDS: &str = "12h, 24h, 48h, 1week, oidc, oidc_refreshed, never";
 
     /// The keyword as written in the providers file.
     pub fn as_str(self) -> &'static str {
@@ -65,5 +87,46 @@ impl ExpiryPolicy {
 impl std::fmt::Display for ExpiryPolicy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keywords_round_trip_and_are_listed() {
+        let listed: Vec<&str> = ExpiryPolicy::KEYWORDS.split(", ").collect();
+        assert_eq!(listed.len(), ExpiryPolicy::ALL.len());
+        for (policy, keyword) in ExpiryPolicy::ALL.into_iter().zip(listed) {
+            assert_eq!(policy.as_str(), keyword);
+            assert_eq!(keyword.parse::<ExpiryPolicy>().unwrap(), policy);
+            assert_eq!(policy.to_string().parse::<ExpiryPolicy>().unwrap(), policy);
+        }
+    }
+
+    #[test]
+    fn other_keywords_are_refused() {
+        // Case-sensitive, no trimming, no aliases: what opkssh accepts and nothing else.
+        for bad in [
+            "",
+            "12H",
+            "Oidc",
+            " 24h",
+            "24h ",
+            "1w",
+            "2week",
+            "oidc-refreshed",
+            "none",
+        ] {
+            assert_eq!(
+                bad.parse::<ExpiryPolicy>(),
+                Err(Error::UnknownExpiry(bad.to_owned())),
+                "{bad:?}"
+            );
+        }
+        let msg = "x".parse::<ExpiryPolicy>().unwrap_err().to_string();
+        assert!(msg.contains(ExpiryPolicy::KEYWORDS), "{msg}");
     }
 }

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::{Alg, Error, KeyError, b64};
+use crate::{Alg, Error, KeyError, Part, b64};
 
 /// RSA moduli below this are refused: no OP in use signs with less.
 const MIN_RSA_BITS: usize = 2048;
@@ -67,9 +67,10 @@ impl Jwk {
         let obj = value.as_object().ok_or(KeyError::NotAnObject)?;
         let alg = match obj.get("alg") {
             None => None,
-            Some(Value::String(a)) => {
-                Some(Alg::parse(a).ok_or_else(|| KeyError::UnsupportedAlg(a.clone()))?)
-            }
+            Some(Value::String(a)) => Some(
+                a.parse::<Alg>()
+                    .map_err(|_| KeyError::UnsupportedAlg(a.clone()))?,
+            ),
             Some(_) => return Err(KeyError::MemberType("alg").into()),
         };
         let kid = match obj.get("kid") {
@@ -80,8 +81,8 @@ impl Jwk {
         let kty = str_member(obj, "kty")?;
         let material = match kty {
             "RSA" => {
-                let n = strip_leading_zeros(b64::decode(str_member(obj, "n")?, "JWK n")?);
-                let e = strip_leading_zeros(b64::decode(str_member(obj, "e")?, "JWK e")?);
+                let n = strip_leading_zeros(b64::decode(str_member(obj, "n")?, Part::JwkN)?);
+                let e = strip_leading_zeros(b64::decode(str_member(obj, "e")?, Part::JwkE)?);
                 // ring accepts 2048..8192-bit moduli and odd exponents >= 3; refuse others up front.
                 let e_odd_at_least_3 =
                     e.last().is_some_and(|last| last & 1 == 1) && !(e.len() == 1 && e[0] < 3);
@@ -96,8 +97,8 @@ impl Jwk {
                 if crv != "P-256" {
                     return Err(KeyError::UnsupportedCurve(crv.to_owned()).into());
                 }
-                let x = fixed32(b64::decode(str_member(obj, "x")?, "JWK x")?)?;
-                let y = fixed32(b64::decode(str_member(obj, "y")?, "JWK y")?)?;
+                let x = fixed32(b64::decode(str_member(obj, "x")?, Part::JwkX)?)?;
+                let y = fixed32(b64::decode(str_member(obj, "y")?, Part::JwkY)?)?;
                 return Self::ec_p256(x, y).map(|k| Self { alg, kid, ..k });
             }
             "OKP" => {
@@ -105,7 +106,7 @@ impl Jwk {
                 if crv != "Ed25519" {
                     return Err(KeyError::UnsupportedCurve(crv.to_owned()).into());
                 }
-                let x = fixed32(b64::decode(str_member(obj, "x")?, "JWK x")?)?;
+                let x = fixed32(b64::decode(str_member(obj, "x")?, Part::JwkX)?)?;
                 return Self::ed25519(x).map(|k| Self { alg, kid, ..k });
             }
             other => return Err(KeyError::UnsupportedKty(other.to_owned()).into()),

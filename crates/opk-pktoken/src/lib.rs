@@ -2,14 +2,15 @@
 //! user's ephemeral key, in the compact form opkssh puts into the `openpubkey-pkt` certificate
 //! extension. Pure: no network, no disk.
 //!
-//! The pieces: [`b64`] (strict base64url), [`canonical`] (Go-compatible JSON for the commitment),
-//! [`Jwk`]/[`Jwks`] (keys and RFC 7638 thumbprints), [`Cic`] (commitment), [`PkToken`] (compact
-//! form, issue, verify) and [`UserSigner`] (the ephemeral key as a JWS signer).
+//! The pieces: [`Jwk`]/[`Jwks`] (keys and RFC 7638 thumbprints), [`Cic`] (commitment),
+//! [`PkToken`] (compact form, issue, verify) and [`UserSigner`] (the ephemeral key as a JWS
+//! signer). Base64url is decoded strictly and the commitment is hashed over Go-compatible
+//! canonical JSON; both are internal.
 #![forbid(unsafe_code)]
 
 mod alg;
-pub mod b64;
-pub mod canonical;
+mod b64;
+mod canonical;
 mod cic;
 mod error;
 mod expiry;
@@ -20,7 +21,7 @@ mod signer;
 
 pub use alg::Alg;
 pub use cic::Cic;
-pub use error::{Error, KeyError};
+pub use error::{CicProblem, Error, KeyError, Malformed, Part, RefreshedProblem, SignatureKind};
 pub use expiry::ExpiryPolicy;
 pub use jwk::{Jwk, Jwks};
 pub use pktoken::{MAX_COMPACT_LEN, MAX_FUTURE_IAT_SECS, PkToken, ProviderCheck};

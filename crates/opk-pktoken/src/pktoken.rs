@@ -5,7 +5,10 @@
 
 use serde_json::{Map, Value};
 
-use crate::{Alg, Cic, Error, ExpiryPolicy, Jwks, UserSigner, b64, json};
+use crate::{
+    Alg, Cic, CicProblem, Error, ExpiryPolicy, Jwks, Malformed, Part, RefreshedProblem,
+    SignatureKind, UserSigner, b64, json,
+};
 
 /// Cap on the compact form. A GQ-signed RSA-4096 token is about 12 KB; 128 KiB leaves room for
 /// large ID tokens (groups) while bounding work on hostile input.
@@ -65,12 +68,10 @@ impl PkToken {
         let (Some(op_hdr), Some(payload_b64), Some(op_sig), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
-            return Err(Error::Malformed(
-                "ID token is not a compact JWS (header.payload.signature)",
-            ));
+            return Err(Error::Malformed(Malformed::IdTokenNotJws));
         };
         if signer.alg() != cic.alg() || signer.public_jwk()? != *cic.upk() {
-            return Err(Error::Cic("signer key is not the CIC upk"));
+            return Err(Error::Cic(CicProblem::SignerNotUpk));
         }
         let cic_hdr = b64::encode(
             crate::canonical::to_string(&Value::Object(cic.header().clone())).as_bytes(),
@@ -88,9 +89,7 @@ impl PkToken {
         let (main, refreshed) = match compact.split_once('.') {
             Some((main, rest)) => {
                 if rest.split('.').count() != 3 {
-                    return Err(Error::Malformed(
-                        "refreshed ID token after '.' must be a compact JWT",
-                    ));
+                    return Err(Error::Malformed(Malformed::RefreshedNotJwt));
                 }
                 (main, Some(rest.to_owned()))
             }
@@ -98,12 +97,10 @@ impl PkToken {
         };
         let segments: Vec<&str> = main.split(':').collect();
         if segments.len() < 3 || segments.len().is_multiple_of(2) {
-            return Err(Error::Malformed(
-                "expected payload followed by (header, signature) pairs",
-            ));
+            return Err(Error::Malformed(Malformed::Segments));
         }
         let payload_b64 = segments[0].to_owned();
-        let payload = json::object(&b64::decode(&payload_b64, "payload")?, "payload")?;
+        let payload = json::object(&b64::decode(&payload_b64, Part::Payload)?, Part::Payload)?;
         check_payload_types(&payload)?;
 
         let mut ops = Vec::new();
@@ -111,15 +108,15 @@ impl PkToken {
         let mut coses = Vec::new();
         for pair in segments[1..].chunks_exact(2) {
             let header = json::object(
-                &b64::decode(pair[0], "protected header")?,
-                "protected header",
+                &b64::decode(pair[0], Part::ProtectedHeader)?,
+                Part::ProtectedHeader,
             )?;
             check_header_types(&header)?;
             let signed = Signed {
                 protected_b64: pair[0].to_owned(),
                 header,
                 signature_b64: pair[1].to_owned(),
-                signature: b64::decode(pair[1], "signature")?,
+                signature: b64::decode(pair[1], Part::Signature)?,
             };
             match classify(&signed.header)? {
                 role @ (Role::Op | Role::KeyBoundOp) => ops.push((role, signed)),
@@ -130,13 +127,13 @@ impl PkToken {
         // openpubkey lets a later signature of the same role silently win, and panics without a
         // CIC (hazard O-5): demand exactly one of each instead.
         if ops.len() != 1 {
-            return Err(Error::SignatureCount("OP", ops.len()));
+            return Err(Error::SignatureCount(SignatureKind::Op, ops.len()));
         }
         if cics.len() != 1 {
-            return Err(Error::SignatureCount("CIC", cics.len()));
+            return Err(Error::SignatureCount(SignatureKind::Cic, cics.len()));
         }
         if coses.len() > 1 {
-            return Err(Error::SignatureCount("COS", coses.len()));
+            return Err(Error::SignatureCount(SignatureKind::Cos, coses.len()));
         }
         let (op_role, op) = ops.remove(0);
         let cic_sig = cics.remove(0);
@@ -206,10 +203,10 @@ impl PkToken {
         )
     }
 
-    /// Checks everything openpubkey's verifier checks for a nonce-committing OP (opkssh.md §4.6
-    /// steps 1–5, 7 minus the key binding to the SSH cert, which the caller does):
-    /// claim types (at parse), CIC signature by `upk`, issuer, audience, OP signature against
-    /// `jwks`, the nonce commitment, and the expiry policy at `now` (unix seconds).
+    /// Checks everything openpubkey's verifier checks for a nonce-committing OP, except the
+    /// binding of `upk` to the SSH certificate key, which the caller does: claim types (at
+    /// parse), CIC signature by `upk`, issuer, audience, OP signature against `jwks`, the nonce
+    /// commitment, and the expiry policy at `now` (unix seconds).
     pub fn verify(&self, provider: &ProviderCheck<'_>, jwks: &Jwks, now: i64) -> Result<(), Error> {
         // CIC: the user key signed this very payload.
         let cic_input = format!("{}.{}", self.cic_sig.protected_b64, self.payload_b64);
@@ -287,34 +284,38 @@ impl PkToken {
     ) -> Result<i64, Error> {
         let mut parts = fresh.split('.');
         let (Some(h), Some(p), Some(s)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(Error::Refreshed("not a compact JWT"));
+            return Err(Error::Refreshed(RefreshedProblem::NotJwt));
         };
-        let header = json::object(&b64::decode(h, "refreshed header")?, "refreshed header")?;
+        let header = json::object(
+            &b64::decode(h, Part::RefreshedHeader)?,
+            Part::RefreshedHeader,
+        )?;
         check_header_types(&header)?;
-        let claims = json::object(&b64::decode(p, "refreshed payload")?, "refreshed payload")?;
+        let claims = json::object(
+            &b64::decode(p, Part::RefreshedPayload)?,
+            Part::RefreshedPayload,
+        )?;
         check_payload_types(&claims)?;
         let alg = header_alg(&header)?;
         let kid = header.get("kid").and_then(Value::as_str);
         let key = jwks
             .select(kid)
-            .ok_or(Error::Refreshed("no JWKS key for its kid"))?;
+            .ok_or(Error::Refreshed(RefreshedProblem::UnknownKid))?;
         key.verify(
             alg,
             format!("{h}.{p}").as_bytes(),
-            &b64::decode(s, "refreshed signature")?,
+            &b64::decode(s, Part::RefreshedSignature)?,
         )
-        .map_err(|_| Error::Refreshed("signature does not verify"))?;
+        .map_err(|_| Error::Refreshed(RefreshedProblem::BadSignature))?;
         if claims.get("iss") != self.payload.get("iss")
             || claims.get("sub") != self.payload.get("sub")
         {
-            return Err(Error::Refreshed(
-                "iss or sub differs from the original ID token",
-            ));
+            return Err(Error::Refreshed(RefreshedProblem::Subject));
         }
         check_audience(&claims, provider.client_id)
-            .map_err(|_| Error::Refreshed("audience lacks the client ID"))?;
+            .map_err(|_| Error::Refreshed(RefreshedProblem::Audience))?;
         if positive_int(&claims, "iat")? < iat {
-            return Err(Error::Refreshed("issued before the original ID token"));
+            return Err(Error::Refreshed(RefreshedProblem::IssuedEarlier));
         }
         positive_int(&claims, "exp")
     }
@@ -338,7 +339,7 @@ fn classify(header: &Map<String, Value>) -> Result<Role, Error> {
 
 fn header_alg(header: &Map<String, Value>) -> Result<Alg, Error> {
     match header.get("alg") {
-        Some(Value::String(a)) => Alg::parse(a).ok_or_else(|| Error::UnsupportedAlg(a.clone())),
+        Some(Value::String(a)) => a.parse(),
         _ => Err(Error::UnsupportedAlg(String::new())),
     }
 }
@@ -368,7 +369,7 @@ fn positive_int(claims: &Map<String, Value>, name: &'static str) -> Result<i64, 
     }
 }
 
-/// The typed-claims checks openpubkey gets from decoding into Go structs (§4.6 step 1).
+/// The typed-claims checks openpubkey gets from decoding claims into Go structs.
 fn check_payload_types(p: &Map<String, Value>) -> Result<(), Error> {
     for (name, label) in [
         ("exp", "claim exp"),

@@ -1,10 +1,20 @@
 //! PK Token issue → compact → parse → verify, and every way a token can be wrong.
 
+use base64ct::{Base64UrlUnpadded, Encoding as _};
 use opk_pktoken::{
-    Cic, Error, ExpiryPolicy, Jwks, PkToken, ProviderCheck, UserSigner, b64, canonical,
+    Cic, CicProblem, Error, ExpiryPolicy, Jwks, Malformed, Part, PkToken, ProviderCheck,
+    RefreshedProblem, SignatureKind, UserSigner,
 };
 use serde_json::{Value, json};
 use sha3::Digest as _;
+
+fn b64(bytes: &[u8]) -> String {
+    Base64UrlUnpadded::encode_string(bytes)
+}
+
+fn unb64(text: &str) -> Vec<u8> {
+    Base64UrlUnpadded::decode_vec(text).expect("base64url")
+}
 
 const ISS: &str = "https://op.example";
 const CLIENT: &str = "opk-client";
@@ -31,9 +41,9 @@ impl FakeOp {
     }
 
     fn sign(&self, header: &Value, claims: &Value) -> String {
-        let h = b64::encode(header.to_string().as_bytes());
-        let p = b64::encode(claims.to_string().as_bytes());
-        let s = b64::encode(&self.key.sign(format!("{h}.{p}").as_bytes()));
+        let h = b64(header.to_string().as_bytes());
+        let p = b64(claims.to_string().as_bytes());
+        let s = b64(&self.key.sign(format!("{h}.{p}").as_bytes()));
         format!("{h}.{p}.{s}")
     }
 
@@ -96,7 +106,7 @@ fn cic_hash_is_sha3_of_sorted_compact_json() {
     let upk = signer.public_jwk().expect("jwk");
     let cic = Cic::new(&upk, [0xab; 32]).expect("cic");
     let upk_json = upk.to_json();
-    // The exact string of opkssh.md §4.3, built by hand.
+    // The exact canonical CIC header openpubkey hashes, built by hand: sorted keys, no spaces.
     let expected_input = format!(
         r#"{{"alg":"ES256","rz":"{}","typ":"CIC","upk":{{"alg":"ES256","crv":"P-256","kty":"EC","x":"{}","y":"{}"}}}}"#,
         "ab".repeat(32),
@@ -104,12 +114,8 @@ fn cic_hash_is_sha3_of_sorted_compact_json() {
         upk_json["y"].as_str().expect("y")
     );
     assert_eq!(
-        canonical::to_string(&Value::Object(cic.header().clone())),
-        expected_input
-    );
-    assert_eq!(
         cic.hash(),
-        b64::encode(&sha3::Sha3_256::digest(expected_input.as_bytes()))
+        b64(&sha3::Sha3_256::digest(expected_input.as_bytes()))
     );
     assert_eq!(cic.hash().len(), 43);
 }
@@ -223,21 +229,19 @@ fn oidc_refreshed_demands_a_signed_matching_refreshed_token() {
     // O-1: a forged (re-signed by another key) refreshed token must not extend access.
     let forger = UserSigner::from_p256_scalar(&[8u8; 32]).expect("k");
     let c = json!({"iss": ISS, "aud": CLIENT, "sub": "1234", "iat": NOW + 3000, "exp": NOW + 9000});
-    let h = b64::encode(
-        json!({"alg": "ES256", "kid": "op-key-1"})
-            .to_string()
-            .as_bytes(),
-    );
-    let p = b64::encode(c.to_string().as_bytes());
+    let h = b64(json!({"alg": "ES256", "kid": "op-key-1"})
+        .to_string()
+        .as_bytes());
+    let p = b64(c.to_string().as_bytes());
     let forged = format!(
         "{h}.{p}.{}",
-        b64::encode(&forger.sign(format!("{h}.{p}").as_bytes()))
+        b64(&forger.sign(format!("{h}.{p}").as_bytes()))
     );
     let pkt_forged =
         PkToken::from_compact(&format!("{}.{forged}", pkt.to_compact())).expect("parse");
     assert!(matches!(
         pkt_forged.verify(&check(ExpiryPolicy::OidcRefreshed), &jwks, later),
-        Err(Error::Refreshed(_))
+        Err(Error::Refreshed(RefreshedProblem::BadSignature))
     ));
     assert!(matches!(
         refreshed(&|c| c["sub"] = json!("someone-else")).verify(
@@ -245,7 +249,7 @@ fn oidc_refreshed_demands_a_signed_matching_refreshed_token() {
             &jwks,
             later
         ),
-        Err(Error::Refreshed(_))
+        Err(Error::Refreshed(RefreshedProblem::Subject))
     ));
     assert!(matches!(
         refreshed(&|c| c["iat"] = json!(NOW - 1000)).verify(
@@ -253,7 +257,7 @@ fn oidc_refreshed_demands_a_signed_matching_refreshed_token() {
             &jwks,
             later
         ),
-        Err(Error::Refreshed(_))
+        Err(Error::Refreshed(RefreshedProblem::IssuedEarlier))
     ));
 }
 
@@ -268,11 +272,10 @@ fn tampering_is_detected() {
     let jwks = op.jwks();
     let seg = segments(&pkt);
     // Payload swapped for another (email changed): both signatures break.
-    let mut claims_v: Value =
-        serde_json::from_slice(&b64::decode(&seg[0], "p").expect("b64")).expect("json");
+    let mut claims_v: Value = serde_json::from_slice(&unb64(&seg[0])).expect("json");
     claims_v["email"] = json!("mallory@example.com");
     let mut s = seg.clone();
-    s[0] = b64::encode(claims_v.to_string().as_bytes());
+    s[0] = b64(claims_v.to_string().as_bytes());
     let t = PkToken::from_compact(&s.join(":")).expect("parse");
     assert_eq!(
         t.verify(&check(ExpiryPolicy::Hours24), &jwks, NOW),
@@ -280,9 +283,9 @@ fn tampering_is_detected() {
     );
     // CIC signature flipped.
     let mut s = seg.clone();
-    let mut sig = b64::decode(&s[4], "s").expect("b64");
+    let mut sig = unb64(&s[4]);
     sig[10] ^= 0x40;
-    s[4] = b64::encode(&sig);
+    s[4] = b64(&sig);
     let t = PkToken::from_compact(&s.join(":")).expect("parse");
     assert_eq!(
         t.verify(&check(ExpiryPolicy::Hours24), &jwks, NOW),
@@ -316,34 +319,34 @@ fn structural_attacks_are_rejected() {
     // O-5: missing CIC, duplicated CIC, duplicated OP.
     assert_eq!(
         PkToken::from_compact(&seg[..3].join(":")).err(),
-        Some(Error::SignatureCount("CIC", 0))
+        Some(Error::SignatureCount(SignatureKind::Cic, 0))
     );
     let dup_cic = [seg.clone(), vec![seg[3].clone(), seg[4].clone()]]
         .concat()
         .join(":");
     assert_eq!(
         PkToken::from_compact(&dup_cic).err(),
-        Some(Error::SignatureCount("CIC", 2))
+        Some(Error::SignatureCount(SignatureKind::Cic, 2))
     );
     let dup_op = [seg.clone(), vec![seg[1].clone(), seg[2].clone()]]
         .concat()
         .join(":");
     assert_eq!(
         PkToken::from_compact(&dup_op).err(),
-        Some(Error::SignatureCount("OP", 2))
+        Some(Error::SignatureCount(SignatureKind::Op, 2))
     );
     // Even number of segments, padding, junk typ, crit, alg none.
     assert!(matches!(
         PkToken::from_compact(&seg[..4].join(":")),
-        Err(Error::Malformed(_))
+        Err(Error::Malformed(Malformed::Segments))
     ));
     let mut padded = seg.clone();
     padded[2].push('=');
     assert!(matches!(
         PkToken::from_compact(&padded.join(":")),
-        Err(Error::Base64(_))
+        Err(Error::Base64(Part::Signature))
     ));
-    let hdr = |h: Value| b64::encode(h.to_string().as_bytes());
+    let hdr = |h: Value| b64(h.to_string().as_bytes());
     for (bad, want) in [
         (json!({"alg": "ES256", "typ": "jwt"}), "UnknownTyp"),
         (json!({"alg": "ES256", "crit": ["b64"]}), "Critical"),
@@ -363,11 +366,23 @@ fn structural_attacks_are_rejected() {
     );
     // Duplicate JSON members in a header.
     let mut s = seg.clone();
-    s[1] = b64::encode(br#"{"alg":"ES256","alg":"none"}"#);
-    assert!(matches!(
-        PkToken::from_compact(&s.join(":")),
-        Err(Error::DuplicateMember(..))
-    ));
+    s[1] = b64(br#"{"alg":"ES256","alg":"none"}"#);
+    assert_eq!(
+        PkToken::from_compact(&s.join(":")).err(),
+        Some(Error::DuplicateMember(Part::ProtectedHeader, "alg".into()))
+    );
+    // … also inside a nested object (the CIC's upk), and spelled with an escape.
+    let mut cic: Value = serde_json::from_slice(&unb64(&seg[3])).expect("json");
+    cic["upk"]["zz"] = json!(1);
+    let mut s = seg.clone();
+    s[3] = b64(cic
+        .to_string()
+        .replace("\"zz\":1", "\"zz\":1,\"z\\u007a\":2")
+        .as_bytes());
+    assert_eq!(
+        PkToken::from_compact(&s.join(":")).err(),
+        Some(Error::DuplicateMember(Part::ProtectedHeader, "zz".into()))
+    );
     // Key-bound OP tokens are refused at verify.
     let mut s = seg.clone();
     s[1] = hdr(json!({"alg": "ES256", "kid": "op-key-1", "typ": "dpop+id_token"}));
@@ -383,11 +398,10 @@ fn structural_attacks_are_rejected() {
         ("groups", json!("admins")),
         ("aud", json!(1)),
     ] {
-        let mut c: Value =
-            serde_json::from_slice(&b64::decode(&seg[0], "p").expect("b64")).expect("json");
+        let mut c: Value = serde_json::from_slice(&unb64(&seg[0])).expect("json");
         c[name] = v;
         let mut s = seg.clone();
-        s[0] = b64::encode(c.to_string().as_bytes());
+        s[0] = b64(c.to_string().as_bytes());
         assert!(
             matches!(
                 PkToken::from_compact(&s.join(":")),
@@ -408,14 +422,13 @@ fn cic_upk_alg_must_match_header_alg() {
     let op = FakeOp::new();
     let pkt = issue_with(&op, |_| {});
     let seg = segments(&pkt);
-    let mut cic: Value =
-        serde_json::from_slice(&b64::decode(&seg[3], "c").expect("b64")).expect("json");
+    let mut cic: Value = serde_json::from_slice(&unb64(&seg[3])).expect("json");
     cic["alg"] = json!("EdDSA");
     let mut s = seg.clone();
-    s[3] = b64::encode(cic.to_string().as_bytes());
+    s[3] = b64(cic.to_string().as_bytes());
     assert!(matches!(
         PkToken::from_compact(&s.join(":")),
-        Err(Error::Cic(_))
+        Err(Error::Cic(CicProblem::UpkAlgMismatch))
     ));
 }
 
@@ -452,11 +465,9 @@ fn h10_h14_gq_signed_tokens_are_refused() {
     let op = FakeOp::new();
     let pkt = issue_with(&op, |_| {});
     let mut seg = segments(&pkt);
-    seg[1] = b64::encode(
-        json!({"alg": "GQ256", "typ": "JWT", "kid": seg[1].clone()})
-            .to_string()
-            .as_bytes(),
-    );
+    seg[1] = b64(json!({"alg": "GQ256", "typ": "JWT", "kid": seg[1].clone()})
+        .to_string()
+        .as_bytes());
     let t = PkToken::from_compact(&seg.join(":")).expect("parses");
     assert_eq!(
         t.verify(&check(ExpiryPolicy::Hours24), &op.jwks(), NOW),

@@ -1,9 +1,9 @@
-//! `opk add <principal> <identity> <issuer>` as a pure rewrite of `auth_id` contents
-//! (opkssh.md §1.4).
+//! `opk add <principal> <identity> <issuer>` as a pure rewrite of `auth_id` contents, with
+//! opkssh's issuer aliases.
 
 use crate::matcher::{OIDC_CLAIMS, REPO_CLAIM, escaped_split, is_bare_prefix};
 use crate::table::{join_words, parse_table_named};
-use crate::{Error, check_principal, glob};
+use crate::{Column, Error, FileKind, WordProblem, check_principal, glob};
 
 /// Expands opkssh's issuer aliases (case-sensitive, as upstream); anything else is returned
 /// unchanged.
@@ -29,21 +29,21 @@ pub struct AddOutcome {
 }
 
 /// Rejects a word that [`crate::quote_word`] cannot write so that the table reader gets it back.
-fn check_writable(column: &'static str, value: &str) -> Result<(), Error> {
-    let reason = if value.contains('#') {
-        Some("it contains #, which the reader treats as a comment even inside quotes")
+fn check_writable(column: Column, value: &str) -> Result<(), Error> {
+    let problem = if value.contains('#') {
+        Some(WordProblem::Hash)
     } else if value.chars().any(char::is_control) {
-        Some("it contains a control character such as a tab or newline")
+        Some(WordProblem::Control)
     } else if value.chars().any(|c| c.is_whitespace() && c != ' ') {
-        Some("it contains non-ASCII white space, which the reader may trim")
+        Some(WordProblem::OtherWhitespace)
     } else {
         None
     };
-    match reason {
-        Some(reason) => Err(Error::UnwritableWord {
+    match problem {
+        Some(problem) => Err(Error::UnwritableWord {
             column,
             value: value.to_owned(),
-            reason,
+            problem,
         }),
         None => Ok(()),
     }
@@ -89,11 +89,11 @@ pub fn add_row(
     if issuer.is_empty() {
         return Err(Error::EmptyIssuer);
     }
-    check_writable("principal", principal)?;
-    check_writable("identity", identity)?;
-    check_writable("issuer", issuer)?;
+    check_writable(Column::Principal, principal)?;
+    check_writable(Column::Identity, identity)?;
+    check_writable(Column::Issuer, issuer)?;
 
-    let table = parse_table_named(existing, "policy file")?;
+    let table = parse_table_named(existing, FileKind::Policy)?;
     let text = match std::str::from_utf8(existing) {
         Ok(t) => t,
         Err(e) => {
@@ -121,16 +121,12 @@ pub fn add_row(
     let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
     let line = join_words(&[principal, identity, issuer]);
     // Defensive: the validation above should make the row read back exactly; prove it.
-    let back = parse_table_named(line.as_bytes(), "policy row")?;
+    let back = parse_table_named(line.as_bytes(), FileKind::Policy)?;
     let reads_back = back.problems.is_empty()
         && back.rows.len() == 1
         && back.rows[0].words == [principal, identity, issuer];
     if !reads_back {
-        return Err(Error::UnwritableWord {
-            column: "row",
-            value: line,
-            reason: "it does not read back unchanged",
-        });
+        return Err(Error::RowDoesNotReadBack { row: line });
     }
     let mut contents = String::with_capacity(text.len() + line.len() + 2);
     contents.push_str(text);
@@ -141,7 +137,7 @@ pub fn add_row(
     contents.push_str(eol);
     if contents.len() > crate::MAX_FILE_BYTES {
         return Err(Error::TooLarge {
-            what: "policy file",
+            what: FileKind::Policy,
             size: contents.len(),
             max: crate::MAX_FILE_BYTES,
         });

@@ -1,7 +1,7 @@
-//! `auth_id` policy files: `<principal> <identity> <issuer>` rows (opkssh.md §2.3).
+//! `auth_id` policy files: `<principal> <identity> <issuer>` rows.
 
-use crate::Error;
 use crate::table::{ProblemKind, TableProblem, parse_table_named};
+use crate::{Error, FileKind};
 
 /// One policy row. Each row grants one principal, as opkssh's rewrite writes them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,7 +31,7 @@ impl AuthId {
     /// Rows with an empty or bare-prefix identity are kept (the matcher refuses them and warns),
     /// so that the log names the line on every attempt.
     pub fn parse(contents: &[u8]) -> Result<AuthId, Error> {
-        let table = parse_table_named(contents, "policy file")?;
+        let table = parse_table_named(contents, FileKind::Policy)?;
         let mut problems = table.problems;
         let mut rows = Vec::new();
         for row in table.rows {

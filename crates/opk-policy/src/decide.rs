@@ -1,5 +1,5 @@
-//! First-match evaluation of policy rows (opkssh.md §2.3, evaluation steps 3–5). Deny lists and
-//! plugins (steps 1–2) belong to the caller, which runs them first.
+//! First-match evaluation of policy rows, as opkssh's policy enforcer does after its deny lists
+//! and plugins, which belong to the caller and run first.
 
 use serde_json::{Map, Value};
 

@@ -1,4 +1,7 @@
-//! Go's `path.Match`, byte for byte, for `repo:` rows (opkssh.md §2.3 rule 5).
+//! Hand-written on purpose: `repo:` rows must match exactly as Go's `path.Match` does, which the
+//! Rust glob crates do not (`!` negation, `/` handling, errors on malformed patterns).
+//!
+//! Go's `path.Match`, byte for byte, for `repo:` rows (matcher rule 5).
 //!
 //! `*` matches any run of non-`/` bytes, `?` one non-`/` character, `[...]` a class with ranges
 //! and `^` negation (`!` is an ordinary character), `\` escapes. A malformed pattern is an error

@@ -1,5 +1,7 @@
+//! Hand-written on purpose: `oidc:` rows compare against Go's `fmt.Sprint` text, which no crate reproduces.
+//!
 //! Go `fmt.Sprint` of values decoded by `encoding/json` into `any`, which is how opkssh turns
-//! non-string claims into the strings that `oidc:` rows compare against (opkssh.md §2.3).
+//! non-string claims into the strings that `oidc:` rows compare against.
 
 use serde_json::Value;
 

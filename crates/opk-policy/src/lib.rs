@@ -1,25 +1,27 @@
 //! opkssh-compatible server policy, as pure functions over file *contents* and token claims.
 //!
-//! - [`table`]: the shared "table" syntax of `providers` and `auth_id` (opkssh.md §2.1);
-//! - [`providers`]: `/etc/opk/providers` rows, expiry keywords, verifier kind (§2.2);
-//! - [`auth_id`]: policy rows and the home-file rule (§2.3);
-//! - [`matcher`]: the identity-attribute matcher (§2.3, `validateClaim`);
-//! - [`mod@decide`]: first-match evaluation of rows against a principal and claims (§2.3 steps 3–5);
-//! - [`principal`]: the certificate-principal check (§1.3 step 7.6, hazard H-1);
-//! - [`mod@add`]: `opk add` (§1.4): issuer aliases, de-duplication and the file rewrite.
+//! - [`Providers`]: `/etc/opk/providers` rows (`<issuer> <client_id> <expiry>`);
+//! - [`AuthId`]: `auth_id` policy rows (`<principal> <identity> <issuer>`) and the home-file rule;
+//! - [`identity_matches`]: the identity-attribute matcher (opkssh's `validateClaim`);
+//! - [`decide()`]: first-match evaluation of rows against a principal and claims;
+//! - [`check_principal`]: the certificate-principal check (hazard H-1 in `docs/hazards.md`);
+//! - [`add_row`] and [`issuer_alias`]: `opk add`, as a rewrite of the file contents.
+//!
+//! Both files share opkssh's "table" syntax: `#` comments, go-shellquote words ([`quote_word`]
+//! writes them); lines that do not parse are kept as [`TableProblem`]s for the log.
 //!
 //! Nothing here touches the file system, the network or the clock.
 #![forbid(unsafe_code)]
 
-pub mod add;
-pub mod auth_id;
-pub mod decide;
+mod add;
+mod auth_id;
+mod decide;
 mod glob;
 mod gofmt;
-pub mod matcher;
-pub mod principal;
-pub mod providers;
-pub mod table;
+mod matcher;
+mod principal;
+mod providers;
+mod table;
 
 pub use add::{AddOutcome, add_row, issuer_alias};
 pub use auth_id::{AuthId, AuthIdRow};
@@ -27,7 +29,9 @@ pub use decide::{Decision, decide};
 pub use matcher::{Match, MatchWarning, identity_matches};
 pub use principal::check_principal;
 pub use providers::{ProviderRow, Providers};
-pub use table::{ProblemKind, Row, Table, TableProblem, parse_table, quote_word};
+pub use table::{ProblemKind, TableProblem, quote_word};
+
+use std::fmt;
 
 /// Largest policy or providers file accepted, in bytes. Real files are a few KiB; the cap keeps a
 /// hostile or corrupt file from costing unbounded memory and time on every SSH attempt.
@@ -35,12 +39,13 @@ pub const MAX_FILE_BYTES: usize = 1 << 20;
 
 /// Everything that can go wrong in this crate. Messages are one line: what is wrong, what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The input is over [`MAX_FILE_BYTES`].
     #[error("{what} is {size} bytes, over the {max}-byte limit; shrink the file")]
     TooLarge {
-        /// Which input (e.g. "policy file").
-        what: &'static str,
+        /// Which file.
+        what: FileKind,
         /// Its size in bytes.
         size: usize,
         /// The limit.
@@ -48,7 +53,8 @@ pub enum Error {
     },
     /// A providers row names an unknown expiry keyword. Fatal for every login, as in opkssh.
     #[error(
-        "providers line {line_number}: invalid expiration policy {keyword:?}; use one of 12h, 24h, 48h, 1week, oidc, oidc_refreshed, never"
+        "providers line {line_number}: invalid expiration policy {keyword:?}; use one of {list}",
+        list = opk_pktoken::ExpiryPolicy::KEYWORDS
     )]
     InvalidExpiry {
         /// 1-based line of the offending row.
@@ -112,14 +118,20 @@ pub enum Error {
     )]
     EmptyIssuer,
     /// A word cannot be written so that opkssh reads it back unchanged.
-    #[error("{column} {value:?} cannot be written to a policy file: {reason}")]
+    #[error("{column} {value:?} cannot be written to a policy file: {problem}")]
     UnwritableWord {
-        /// Which column ("principal", "identity", "issuer").
-        column: &'static str,
+        /// Which column.
+        column: Column,
         /// The word.
         value: String,
         /// Why, and implicitly what to remove.
-        reason: &'static str,
+        problem: WordProblem,
+    },
+    /// A row whose words each pass the checks still does not read back as written.
+    #[error("row {row:?} cannot be written to a policy file: it does not read back unchanged")]
+    RowDoesNotReadBack {
+        /// The row as it would be written.
+        row: String,
     },
     /// The existing policy file is not UTF-8, so `opk add` cannot rewrite it faithfully.
     #[error("policy file line {line_number} is not valid UTF-8; fix or delete that line first")]
@@ -129,15 +141,78 @@ pub enum Error {
     },
 }
 
+/// Which file an [`Error::TooLarge`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FileKind {
+    /// The providers file.
+    Providers,
+    /// An `auth_id` policy file.
+    Policy,
+}
+
+impl fmt::Display for FileKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Providers => "providers file",
+            Self::Policy => "policy file",
+        })
+    }
+}
+
+/// A column of an `auth_id` row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Column {
+    /// The local user.
+    Principal,
+    /// The identity attribute.
+    Identity,
+    /// The issuer.
+    Issuer,
+}
+
+impl fmt::Display for Column {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Principal => "principal",
+            Self::Identity => "identity",
+            Self::Issuer => "issuer",
+        })
+    }
+}
+
+/// Why a word cannot be written to a policy file so that it reads back unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WordProblem {
+    /// It contains `#`.
+    Hash,
+    /// It contains a control character.
+    Control,
+    /// It contains white space other than the ASCII space.
+    OtherWhitespace,
+}
+
+impl fmt::Display for WordProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Hash => "it contains #, which the reader treats as a comment even inside quotes",
+            Self::Control => "it contains a control character such as a tab or newline",
+            Self::OtherWhitespace => "it contains non-ASCII white space, which the reader may trim",
+        })
+    }
+}
+
 /// Hooks for fuzzers: each feeds arbitrary bytes to one parser and checks its invariants.
 /// Panics only when an invariant breaks.
 #[doc(hidden)]
 pub mod fuzzing {
     use serde_json::{Map, Value};
 
-    /// [`crate::parse_table`]: never panics; rows are non-empty and in line order.
+    /// The table reader: never panics; rows are non-empty and in line order.
     pub fn fuzz_parse_table(data: &[u8]) {
-        if let Ok(t) = crate::parse_table(data) {
+        if let Ok(t) = crate::table::parse_table(data) {
             let mut last = 0;
             for r in &t.rows {
                 assert!(!r.words.is_empty());

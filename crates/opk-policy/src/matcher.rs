@@ -1,5 +1,5 @@
 //! The identity-attribute matcher: one `auth_id` identity column against one set of claims
-//! (opkssh.md §2.3, `validateClaim`). Rules, in order:
+//! (opkssh's `validateClaim`; hazard ids are explained in `docs/hazards.md`). Rules, in order:
 //!
 //! 0. An empty identity never matches (O-3; opkssh matched any token without `email`).
 //! 1. An `email` claim that itself starts with `oidc-match-end:email:` never matches. opk compares

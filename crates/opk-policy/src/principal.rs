@@ -1,5 +1,5 @@
 //! The principal check opkssh applies to every certificate principal before printing them into
-//! the authorized_keys line (opkssh.md §1.3 step 7.6, hazard H-1).
+//! the authorized_keys line (hazard H-1 in `docs/hazards.md`).
 
 use crate::Error;
 

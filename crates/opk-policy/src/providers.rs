@@ -1,11 +1,11 @@
-//! `/etc/opk/providers`: `<issuer> <client_id> <expiration_policy>` rows (opkssh.md §2.2).
+//! `/etc/opk/providers`: `<issuer> <client_id> <expiration_policy>` rows.
 
 use std::collections::HashMap;
 
 use opk_pktoken::ExpiryPolicy;
 
-use crate::Error;
 use crate::table::{ProblemKind, TableProblem, parse_table_named};
+use crate::{Error, FileKind};
 
 /// One providers row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +38,7 @@ impl Providers {
     /// O-6: a duplicate issuer stays fatal rather than "first row wins", because silently picking
     /// one of two client IDs or expiry policies could widen access; the error names both lines.
     pub fn parse(contents: &[u8]) -> Result<Providers, Error> {
-        let table = parse_table_named(contents, "providers file")?;
+        let table = parse_table_named(contents, FileKind::Providers)?;
         let mut problems = table.problems;
         let mut rows: Vec<ProviderRow> = Vec::new();
         let mut first_line: HashMap<String, usize> = HashMap::new();
@@ -57,7 +57,7 @@ impl Providers {
                     continue;
                 }
             };
-            let Some(expiry) = ExpiryPolicy::parse(&keyword) else {
+            let Ok(expiry) = keyword.parse::<ExpiryPolicy>() else {
                 return Err(Error::InvalidExpiry {
                     line_number,
                     keyword,

@@ -1,4 +1,6 @@
-//! The "table" syntax shared by `providers` and `auth_id` (opkssh.md §2.1).
+//! Hand-written on purpose: opkssh's file syntax is go-shellquote's, which no Rust crate copies.
+//!
+//! The "table" syntax shared by `providers` and `auth_id`.
 //!
 //! Reading: strip a UTF-8 BOM, split on `\n`, cut each line at its first `#` (even inside
 //! quotes, as opkssh does), trim, skip empty lines, then split into words like go-shellquote.
@@ -6,15 +8,15 @@
 
 use std::fmt;
 
-use crate::{Error, MAX_FILE_BYTES};
+use crate::{Error, FileKind, MAX_FILE_BYTES};
 
 /// One non-empty line of a table, split into words.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Row {
+pub(crate) struct Row {
     /// 1-based line number in the file (BOM and comments included in the count).
-    pub line_number: usize,
+    pub(crate) line_number: usize,
     /// The words, with quotes and escapes removed. Never empty.
-    pub words: Vec<String>,
+    pub(crate) words: Vec<String>,
 }
 
 /// Why a line was skipped. Skipped lines are logged by the caller, never fatal.
@@ -76,23 +78,23 @@ impl fmt::Display for TableProblem {
 
 /// A parsed table: the usable rows and the lines that were skipped.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Table {
+pub(crate) struct Table {
     /// Rows in file order.
-    pub rows: Vec<Row>,
+    pub(crate) rows: Vec<Row>,
     /// Skipped lines, in file order.
-    pub problems: Vec<TableProblem>,
+    pub(crate) problems: Vec<TableProblem>,
 }
 
 /// UTF-8 byte order mark, stripped like opkssh does (Windows editors write it).
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Parses table contents. Errors only when `contents` is over [`MAX_FILE_BYTES`].
-pub fn parse_table(contents: &[u8]) -> Result<Table, Error> {
-    parse_table_named(contents, "table")
+pub(crate) fn parse_table(contents: &[u8]) -> Result<Table, Error> {
+    parse_table_named(contents, FileKind::Policy)
 }
 
 /// [`parse_table`] with the name of the file kind, for the size error.
-pub(crate) fn parse_table_named(contents: &[u8], what: &'static str) -> Result<Table, Error> {
+pub(crate) fn parse_table_named(contents: &[u8], what: FileKind) -> Result<Table, Error> {
     if contents.len() > MAX_FILE_BYTES {
         return Err(Error::TooLarge {
             what,

@@ -1,4 +1,4 @@
-//! `auth_id` parsing, the home-file rule and first-match evaluation (opkssh.md §2.3).
+//! `auth_id` parsing, the home-file rule and first-match evaluation.
 
 use opk_policy::{AuthId, AuthIdRow, MatchWarning, ProblemKind, decide};
 use serde_json::{Map, Value, json};

@@ -1,4 +1,4 @@
-//! The identity matcher, rule by rule (opkssh.md §2.3), and the hazards it covers.
+//! The identity matcher, rule by rule, and the hazards it covers (`docs/hazards.md`).
 
 use opk_policy::{MatchWarning, identity_matches};
 use serde_json::{Map, Value, json};

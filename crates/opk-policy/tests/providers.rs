@@ -1,4 +1,4 @@
-//! `providers` parsing (opkssh.md §2.2) and hazards H-13, O-4, O-6.
+//! `providers` parsing and hazards H-13, O-4, O-6 (`docs/hazards.md`).
 
 use opk_pktoken::ExpiryPolicy;
 use opk_policy::{Error, ProblemKind, Providers};

@@ -1,10 +1,13 @@
-//! The OpenSSH user certificate that carries the PK Token (opkssh.md §3.3) and its strict parser (§1.3).
+//! The OpenSSH user certificate that carries the PK Token in extension `openpubkey-pkt`, laid out
+//! as opkssh issues it, and the strict parser for what sshd passes to verify.
 
 use base64ct::{Base64, Encoding as _};
 use ssh_key::Certificate;
 use ssh_key::certificate::{Builder, CertType};
 
-use crate::{EphemeralKey, Error, KeyAlgorithm, PublicKey};
+use ssh_key::encoding::Reader as _;
+
+use crate::{EphemeralKey, Error, Input, KeyAlgorithm, KeyRole, PublicKey, RequestProblem};
 
 /// Certificate type of an ECDSA P-256 opk certificate.
 pub const CERT_TYPE_ECDSA_P256: &str = "ecdsa-sha2-nistp256-cert-v01@openssh.com";
@@ -61,22 +64,20 @@ pub struct OpkCert {
 }
 
 impl OpkCert {
-    /// Issues a self-signed user certificate for `key` exactly as opkssh does (§3.3): random
+    /// Issues a self-signed user certificate for `key` exactly as opkssh does: random
     /// 32-byte nonce, serial 0, valid from 0 to forever, no critical options, extensions
     /// `openpubkey-act` (if given), `openpubkey-pkt` and the five `permit-*` flags.
     pub fn issue(req: &CertRequest, key: &EphemeralKey) -> Result<Self, Error> {
         if req.pk_token.is_empty() {
-            return Err(Error::InvalidRequest("the PK Token is empty; log in again"));
+            return Err(Error::InvalidRequest(RequestProblem::EmptyPkToken));
         }
         if req.access_token.as_deref() == Some("") {
-            return Err(Error::InvalidRequest(
-                "the access token is empty; log in again or do not send it",
-            ));
+            return Err(Error::InvalidRequest(RequestProblem::EmptyAccessToken));
         }
         let mut nonce = [0u8; 32];
         getrandom::fill(&mut nonce).map_err(Error::Random)?;
 
-        let private = key.ssh_private_key();
+        let private = &key.ssh_private_key();
         let mut b = Builder::new(
             nonce.to_vec(),
             private.public_key().key_data().clone(),
@@ -124,7 +125,7 @@ impl OpkCert {
         let max = MAX_CERT_B64_LEN + 4096;
         if line.len() > max {
             return Err(Error::TooLarge {
-                what: "certificate line",
+                what: Input::CertificateLine,
                 len: line.len(),
                 max,
             });
@@ -152,7 +153,7 @@ impl OpkCert {
     ) -> Result<Self, Error> {
         if b64.len() > MAX_CERT_B64_LEN {
             return Err(Error::TooLarge {
-                what: "certificate",
+                what: Input::Certificate,
                 len: b64.len(),
                 max: MAX_CERT_B64_LEN,
             });
@@ -189,8 +190,8 @@ impl OpkCert {
         blob: Vec<u8>,
         comment: Option<String>,
     ) -> Result<Self, Error> {
-        let public_key = PublicKey::from_key_data(cert.public_key(), "public key")?;
-        let signature_key = PublicKey::from_key_data(cert.signature_key(), "signature key")?;
+        let public_key = PublicKey::from_key_data(cert.public_key(), KeyRole::PublicKey)?;
+        let signature_key = PublicKey::from_key_data(cert.signature_key(), KeyRole::SignatureKey)?;
         Ok(Self {
             alg: public_key.algorithm(),
             cert,
@@ -325,18 +326,17 @@ impl OpkCert {
     }
 }
 
-/// Reads the leading SSH string (the key type) of a blob without trusting its length.
+/// Reads the leading SSH string (the key type) of a blob; its length is checked against the blob
+/// before anything is read.
 fn read_blob_type(blob: &[u8]) -> Result<&str, Error> {
     let malformed = || Error::Malformed(ssh_key::Error::FormatEncoding);
-    let len_bytes: [u8; 4] = blob
-        .get(..4)
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(malformed)?;
-    let len = u32::from_be_bytes(len_bytes) as usize;
-    if len > MAX_TYPE_LEN {
+    let mut reader = blob;
+    let raw = reader
+        .read_prefixed(|field: &mut &[u8]| Ok::<_, ssh_key::encoding::Error>(*field))
+        .map_err(|_| malformed())?;
+    if raw.len() > MAX_TYPE_LEN {
         return Err(malformed());
     }
-    let raw = blob.get(4..4 + len).ok_or_else(malformed)?;
     // Key type names are printable ASCII; anything else cannot match and must not reach messages raw.
     if !raw.iter().all(|b| b.is_ascii_graphic()) {
         return Err(malformed());

@@ -1,8 +1,11 @@
-//! The crate's single error type.
+//! The crate's single error type and the typed details it carries.
+
+use core::fmt;
 
 /// Everything that can go wrong while generating keys, issuing, parsing or verifying certificates.
 ///
 /// Messages are one line and say what to do where that is useful; they are shown to users.
+/// Errors of the libraries underneath are said in the message, not exposed as a source.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -18,7 +21,7 @@ pub enum Error {
     #[error("{what} is too large ({len} bytes, at most {max} allowed)")]
     TooLarge {
         /// Which input.
-        what: &'static str,
+        what: Input,
         /// Its length in bytes.
         len: usize,
         /// The cap.
@@ -52,7 +55,7 @@ pub enum Error {
 
     /// The certificate blob does not decode.
     #[error("malformed SSH certificate: {0}")]
-    Malformed(#[source] ssh_key::Error),
+    Malformed(ssh_key::Error),
 
     /// The blob decodes but is not in the canonical encoding (e.g. unsorted or oddly encoded
     /// extensions, trailing bytes); we refuse it so that what we read is exactly what sshd signs over.
@@ -61,12 +64,12 @@ pub enum Error {
 
     /// A key inside the certificate (certified key or CA key) is not ECDSA P-256 or Ed25519,
     /// or is not a valid point.
-    #[error("unsupported or invalid {which} in certificate: {detail}")]
+    #[error("unsupported or invalid {role} in certificate: {problem}")]
     UnsupportedKey {
-        /// `"public key"` or `"signature key"`.
-        which: &'static str,
-        /// The key's algorithm name or what is wrong with it.
-        detail: String,
+        /// Which key.
+        role: KeyRole,
+        /// What is wrong with it.
+        problem: KeyProblem,
     },
 
     /// A certificate line lacks its type or base64 field.
@@ -75,11 +78,11 @@ pub enum Error {
 
     /// The certificate request cannot produce a usable certificate.
     #[error("invalid certificate request: {0}")]
-    InvalidRequest(&'static str),
+    InvalidRequest(RequestProblem),
 
     /// Building or signing the certificate failed inside the SSH library.
     #[error("could not sign the SSH certificate: {0}")]
-    Sign(#[source] ssh_key::Error),
+    Sign(ssh_key::Error),
 
     /// The certificate's signature does not verify under its signature key.
     #[error("SSH certificate signature is invalid")]
@@ -87,7 +90,7 @@ pub enum Error {
 
     /// The private key file does not decode.
     #[error("malformed OpenSSH private key: {0}")]
-    PrivateKey(#[source] ssh_key::Error),
+    PrivateKey(ssh_key::Error),
 
     /// The private key is passphrase-protected; opk only writes and reads unencrypted keys.
     #[error(
@@ -99,11 +102,102 @@ pub enum Error {
     #[error("unsupported private key algorithm {0:?}: opk uses ecdsa-sha2-nistp256 or ssh-ed25519")]
     UnsupportedPrivateKey(String),
 
+    /// A P-256 secret is zero or not below the group order.
+    #[error("P-256 secret key is out of range (zero or not below the group order); log in again")]
+    InvalidScalar,
+
     /// The private key's public half does not belong to its secret.
     #[error("OpenSSH private key is corrupt: public key does not match secret key")]
     PrivateKeyMismatch,
 
     /// Encoding a private key failed inside the SSH library.
     #[error("could not encode the OpenSSH private key: {0}")]
-    EncodePrivateKey(#[source] ssh_key::Error),
+    EncodePrivateKey(ssh_key::Error),
+
+    /// Encoding a public key failed inside the SSH library (e.g. a point given by its caller
+    /// is not a SEC1 point).
+    #[error("could not encode the SSH public key: {0}")]
+    EncodeKey(ssh_key::Error),
+}
+
+/// Which input an [`Error::TooLarge`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Input {
+    /// An OpenSSH private key file.
+    PrivateKey,
+    /// A `-cert.pub` line.
+    CertificateLine,
+    /// A base64 certificate.
+    Certificate,
+}
+
+impl fmt::Display for Input {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::PrivateKey => "OpenSSH private key",
+            Self::CertificateLine => "certificate line",
+            Self::Certificate => "certificate",
+        })
+    }
+}
+
+/// Which key of a certificate an [`Error::UnsupportedKey`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyRole {
+    /// The certified (user's) key.
+    PublicKey,
+    /// The CA key that signed the certificate.
+    SignatureKey,
+}
+
+impl fmt::Display for KeyRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::PublicKey => "public key",
+            Self::SignatureKey => "signature key",
+        })
+    }
+}
+
+/// What is wrong with a key in a certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyProblem {
+    /// Neither ECDSA P-256 nor Ed25519; holds the SSH algorithm name.
+    Algorithm(String),
+    /// A compressed (or otherwise non-uncompressed) ECDSA point, which OpenSSH refuses.
+    CompressedPoint,
+    /// The ECDSA point is not on the P-256 curve.
+    NotOnCurve,
+}
+
+impl fmt::Display for KeyProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Algorithm(name) => f.write_str(name),
+            Self::CompressedPoint => f.write_str("ECDSA point is not uncompressed"),
+            Self::NotOnCurve => f.write_str("ECDSA point is not on the P-256 curve"),
+        }
+    }
+}
+
+/// Why a [`crate::CertRequest`] cannot be issued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RequestProblem {
+    /// The PK Token is empty.
+    EmptyPkToken,
+    /// An access token was given but is empty.
+    EmptyAccessToken,
+}
+
+impl fmt::Display for RequestProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::EmptyPkToken => "the PK Token is empty; log in again",
+            Self::EmptyAccessToken => "the access token is empty; log in again or do not send it",
+        })
+    }
 }

@@ -4,12 +4,14 @@ use core::fmt;
 use core::str::FromStr;
 
 use base64ct::{Base64, Encoding as _};
+use p256::elliptic_curve::point::AffineCoordinates as _;
+use ssh_key::encoding::Encode as _;
 use ssh_key::private::{EcdsaKeypair, Ed25519Keypair, KeypairData};
 use ssh_key::public::{EcdsaPublicKey, Ed25519PublicKey, KeyData};
 use ssh_key::{Algorithm, EcdsaCurve, LineEnding, PrivateKey};
 use zeroize::Zeroizing;
 
-use crate::Error;
+use crate::{Error, Input, KeyProblem, KeyRole};
 
 /// Largest OpenSSH private key PEM we parse; an opk key is well under 1 KiB.
 pub const MAX_PEM_LEN: usize = 16 * 1024;
@@ -94,52 +96,47 @@ impl PublicKey {
     }
 
     /// The SSH wire encoding of the public key (RFC 4253 / RFC 5656 / RFC 8709 blob).
-    pub fn to_ssh_blob(&self) -> Vec<u8> {
-        // Hand-rolled because the layout is fixed and this way it cannot fail.
-        fn put_string(out: &mut Vec<u8>, parts: &[&[u8]]) {
-            let len: usize = parts.iter().map(|p| p.len()).sum();
-            // Lengths here are at most 65 bytes, so the cast cannot truncate.
-            out.extend_from_slice(&(len as u32).to_be_bytes());
-            for p in parts {
-                out.extend_from_slice(p);
-            }
-        }
-        let mut out = Vec::with_capacity(104);
-        put_string(&mut out, &[self.ssh_key_type().as_bytes()]);
-        match self {
+    pub fn to_ssh_blob(&self) -> Result<Vec<u8>, Error> {
+        let data = match self {
+            Self::Ed25519(k) => KeyData::Ed25519(Ed25519PublicKey(*k)),
             Self::EcdsaP256 { x, y } => {
-                put_string(&mut out, &[b"nistp256"]);
-                put_string(&mut out, &[&[0x04], x, y]);
+                let mut sec1 = [0x04; 65];
+                sec1[1..33].copy_from_slice(x);
+                sec1[33..].copy_from_slice(y);
+                KeyData::Ecdsa(EcdsaPublicKey::from_sec1_bytes(&sec1).map_err(Error::EncodeKey)?)
             }
-            Self::Ed25519(k) => put_string(&mut out, &[k]),
-        }
-        out
+        };
+        data.encode_vec().map_err(|e| Error::EncodeKey(e.into()))
     }
 
     /// Standard base64 of [`Self::to_ssh_blob`], as in an `authorized_keys` line.
-    pub fn to_ssh_blob_b64(&self) -> String {
-        Base64::encode_string(&self.to_ssh_blob())
+    pub fn to_ssh_blob_b64(&self) -> Result<String, Error> {
+        Ok(Base64::encode_string(&self.to_ssh_blob()?))
     }
 
     /// `"<type> <base64>"`, an OpenSSH public key line without comment.
-    pub fn to_openssh_line(&self) -> String {
-        format!("{} {}", self.ssh_key_type(), self.to_ssh_blob_b64())
+    pub fn to_openssh_line(&self) -> Result<String, Error> {
+        Ok(format!(
+            "{} {}",
+            self.ssh_key_type(),
+            self.to_ssh_blob_b64()?
+        ))
     }
 
     /// Converts ssh-key's key data, rejecting every type other than P-256 and Ed25519.
-    /// `which` names the key in the error.
-    pub(crate) fn from_key_data(data: &KeyData, which: &'static str) -> Result<Self, Error> {
-        let unsupported = |detail: String| Error::UnsupportedKey { which, detail };
+    /// `role` names the key in the error.
+    pub(crate) fn from_key_data(data: &KeyData, role: KeyRole) -> Result<Self, Error> {
+        let unsupported = |problem| Error::UnsupportedKey { role, problem };
         match data {
             KeyData::Ed25519(Ed25519PublicKey(k)) => Ok(Self::Ed25519(*k)),
             KeyData::Ecdsa(EcdsaPublicKey::NistP256(point)) => {
                 let bytes = point.as_bytes();
                 // OpenSSH only accepts uncompressed points; so do we.
                 if bytes.len() != 65 || bytes[0] != 0x04 {
-                    return Err(unsupported("ECDSA point is not uncompressed".into()));
+                    return Err(unsupported(KeyProblem::CompressedPoint));
                 }
                 if p256::PublicKey::from_sec1_bytes(bytes).is_err() {
-                    return Err(unsupported("ECDSA point is not on the P-256 curve".into()));
+                    return Err(unsupported(KeyProblem::NotOnCurve));
                 }
                 let mut x = [0u8; 32];
                 let mut y = [0u8; 32];
@@ -147,26 +144,36 @@ impl PublicKey {
                 y.copy_from_slice(&bytes[33..65]);
                 Ok(Self::EcdsaP256 { x, y })
             }
-            other => Err(unsupported(other.algorithm().as_str().to_owned())),
+            other => Err(unsupported(KeyProblem::Algorithm(
+                other.algorithm().as_str().to_owned(),
+            ))),
         }
     }
 }
 
+/// The secret of an [`EphemeralKey`]: only the two types opk uses can be held at all.
+#[derive(Clone)]
+enum Secret {
+    /// Zeroized on drop by `p256`.
+    EcdsaP256(p256::SecretKey),
+    /// The 32-byte seed.
+    Ed25519(Zeroizing<[u8; 32]>),
+}
+
 /// The user's freshly generated key pair: OpenPubkey user key, SSH certificate key and CA key at once.
 ///
-/// The secret is zeroized when this value is dropped (ssh-key zeroizes its key types on drop).
+/// The secret is zeroized when this value is dropped.
 #[derive(Clone)]
 pub struct EphemeralKey {
-    alg: KeyAlgorithm,
-    key: PrivateKey,
+    secret: Secret,
+    public: PublicKey,
 }
 
 impl fmt::Debug for EphemeralKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Never print the secret.
         f.debug_struct("EphemeralKey")
-            .field("alg", &self.alg)
-            .field("public_key", &self.public_key())
+            .field("public_key", &self.public)
             .finish_non_exhaustive()
     }
 }
@@ -198,77 +205,53 @@ impl EphemeralKey {
             KeyAlgorithm::Ed25519 => Ok(Self::from_ed25519_seed(secret)),
             KeyAlgorithm::EcdsaP256 => p256::SecretKey::from_slice(secret)
                 .map(Self::from_p256_secret)
-                .map_err(|_| Error::PrivateKeyMismatch),
+                .map_err(|_| Error::InvalidScalar),
         }
     }
 
     fn from_ed25519_seed(seed: &[u8; 32]) -> Self {
-        let kp = Ed25519Keypair::from_seed(seed);
+        let public = PublicKey::Ed25519(Ed25519Keypair::from_seed(seed).public.0);
         Self {
-            alg: KeyAlgorithm::Ed25519,
-            key: PrivateKey::from(kp),
+            secret: Secret::Ed25519(Zeroizing::new(*seed)),
+            public,
         }
     }
 
     fn from_p256_secret(sk: p256::SecretKey) -> Self {
-        let public = sk.public_key();
-        let kp = EcdsaKeypair::NistP256 {
-            public: public.into(),
-            private: sk.into(),
+        let point = sk.public_key();
+        let public = PublicKey::EcdsaP256 {
+            x: point.as_affine().x().into(),
+            y: point.as_affine().y().into(),
         };
         Self {
-            alg: KeyAlgorithm::EcdsaP256,
-            key: PrivateKey::from(kp),
+            secret: Secret::EcdsaP256(sk),
+            public,
         }
     }
 
     /// The key's algorithm.
     pub fn algorithm(&self) -> KeyAlgorithm {
-        self.alg
+        self.public.algorithm()
     }
 
     /// The secret: P-256 scalar (32 bytes big-endian) or Ed25519 seed. Used to build JWS signers.
     pub fn secret_bytes(&self) -> Zeroizing<[u8; 32]> {
-        let mut out = Zeroizing::new([0u8; 32]);
-        match self.key.key_data() {
-            KeypairData::Ecdsa(kp) => {
-                let bytes = kp.private_key_bytes();
-                // Constructors guarantee a P-256 key, whose scalar is 32 bytes.
-                if bytes.len() == 32 {
-                    out.copy_from_slice(bytes);
-                }
-            }
-            KeypairData::Ed25519(kp) => out.copy_from_slice(kp.private.as_ref()),
-            _ => {}
+        match &self.secret {
+            Secret::EcdsaP256(sk) => Zeroizing::new(sk.to_bytes().into()),
+            Secret::Ed25519(seed) => seed.clone(),
         }
-        out
     }
 
     /// The public half.
     pub fn public_key(&self) -> PublicKey {
-        match self.key.key_data() {
-            KeypairData::Ed25519(kp) => PublicKey::Ed25519(kp.public.0),
-            KeypairData::Ecdsa(kp) => {
-                let bytes = kp.public_key_bytes();
-                let mut x = [0u8; 32];
-                let mut y = [0u8; 32];
-                // Constructors only store uncompressed P-256 points (65 bytes).
-                if bytes.len() == 65 {
-                    x.copy_from_slice(&bytes[1..33]);
-                    y.copy_from_slice(&bytes[33..65]);
-                }
-                PublicKey::EcdsaP256 { x, y }
-            }
-            // Unreachable: constructors only build the two types above.
-            _ => PublicKey::Ed25519([0; 32]),
-        }
+        self.public
     }
 
     /// The unencrypted OpenSSH private key file (`-----BEGIN OPENSSH PRIVATE KEY-----`, LF line ends).
     ///
     /// opkssh uses the comment `openpubkey cert`.
     pub fn to_openssh_pem(&self, comment: &str) -> Result<Zeroizing<String>, Error> {
-        let mut key = self.key.clone();
+        let mut key = self.ssh_private_key();
         key.set_comment(comment);
         key.to_openssh(LineEnding::LF)
             .map_err(Error::EncodePrivateKey)
@@ -280,7 +263,7 @@ impl EphemeralKey {
     pub fn from_openssh_pem(pem: &str) -> Result<Self, Error> {
         if pem.len() > MAX_PEM_LEN {
             return Err(Error::TooLarge {
-                what: "OpenSSH private key",
+                what: Input::PrivateKey,
                 len: pem.len(),
                 max: MAX_PEM_LEN,
             });
@@ -295,7 +278,7 @@ impl EphemeralKey {
             KeypairData::Ed25519(kp) => Self::from_ed25519_seed(kp.private.as_ref()),
             KeypairData::Ecdsa(kp) if kp.curve() == EcdsaCurve::NistP256 => {
                 let sk = p256::SecretKey::from_slice(kp.private_key_bytes())
-                    .map_err(|_| Error::PrivateKeyMismatch)?;
+                    .map_err(|_| Error::InvalidScalar)?;
                 Self::from_p256_secret(sk)
             }
             other => {
@@ -307,7 +290,8 @@ impl EphemeralKey {
                 return Err(Error::UnsupportedPrivateKey(name));
             }
         };
-        let derived = fresh.key.public_key().key_data();
+        let derived = fresh.ssh_private_key();
+        let derived = derived.public_key().key_data();
         let inner = KeyData::try_from(key.key_data()).map_err(|_| Error::PrivateKeyMismatch)?;
         if &inner != derived || key.public_key().key_data() != derived {
             return Err(Error::PrivateKeyMismatch);
@@ -315,9 +299,15 @@ impl EphemeralKey {
         Ok(fresh)
     }
 
-    /// The ssh-key private key, for signing certificates.
-    pub(crate) fn ssh_private_key(&self) -> &PrivateKey {
-        &self.key
+    /// The ssh-key private key, for signing certificates and writing the key file.
+    pub(crate) fn ssh_private_key(&self) -> PrivateKey {
+        match &self.secret {
+            Secret::Ed25519(seed) => PrivateKey::from(Ed25519Keypair::from_seed(seed)),
+            Secret::EcdsaP256(sk) => PrivateKey::from(EcdsaKeypair::NistP256 {
+                public: sk.public_key().into(),
+                private: sk.clone().into(),
+            }),
+        }
     }
 }
 
@@ -358,8 +348,12 @@ mod tests {
             assert_eq!(a.public_key().algorithm(), alg);
         }
         // Zero and the group order are not P-256 scalars.
-        assert!(EphemeralKey::from_secret_bytes(KeyAlgorithm::EcdsaP256, &[0; 32]).is_err());
-        assert!(EphemeralKey::from_secret_bytes(KeyAlgorithm::EcdsaP256, &[0xff; 32]).is_err());
+        for bad in [[0; 32], [0xff; 32]] {
+            assert!(matches!(
+                EphemeralKey::from_secret_bytes(KeyAlgorithm::EcdsaP256, &bad),
+                Err(Error::InvalidScalar)
+            ));
+        }
     }
 
     #[test]

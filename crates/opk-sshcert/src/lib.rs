@@ -1,4 +1,4 @@
-//! OpenSSH artifacts of opk, wire- and file-compatible with opkssh (opkssh.md §3):
+//! OpenSSH artifacts of opk, wire- and file-compatible with opkssh:
 //!
 //! - [`EphemeralKey`]: the fresh ECDSA P-256 or Ed25519 key pair, and its unencrypted OpenSSH
 //!   private key file;
@@ -16,7 +16,7 @@ pub use cert::{
     CERT_TYPE_ECDSA_P256, CERT_TYPE_ED25519, CertRequest, EXT_ACCESS_TOKEN, EXT_PK_TOKEN,
     MAX_CERT_B64_LEN, OpkCert, PERMIT_EXTENSIONS, WILDCARD_PRINCIPAL,
 };
-pub use error::Error;
+pub use error::{Error, Input, KeyProblem, KeyRole, RequestProblem};
 pub use key::{EphemeralKey, KeyAlgorithm, MAX_PEM_LEN, PublicKey};
 
 /// Entry points for fuzzers and fuzz-style tests: feed arbitrary bytes, never panic.

@@ -101,7 +101,7 @@ fn ssh_keygen_reads_our_private_keys() {
         assert_eq!(fields.next(), Some(key.public_key().ssh_key_type()));
         assert_eq!(
             fields.next(),
-            Some(key.public_key().to_ssh_blob_b64().as_str())
+            Some(key.public_key().to_ssh_blob_b64().unwrap().as_str())
         );
 
         // -l shows the key comment last.
@@ -123,7 +123,7 @@ fn ssh_keygen_signed_cert_round_trips_through_our_parser() {
         std::fs::write(&ca, key.to_openssh_pem("ca").unwrap().as_bytes()).unwrap();
         std::fs::set_permissions(&ca, std::fs::Permissions::from_mode(0o600)).unwrap();
         let user = dir.0.join("user.pub");
-        std::fs::write(&user, key.public_key().to_openssh_line() + " u\n").unwrap();
+        std::fs::write(&user, key.public_key().to_openssh_line().unwrap() + " u\n").unwrap();
         let out = Command::new("ssh-keygen")
             .args(["-q", "-s"])
             .arg(&ca)

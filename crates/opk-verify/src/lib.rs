@@ -169,18 +169,13 @@ pub fn verify(
             .map_err(|_| Error::BadPrincipal(principal.clone()))?;
     }
     let ca = cert.signature_key();
+    let ca_line = ca.to_openssh_line()?;
     let line = if cert.principals().is_empty() {
-        format!(
-            "cert-authority {} {}",
-            ca.ssh_key_type(),
-            ca.to_ssh_blob_b64()
-        )
+        format!("cert-authority {ca_line}")
     } else {
         format!(
-            "cert-authority,principals=\"{}\" {} {}",
-            cert.principals().join(","),
-            ca.ssh_key_type(),
-            ca.to_ssh_blob_b64()
+            "cert-authority,principals=\"{}\" {ca_line}",
+            cert.principals().join(",")
         )
     };
     let summary = format!(

@@ -22,7 +22,7 @@ fn prints_opkssh_line_with_the_signature_key() {
             format!(
                 "cert-authority,principals=\"opkssh-wildcard\" {} {}",
                 pk.ssh_key_type(),
-                pk.to_ssh_blob_b64()
+                pk.to_ssh_blob_b64().expect("key blob")
             )
         );
     }
@@ -39,7 +39,7 @@ fn prints_opkssh_line_with_the_signature_key() {
         format!(
             "cert-authority {} {}",
             pk.ssh_key_type(),
-            pk.to_ssh_blob_b64()
+            pk.to_ssh_blob_b64().expect("key blob")
         )
     );
 }
@@ -111,7 +111,7 @@ fn policy_and_binding_denials() {
     let plain = thief.public_key();
     let req = Request {
         principal: "alice",
-        key_b64: &plain.to_ssh_blob_b64(),
+        key_b64: &plain.to_ssh_blob_b64().expect("key blob"),
         key_type: plain.ssh_key_type(),
     };
     assert!(matches!(
@@ -317,7 +317,11 @@ fn o11_certificate_signed_by_another_key_is_refused() {
         .expect("ssh-keygen");
     assert!(status.success());
     let user_pub = dir.path().join("user.pub");
-    std::fs::write(&user_pub, key.public_key().to_openssh_line()).expect("write");
+    std::fs::write(
+        &user_pub,
+        key.public_key().to_openssh_line().expect("key line"),
+    )
+    .expect("write");
     let pkt = cert.pk_token().expect("pkt");
     let status = std::process::Command::new("ssh-keygen")
         .args(["-q", "-s"])

@@ -1,6 +1,7 @@
 //! Helpers shared by the end-to-end test files (real OP, Chromium, sshd, ssh; the built `opk`).
 #![allow(dead_code)]
 
+use base64ct::{Base64UrlUnpadded, Encoding as _};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -144,7 +145,7 @@ pub(crate) fn op_header(cert: &OpkCert) -> serde_json::Value {
         .nth(1)
         .expect("op header")
         .to_owned();
-    serde_json::from_slice(&opk_pktoken::b64::decode(&b64, "h").expect("b64")).expect("json")
+    serde_json::from_slice(&Base64UrlUnpadded::decode_vec(&b64).expect("b64")).expect("json")
 }
 
 pub(crate) fn claims(cert: &OpkCert) -> serde_json::Map<String, serde_json::Value> {

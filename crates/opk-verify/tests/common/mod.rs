@@ -3,12 +3,13 @@
 //! policy files in a temp dir.
 #![allow(dead_code, unreachable_pub)]
 
+use base64ct::{Base64UrlUnpadded, Encoding as _};
 use std::cell::Cell;
 use std::os::unix::fs::PermissionsExt as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use opk_jwks::JwksFetcher;
-use opk_pktoken::{Cic, PkToken, UserSigner, b64};
+use opk_pktoken::{Cic, PkToken, UserSigner};
 use opk_sshcert::{CertRequest, EphemeralKey, KeyAlgorithm, OpkCert};
 use opk_verify::{Error, Log, Request, ServerPaths, verify};
 use serde_json::{Value, json};
@@ -66,13 +67,13 @@ pub fn login(
         claims["email"] = json!(email);
         claims["email_verified"] = json!(true);
     }
-    let h = b64::encode(
+    let h = Base64UrlUnpadded::encode_string(
         json!({"alg": "ES256", "kid": "k1", "typ": "JWT"})
             .to_string()
             .as_bytes(),
     );
-    let p = b64::encode(claims.to_string().as_bytes());
-    let s = b64::encode(&op.key.sign(format!("{h}.{p}").as_bytes()));
+    let p = Base64UrlUnpadded::encode_string(claims.to_string().as_bytes());
+    let s = Base64UrlUnpadded::encode_string(&op.key.sign(format!("{h}.{p}").as_bytes()));
     let pkt = PkToken::issue(&format!("{h}.{p}.{s}"), &cic, &signer).expect("pkt");
     let req = CertRequest {
         key_id: email.unwrap_or(SUB).into(),
