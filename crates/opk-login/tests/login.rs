@@ -10,8 +10,9 @@ use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use base64ct::{Base64UrlUnpadded, Encoding as _};
 use opk_login::{Error, JwksFetcher, LoginOptions, LoginRequest, OidcHttp, ProviderSpec};
-use opk_pktoken::{UserSigner, b64};
+use opk_pktoken::UserSigner;
 use opk_sshcert::{EphemeralKey, KeyAlgorithm, OpkCert, WILDCARD_PRINCIPAL};
 use serde_json::{Value, json};
 
@@ -48,13 +49,13 @@ impl FakeOp {
             "email_verified": true, "nonce": nonce,
             "iat": ISSUED_AT, "exp": ISSUED_AT + 3600,
         });
-        let h = b64::encode(
+        let h = Base64UrlUnpadded::encode_string(
             json!({"alg": "ES256", "kid": "k1", "typ": "JWT"})
                 .to_string()
                 .as_bytes(),
         );
-        let p = b64::encode(claims.to_string().as_bytes());
-        let s = b64::encode(&self.key.sign(format!("{h}.{p}").as_bytes()));
+        let p = Base64UrlUnpadded::encode_string(claims.to_string().as_bytes());
+        let s = Base64UrlUnpadded::encode_string(&self.key.sign(format!("{h}.{p}").as_bytes()));
         format!("{h}.{p}.{s}")
     }
 }

@@ -212,7 +212,7 @@ const SPECIAL_CHARS: &str = "\\'\"`${[|&;<>()*?!";
 /// `''` for the empty word; single quotes (with `'\''` for embedded quotes) when the word has a
 /// space, tab or newline; otherwise each special character and a leading `~` backslash-escaped.
 ///
-/// The result reads back through [`parse_table`] unchanged, except when the word contains `#`
+/// The result reads back through the table reader unchanged, except when the word contains `#`
 /// (the reader cuts comments before unquoting), a newline (the reader splits lines first), or
 /// unquoted white space such as `\r` or U+00A0 at the start or end of a line (the reader trims).
 pub fn quote_word(word: &str) -> String {
