@@ -271,6 +271,21 @@ impl HttpClient {
     }
 }
 
+/// Makes text that came from the network safe for a terminal and a one-line message: control
+/// characters become `?` (no escape-sequence injection) and the length is capped at `max_chars`
+/// (an ellipsis marks the cut).
+pub fn sanitize(s: &str, max_chars: usize) -> String {
+    let mut out: String = s
+        .chars()
+        .take(max_chars)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if s.chars().nth(max_chars).is_some() {
+        out.push('…');
+    }
+    out
+}
+
 fn parse_object(url: &str, bytes: &[u8]) -> Result<serde_json::Value, Error> {
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|source| Error::Json {
         url: url.to_owned(),
@@ -294,5 +309,18 @@ fn request_error(url: &str, e: ureq::Error) -> Error {
             url: url.to_owned(),
             source: Box::new(e),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_replaces_controls_and_caps() {
+        assert_eq!(sanitize("a\x1b[31mb\nc", 100), "a?[31mb?c");
+        assert_eq!(sanitize("abcdef", 3), "abc…");
+        assert_eq!(sanitize("abc", 3), "abc");
+        assert_eq!(sanitize("éé", 1), "é…");
     }
 }

@@ -4,7 +4,7 @@ use std::sync::OnceLock;
 
 use opk_http::{HttpClient, HttpOptions};
 
-use crate::{Error, JwksFetcher, check_jwks_shape};
+use crate::{Endpoint, Error, JwksFetcher, check_jwks_shape};
 
 /// Fetches JWKS over HTTPS via OIDC discovery.
 ///
@@ -43,37 +43,14 @@ impl HttpJwksFetcher {
 }
 
 impl JwksFetcher for HttpJwksFetcher {
-    /// GET `<issuer without trailing '/'>/.well-known/openid-configuration`, require its
-    /// `issuer` to equal `issuer` byte-exactly, then GET its `jwks_uri`.
+    /// OIDC discovery ([`crate::discover`]: the issuer must match byte-exactly), then GET its
+    /// `jwks_uri`.
     fn fetch(&self, issuer: &str) -> Result<serde_json::Value, Error> {
-        let base = issuer.strip_suffix('/').unwrap_or(issuer);
-        let url = format!("{base}/.well-known/openid-configuration");
         // Check before building the client: a bad issuer should not cost a CA-bundle parse.
-        opk_http::check_url(&url)?;
+        opk_http::check_url(&crate::discovery_url(issuer))?;
         let client = self.client()?;
-        let doc = client.get_json(&url)?;
-        let found = doc
-            .get("issuer")
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| Error::Discovery {
-                url: url.clone(),
-                field: "issuer",
-            })?;
-        if found != issuer {
-            return Err(Error::IssuerMismatch {
-                url,
-                expected: issuer.to_owned(),
-                found: found.to_owned(),
-            });
-        }
-        let jwks_uri = doc
-            .get("jwks_uri")
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| Error::Discovery {
-                url: url.clone(),
-                field: "jwks_uri",
-            })?;
-        let jwks = client.get_json(jwks_uri)?;
+        let discovery = crate::discover(client, issuer)?;
+        let jwks = client.get_json(discovery.endpoint(Endpoint::Jwks)?)?;
         check_jwks_shape(issuer, &jwks)?;
         Ok(jwks)
     }

@@ -1,4 +1,5 @@
-//! OIDC discovery + JWKS fetch, and a JWKS cache shared by concurrent `opk verify` processes.
+//! OIDC discovery (the one implementation, shared with `opk login`) + JWKS fetch, and a JWKS
+//! cache shared by concurrent `opk verify` processes.
 //!
 //! `opk verify` runs on every SSH attempt; opkssh fetched discovery and JWKS every time (O-7).
 //! [`JwksCache`] keeps one file per issuer so that a warm cache answers without any network,
@@ -6,10 +7,12 @@
 #![forbid(unsafe_code)]
 
 mod cache;
+mod discovery;
 mod fetch;
 mod file;
 
 pub use cache::{CacheOptions, JwksCache, JwksOutcome, Source};
+pub use discovery::{Discovery, Endpoint, discover, discovery_url};
 pub use fetch::HttpJwksFetcher;
 
 /// One error type for the crate; every message is one line saying what is wrong and what to do.
@@ -21,25 +24,39 @@ pub enum Error {
     Http(#[from] opk_http::Error),
     /// The discovery document names a different issuer than the configured one.
     #[error(
-        "OpenID discovery at {url} declares issuer {found:?} but {expected:?} is configured; the issuer must match byte for byte (a trailing '/' matters), fix the providers file"
+        "OpenID discovery at {url} declares issuer {found:?} but {expected:?} is configured; the issuer must match byte for byte (a trailing '/' matters): configure it exactly as the provider spells it"
     )]
     IssuerMismatch {
         /// The discovery URL.
         url: String,
         /// The configured issuer.
         expected: String,
-        /// What the document says.
+        /// What the document says (sanitised).
         found: String,
     },
-    /// The discovery document lacks a required string field.
+    /// The discovery document lacks a required string member.
     #[error(
         "OpenID discovery document at {url} has no string {field:?}; check that the issuer URL is right"
     )]
     Discovery {
         /// The discovery URL.
         url: String,
-        /// The missing field.
+        /// The missing member.
         field: &'static str,
+    },
+    /// An endpoint in the discovery document is not a URL opk will contact.
+    #[error(
+        "OpenID discovery document at {url} gives {endpoint} {value:?}, which is not allowed ({reason}); the provider must publish https:// endpoints (http:// only on localhost, 127.0.0.0/8 or [::1])"
+    )]
+    BadEndpoint {
+        /// The discovery URL.
+        url: String,
+        /// Which endpoint.
+        endpoint: Endpoint,
+        /// The value found (sanitised).
+        value: String,
+        /// Why it is refused.
+        reason: &'static str,
     },
     /// The JWKS is not an object with a `keys` array.
     #[error("JWKS for issuer {issuer} is invalid: {reason}; check the OP's jwks_uri")]

@@ -8,7 +8,7 @@ use std::thread;
 use std::time::{Duration, SystemTime};
 
 use opk_http::HttpOptions;
-use opk_jwks::{CacheOptions, Error, HttpJwksFetcher, JwksCache, JwksFetcher, Source};
+use opk_jwks::{CacheOptions, Endpoint, Error, HttpJwksFetcher, JwksCache, JwksFetcher, Source};
 
 struct Server {
     base: String,
@@ -219,9 +219,17 @@ fn jwks_uri_must_pass_check_url() {
     });
     let err = fetcher().fetch(&srv.base).expect_err("look-alike jwks_uri");
     assert!(
-        matches!(err, Error::Http(opk_http::Error::BadUrl { .. })),
+        matches!(
+            err,
+            Error::BadEndpoint {
+                endpoint: Endpoint::Jwks,
+                ..
+            }
+        ),
         "{err:?}"
     );
+    // Refused before any request to it.
+    assert_eq!(*srv.paths.lock().expect("lock"), [WELL_KNOWN]);
 }
 
 #[test]

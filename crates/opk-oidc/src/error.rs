@@ -32,27 +32,9 @@ pub enum Error {
         reason: &'static str,
     },
 
-    /// The discovery document is missing a field or has the wrong shape.
-    #[error(
-        "OpenID discovery document at {url} is invalid: {reason}; check the issuer URL of the provider"
-    )]
-    Discovery {
-        /// The discovery URL that was fetched.
-        url: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-
-    /// The discovery document names a different issuer than the configured one.
-    #[error(
-        "the provider's discovery document says issuer {found:?} but the configured issuer is {expected:?}: configure the issuer exactly as the provider spells it"
-    )]
-    IssuerMismatch {
-        /// The configured issuer.
-        expected: String,
-        /// The issuer from the discovery document (sanitised).
-        found: String,
-    },
+    /// The discovery document is unusable (opk-jwks's rules, the ones `opk verify` applies).
+    #[error(transparent)]
+    Discovery(#[from] opk_jwks::Error),
 
     /// No redirect ports were configured.
     #[error("no loopback redirect ports configured: configure at least one redirect port")]
@@ -140,30 +122,9 @@ fn fmt_desc(d: &Option<String>) -> String {
     }
 }
 
-/// Makes untrusted text safe for a terminal and a one-line message: control characters become
-/// `?` (no escape-sequence injection) and the length is capped.
-pub(crate) fn sanitize(s: &str, max_chars: usize) -> String {
-    let mut out: String = s
-        .chars()
-        .take(max_chars)
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect();
-    if s.chars().count() > max_chars {
-        out.push('…');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sanitize_replaces_controls_and_caps() {
-        assert_eq!(sanitize("a\x1b[31mb\nc", 100), "a?[31mb?c");
-        assert_eq!(sanitize("abcdef", 3), "abc…");
-        assert_eq!(sanitize("abc", 3), "abc");
-    }
 
     #[test]
     fn op_error_message_is_one_line_with_description() {

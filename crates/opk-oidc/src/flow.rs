@@ -9,14 +9,15 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use base64ct::{Base64UrlUnpadded, Encoding};
+use opk_jwks::{Discovery, Endpoint};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::error::sanitize;
 use crate::pct;
-use crate::provider::{ProviderSpec, check_url};
+use crate::provider::ProviderSpec;
 use crate::request::{ReadError, Request, Response, read_request};
 use crate::{Error, OidcHttp};
+use opk_http::sanitize;
 
 /// The redirect ports opkssh registers with every OP, tried in this order.
 pub(crate) const DEFAULT_REDIRECT_PORTS: &[u16] = &[3000, 10001, 11110];
@@ -91,51 +92,14 @@ struct Endpoints {
     token: String,
 }
 
-/// Fetches the discovery document and checks the issuer and endpoint URLs.
+/// Discovery through `http`, with the rules `opk verify` applies ([`opk_jwks::Discovery`]).
 fn discover(http: &dyn OidcHttp, issuer: &str) -> Result<Endpoints, Error> {
-    let url = format!(
-        "{}/.well-known/openid-configuration",
-        issuer.trim_end_matches('/')
-    );
+    let url = opk_jwks::discovery_url(issuer);
     let doc = http.get_json(&url)?;
-    let bad = |reason: String| Error::Discovery {
-        url: url.clone(),
-        reason,
-    };
-    let field = |name: &str| -> Result<String, Error> {
-        doc.get(name)
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| bad(format!("`{name}` is missing or not a string")))
-    };
-    let found = field("issuer")?;
-    // OIDC Discovery §4.3: must be identical, or tokens would carry an issuer we never configured.
-    if found != issuer {
-        return Err(Error::IssuerMismatch {
-            expected: issuer.to_owned(),
-            found: sanitize(&found, MAX_OP_TEXT),
-        });
-    }
-    let authorization = field("authorization_endpoint")?;
-    let token = field("token_endpoint")?;
-    check_url("authorization_endpoint", &authorization)?;
-    check_url("token_endpoint", &token)?;
-    // RFC 6749 §3.1: endpoints have no fragment; one would also swallow our query parameters.
-    for (what, u) in [
-        ("authorization_endpoint", &authorization),
-        ("token_endpoint", &token),
-    ] {
-        if u.contains('#') {
-            return Err(Error::UrlNotAllowed {
-                what,
-                url: sanitize(u, MAX_OP_TEXT),
-                reason: "an OAuth endpoint has no fragment",
-            });
-        }
-    }
+    let discovery = Discovery::from_document(issuer, &url, &doc)?;
     Ok(Endpoints {
-        authorization,
-        token,
+        authorization: discovery.endpoint(Endpoint::Authorization)?.to_owned(),
+        token: discovery.endpoint(Endpoint::Token)?.to_owned(),
     })
 }
 

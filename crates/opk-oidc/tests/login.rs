@@ -11,6 +11,7 @@ use std::thread;
 use std::time::Duration;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
+use opk_jwks::JwksFetcher as _;
 use opk_oidc::{Error, LoginOptions, OidcHttp, ProviderSpec, Tokens, login_with_browser};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -132,7 +133,7 @@ fn get(url: &str) -> Resp {
 
 // ---------------------------------------------------------------- fake OP
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Normal,
     /// The authorize endpoint redirects back with `error=access_denied`.
@@ -141,6 +142,10 @@ enum Mode {
     WrongNonce,
     /// Discovery claims an issuer with a trailing slash.
     IssuerSlash,
+    /// Discovery claims an issuer with two trailing slashes.
+    IssuerDoubleSlash,
+    /// Discovery claims someone else's issuer.
+    IssuerOther,
 }
 
 struct Grant {
@@ -245,10 +250,11 @@ fn serve_op(conn: &mut TcpStream, st: &Mutex<OpState>) {
     let mut st = st.lock().expect("lock");
     match (method, path) {
         ("GET", "/.well-known/openid-configuration") => {
-            let issuer = if st.mode == Mode::IssuerSlash {
-                format!("{}/", st.issuer)
-            } else {
-                st.issuer.clone()
+            let issuer = match st.mode {
+                Mode::IssuerSlash => format!("{}/", st.issuer),
+                Mode::IssuerDoubleSlash => format!("{}//", st.issuer),
+                Mode::IssuerOther => "https://accounts.google.com".to_owned(),
+                _ => st.issuer.clone(),
             };
             let doc = json!({
                 "issuer": issuer,
@@ -347,6 +353,12 @@ fn serve_op(conn: &mut TcpStream, st: &Mutex<OpState>) {
                 &b.to_string(),
             );
         }
+        ("GET", "/jwks") => reply(
+            conn,
+            200,
+            "Content-Type: application/json\r\n",
+            r#"{"keys":[]}"#,
+        ),
         _ => reply(conn, 404, "", "not found"),
     }
 }
@@ -640,7 +652,53 @@ fn issuer_mismatch_in_discovery() {
         panic!("no URL expected")
     })
     .expect_err("must fail");
-    assert!(matches!(err, Error::IssuerMismatch { .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Discovery(opk_jwks::Error::IssuerMismatch { .. })
+        ),
+        "{err:?}"
+    );
+}
+
+/// Login and verify share one discovery: for each spelling of the configured issuer and each
+/// issuer the OP declares, both sides accept, or both refuse with the same error. (They once
+/// disagreed on `https://x//`: one side stripped every trailing '/', the other only one.)
+#[test]
+fn login_and_verify_agree_on_the_discovered_issuer() {
+    let _g = ports_lock();
+    // (what the OP declares, what is appended to its base URL in the config, how both end)
+    for (mode, suffix, refusal) in [
+        (Mode::Normal, "", None),
+        (Mode::Normal, "/", Some("declares issuer")),
+        (Mode::IssuerSlash, "/", None),
+        (Mode::IssuerSlash, "", Some("declares issuer")),
+        (Mode::IssuerOther, "", Some("declares issuer")),
+        // Discovery URL <base>//.well-known/…, which this OP does not serve.
+        (Mode::IssuerDoubleSlash, "//", Some("HTTP 404")),
+    ] {
+        let op = FakeOp::start(mode, "client-1", None);
+        let mut provider = op.provider();
+        provider.issuer.push_str(suffix);
+        let case = format!("{} configured, {mode:?} OP", provider.issuer);
+        let verify = opk_jwks::HttpJwksFetcher::new(opk_http::HttpOptions::default())
+            .fetch(&provider.issuer);
+        let login = if refusal.is_none() {
+            run(&client(), &provider, "n", &opts(&[18210]), false).0
+        } else {
+            login_with_browser(&client(), &provider, "n", &opts(&[18210]), &mut |_| {
+                panic!("{case}: discovery should have failed")
+            })
+        };
+        match (verify, login, refusal) {
+            (Ok(jwks), Ok(_), None) => assert!(jwks["keys"].is_array(), "{case}"),
+            (Err(v), Err(l), Some(why)) => {
+                assert_eq!(v.to_string(), l.to_string(), "{case}");
+                assert!(v.to_string().contains(why), "{case}: {v}");
+            }
+            (v, l, _) => panic!("{case}: verify gave {v:?}, login gave {l:?}"),
+        }
+    }
 }
 
 #[test]
