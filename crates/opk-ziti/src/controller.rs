@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig, TlsProvider};
 
-use crate::{Error, Identity};
+use crate::{Error, Identity, MfaEnrollment};
 
 /// Cap on one controller response (a page of 500 services with configs stays far below).
 const MAX_RESPONSE: u64 = 8 * 1024 * 1024;
@@ -155,9 +155,12 @@ impl Controller {
             identity: Identity,
             expires_at: Option<String>,
             #[serde(default)]
-            is_mfa_required: bool,
-            #[serde(default)]
-            is_mfa_complete: bool,
+            auth_queries: Vec<AuthQuery>,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct AuthQuery {
+            type_id: Option<String>,
         }
         let url = format!("{}/authenticate?method=cert", self.base);
         let body = r#"{"sdkInfo":{"type":"opk","version":"0.1.0"}}"#;
@@ -167,7 +170,11 @@ impl Controller {
             identity_id: s.identity.id,
             identity_name: s.identity.name,
             expires_at: s.expires_at,
-            mfa_required: s.is_mfa_required && !s.is_mfa_complete,
+            // An MFA query is what the controller still wants before the session is usable.
+            mfa_required: s
+                .auth_queries
+                .iter()
+                .any(|q| q.type_id.as_deref() == Some("MFA")),
         })
     }
 
@@ -236,6 +243,63 @@ impl Controller {
                 })
                 .collect(),
         })
+    }
+
+    /// `POST /authenticate/mfa`: answers the session's TOTP query with `code` (or a recovery
+    /// code).
+    pub fn answer_mfa(&self, session: &mut ApiSession, code: &str) -> Result<(), Error> {
+        let url = format!("{}/authenticate/mfa", self.base);
+        let body = serde_json::json!({ "code": code }).to_string();
+        self.post::<serde::de::IgnoredAny>(&url, Some(session), &body)?;
+        session.mfa_required = false;
+        Ok(())
+    }
+
+    /// `POST /current-identity/mfa` then `GET` it: starts TOTP enrollment.
+    pub fn start_mfa_enrollment(&self, session: &ApiSession) -> Result<MfaEnrollment, Error> {
+        let url = format!("{}/current-identity/mfa", self.base);
+        self.post::<serde::de::IgnoredAny>(&url, Some(session), "{}")?;
+        self.mfa_enrollment(session)
+    }
+
+    /// `GET /current-identity/mfa`: the enrollment in progress (or done).
+    pub fn mfa_enrollment(&self, session: &ApiSession) -> Result<MfaEnrollment, Error> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Mfa {
+            // Null once enrollment is verified: the secret is shown only while enrolling.
+            provisioning_url: Option<String>,
+            recovery_codes: Option<Vec<String>>,
+            #[serde(default)]
+            is_verified: bool,
+        }
+        let url = format!("{}/current-identity/mfa", self.base);
+        let m: Mfa = self.get(&url, &[], session)?;
+        Ok(MfaEnrollment {
+            provisioning_url: m.provisioning_url.unwrap_or_default(),
+            recovery_codes: m.recovery_codes.unwrap_or_default(),
+            is_verified: m.is_verified,
+        })
+    }
+
+    /// `POST /current-identity/mfa/verify`: finishes enrollment with a current code.
+    pub fn verify_mfa(&self, session: &ApiSession, code: &str) -> Result<(), Error> {
+        let url = format!("{}/current-identity/mfa/verify", self.base);
+        let body = serde_json::json!({ "code": code }).to_string();
+        self.post::<serde::de::IgnoredAny>(&url, Some(session), &body)
+            .map(|_| ())
+    }
+
+    /// `DELETE /current-identity/mfa` with a current code (or a recovery code).
+    pub fn remove_mfa(&self, session: &ApiSession, code: &str) -> Result<(), Error> {
+        let url = format!("{}/current-identity/mfa", self.base);
+        let resp = self
+            .agent
+            .delete(&url)
+            .header("zt-session", &session.token)
+            .header("mfa-validation-code", code)
+            .call();
+        decode::<serde::de::IgnoredAny, serde::de::IgnoredAny>(&url, resp).map(|_| ())
     }
 
     /// `GET /current-api-session`: keeps the session alive and tells its new expiry.

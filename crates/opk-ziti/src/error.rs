@@ -110,6 +110,9 @@ pub enum Error {
         "the host answered without an end-to-end encryption key although the service requires encryption; refusing the connection"
     )]
     NotEncrypted,
+    /// The controller's TOTP provisioning URL does not parse.
+    #[error("the controller's MFA provisioning URL is not an otpauth://totp URL")]
+    ProvisioningUrl,
     /// The service connection is closed.
     #[error("the overlay connection is closed")]
     ConnectionClosed,

@@ -22,6 +22,7 @@ pub mod edge;
 mod error;
 mod frame;
 mod identity;
+mod mfa;
 mod router;
 
 pub use controller::{ApiSession, Controller, EdgeRouter, Service, ServiceSession};
@@ -29,6 +30,7 @@ pub use e2e::{KeyPair, Opener, Sealer, SessionKeys, StreamHeader};
 pub use error::{Error, ProtocolError};
 pub use frame::{Frame, MAX_BODY, MAX_HEADERS};
 pub use identity::Identity;
+pub use mfa::{MfaEnrollment, Totp};
 pub use router::{RouterChannel, ZitiStream, tls_config};
 
 /// Entry points for fuzz targets (fuzz/); not part of the API.

@@ -1,14 +1,45 @@
 //! The overlay client against a real OpenZiti network (controller, edge router and tunneler from
 //! the `ziti` CLI v1.7.2, started by tests/network): certificate authentication, service lookup,
-//! Dial sessions, router hello, an end-to-end encrypted dial to an addressable terminator, and
-//! the refusals a user meets.
+//! Dial sessions, router hello, end-to-end encrypted dials to an addressable terminator, TOTP
+//! MFA, and the refusals a user meets.
 
 mod network;
 
-use std::time::Duration;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use opk_ziti::{Controller, Error, Identity, RouterChannel};
+use opk_ziti::{ApiSession, Controller, Error, Identity, RouterChannel, Service, ZitiStream};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// One network for every test in this binary (quickstart takes ~20 s): service `echo` (an echo
+/// server on 127.0.0.1) hosted by `ziti tunnel host` as identity `echo-host`; dialers `laptop`
+/// and `mfa-user`; `stranger` without any policy. Its processes end with this test process.
+struct Fixture {
+    net: network::Network,
+    laptop: PathBuf,
+    mfa_user: PathBuf,
+    stranger: PathBuf,
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let mut net = network::Network::start();
+        net.service("echo", network::echo_server());
+        let host = net.identity("echo-host", &["echo.binders"]);
+        let laptop = net.identity("laptop", &["echo.dialers"]);
+        let mfa_user = net.identity("mfa-user", &["echo.dialers"]);
+        let stranger = net.identity("stranger", &[]);
+        net.tunnel_host(&host, "echo");
+        Fixture {
+            net,
+            laptop,
+            mfa_user,
+            stranger,
+        }
+    })
+}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -17,80 +48,108 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-/// One network for every case (quickstart takes ~20 s): an echo service hosted by `ziti tunnel
-/// host` as identity `echo-host`, a dialer `laptop`, and `stranger` without a Dial policy.
-#[test]
-fn cert_identity_dials_an_addressable_terminator_end_to_end_encrypted() {
-    let mut net = network::Network::start();
-    let port = network::echo_server();
-    net.service("echo", port);
-    let host = net.identity("echo-host", &["echo.binders"]);
-    let laptop = net.identity("laptop", &["echo.dialers"]);
-    let stranger = net.identity("stranger", &[]);
-    net.tunnel_host(&host, "echo");
-
-    let identity = Identity::load(&laptop).expect("identity");
-    assert_eq!(
-        identity.controller,
-        format!("https://127.0.0.1:{}/edge/client/v1", net.ctrl_port)
-    );
+fn login(identity: &std::path::Path) -> (Identity, Controller, ApiSession) {
+    let identity = Identity::load(identity).expect("identity");
     let ctrl = Controller::new(&identity, Duration::from_secs(20)).expect("controller");
     let api = ctrl
         .authenticate_cert()
         .expect("authenticate with the certificate");
-    assert_eq!(api.identity_name, "laptop");
-    assert!(!api.mfa_required);
-    assert!(ctrl.refresh(&api).expect("refresh").is_some());
+    (identity, ctrl, api)
+}
 
-    let services = ctrl.services(&api).expect("services");
-    let echo = services
-        .iter()
-        .find(|s| s.name == "echo")
-        .expect("echo is listed")
-        .clone();
-    assert!(
-        echo.encryption_required,
-        "services are end-to-end encrypted by default"
-    );
-    assert!(
-        echo.permissions.iter().any(|p| p == "Dial"),
-        "{:?}",
-        echo.permissions
-    );
-    assert_eq!(
-        ctrl.service(&api, "echo").expect("lookup"),
-        Some(echo.clone())
-    );
-    assert_eq!(ctrl.service(&api, "no-such-service").expect("lookup"), None);
+fn echo(ctrl: &Controller, api: &ApiSession) -> Service {
+    ctrl.service(api, "echo")
+        .expect("lookup")
+        .expect("echo is visible")
+}
 
-    let session = ctrl.dial_session(&api, &echo).expect("dial session");
+/// Dials `echo-host` with a fresh Dial session and router channel.
+async fn dial_echo(
+    identity: &Identity,
+    ctrl: &Controller,
+    api: &ApiSession,
+) -> (RouterChannel, ZitiStream) {
+    let svc = echo(ctrl, api);
+    let session = ctrl.dial_session(api, &svc).expect("dial session");
     let router = session
         .edge_routers
         .iter()
         .find_map(|r| r.tls_address.clone())
         .expect("a tls router");
-    assert_eq!(router, format!("127.0.0.1:{}", net.router_port));
+    let tls = opk_ziti::tls_config(identity).expect("tls");
+    let channel = RouterChannel::connect(&router, tls, &api.identity_name, &api.token)
+        .await
+        .expect("router hello");
+    let conn = channel
+        .dial(
+            &session.token,
+            Some("echo-host"),
+            Some(&api.identity_name),
+            svc.encryption_required,
+        )
+        .await
+        .expect("dial echo-host");
+    (channel, conn)
+}
 
-    let tls = opk_ziti::tls_config(&identity).expect("tls");
+async fn round_trip(conn: &mut ZitiStream, msg: &[u8]) -> Vec<u8> {
+    conn.write_all(msg).await.expect("write");
+    let mut got = vec![0u8; msg.len()];
+    conn.read_exact(&mut got).await.expect("read echo");
+    got
+}
+
+#[test]
+fn cert_identity_sees_its_services_and_gets_a_dial_session() {
+    let f = fixture();
+    let (identity, ctrl, api) = login(&f.laptop);
+    assert_eq!(
+        identity.controller,
+        format!("https://127.0.0.1:{}/edge/client/v1", f.net.ctrl_port)
+    );
+    assert_eq!(api.identity_name, "laptop");
+    assert!(!api.mfa_required);
+    assert!(ctrl.refresh(&api).expect("refresh").is_some());
+
+    let services = ctrl.services(&api).expect("services");
+    let svc = services
+        .iter()
+        .find(|s| s.name == "echo")
+        .expect("echo is listed");
+    assert!(
+        svc.encryption_required,
+        "services are end-to-end encrypted by default"
+    );
+    assert!(
+        svc.permissions.iter().any(|p| p == "Dial"),
+        "{:?}",
+        svc.permissions
+    );
+    assert_eq!(
+        ctrl.service(&api, "echo").expect("lookup").as_ref(),
+        Some(svc)
+    );
+    assert_eq!(ctrl.service(&api, "no-such-service").expect("lookup"), None);
+
+    let session = ctrl.dial_session(&api, svc).expect("dial session");
+    let routers: Vec<_> = session
+        .edge_routers
+        .iter()
+        .filter_map(|r| r.tls_address.clone())
+        .collect();
+    assert_eq!(routers, [format!("127.0.0.1:{}", f.net.router_port)]);
+}
+
+#[test]
+fn end_to_end_encrypted_dial_carries_bytes_both_ways() {
+    let f = fixture();
+    let (identity, ctrl, api) = login(&f.laptop);
     runtime().block_on(async {
-        let channel = RouterChannel::connect(&router, tls.clone(), &api.identity_name, &api.token)
-            .await
-            .expect("router hello");
-        let mut conn = channel
-            .dial(
-                &session.token,
-                Some("echo-host"),
-                Some("laptop"),
-                echo.encryption_required,
-            )
-            .await
-            .expect("dial echo-host");
-        conn.write_all(b"hello over the overlay\n")
-            .await
-            .expect("write");
-        let mut got = vec![0u8; 23];
-        conn.read_exact(&mut got).await.expect("read echo");
-        assert_eq!(got, b"hello over the overlay\n");
+        let (_channel, mut conn) = dial_echo(&identity, &ctrl, &api).await;
+        assert_eq!(
+            round_trip(&mut conn, b"hello over the overlay\n").await,
+            b"hello over the overlay\n"
+        );
 
         // Bulk both ways at once: 4 MiB of patterned bytes come back intact and in order.
         let data: Vec<u8> = (0..4 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
@@ -105,8 +164,26 @@ fn cert_identity_dials_an_addressable_terminator_end_to_end_encrypted() {
         writer.await.expect("writer");
         assert_eq!(back.len(), data.len());
         assert!(back == data, "bulk data differs");
+    });
+}
 
-        // A terminator identity that hosts nothing: refused with the router's reason.
+#[test]
+fn refusals_are_errors_with_the_reason() {
+    let f = fixture();
+    let (identity, ctrl, api) = login(&f.laptop);
+    let svc = echo(&ctrl, &api);
+    let session = ctrl.dial_session(&api, &svc).expect("dial session");
+    let router = session
+        .edge_routers
+        .iter()
+        .find_map(|r| r.tls_address.clone())
+        .expect("router");
+    let tls = opk_ziti::tls_config(&identity).expect("tls");
+    runtime().block_on(async {
+        let channel = RouterChannel::connect(&router, tls.clone(), "laptop", &api.token)
+            .await
+            .expect("hello");
+        // A terminator identity that hosts nothing.
         match channel
             .dial(&session.token, Some("nobody"), None, true)
             .await
@@ -114,10 +191,9 @@ fn cert_identity_dials_an_addressable_terminator_end_to_end_encrypted() {
             Err(Error::DialRefused { reason, .. }) => assert!(!reason.is_empty()),
             other => panic!("dial to a missing terminator: {other:?}"),
         }
-
-        // A forged API session token: the router either refuses the hello or, having accepted
-        // the TLS identity, refuses to carry a dial for it.
-        match RouterChannel::connect(&router, tls.clone(), "laptop", "not-a-session").await {
+        // A forged API session token: the router either refuses the hello or, having checked
+        // only the TLS identity, refuses to carry a dial for it.
+        match RouterChannel::connect(&router, tls, "laptop", "not-a-session").await {
             Err(
                 Error::Protocol(opk_ziti::ProtocolError::RouterRefused { .. })
                 | Error::RouterClosed(_),
@@ -130,19 +206,105 @@ fn cert_identity_dials_an_addressable_terminator_end_to_end_encrypted() {
                     dial.is_err(),
                     "a dial over a hello with a forged token went through"
                 );
-                eprintln!("forged hello accepted, dial refused: {:?}", dial.err());
             }
             Err(other) => panic!("hello with a bad token: {other:?}"),
         }
     });
 
-    // An identity without a Dial policy does not see the service, and cannot get a session.
-    let stranger = Identity::load(&stranger).expect("stranger identity");
-    let sctrl = Controller::new(&stranger, Duration::from_secs(20)).expect("controller");
-    let sapi = sctrl.authenticate_cert().expect("stranger authenticates");
+    // An identity without a Dial policy does not see the service and gets no session for it.
+    let (_, sctrl, sapi) = login(&f.stranger);
     assert_eq!(sctrl.service(&sapi, "echo").expect("lookup"), None);
-    match sctrl.dial_session(&sapi, &echo) {
+    match sctrl.dial_session(&sapi, &svc) {
         Err(Error::Controller { status, .. }) => assert!((400..500).contains(&status), "{status}"),
         other => panic!("dial session without a policy: {other:?}"),
     }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+}
+
+/// A code from a period not used before (the controller refuses a code seen twice).
+fn fresh_code(totp: &opk_ziti::Totp, used: &mut u64) -> String {
+    let mut t = now();
+    if totp.next_period(t) - 30 <= *used {
+        let wait = totp.next_period(t) - t;
+        std::thread::sleep(Duration::from_secs(wait + 1));
+        t = now();
+    }
+    *used = totp.next_period(t) - 30;
+    totp.code_at(t)
+}
+
+#[test]
+fn totp_enrolment_then_an_auth_policy_that_demands_it() {
+    let f = fixture();
+    let (identity, ctrl, api) = login(&f.mfa_user);
+    let enrolment = ctrl.start_mfa_enrollment(&api).expect("start MFA");
+    assert!(
+        enrolment.provisioning_url.starts_with("otpauth://totp/"),
+        "{}",
+        enrolment.provisioning_url
+    );
+    assert!(!enrolment.recovery_codes.is_empty());
+    assert!(!enrolment.is_verified);
+    let totp = opk_ziti::Totp::from_provisioning_url(&enrolment.provisioning_url).expect("totp");
+    let mut used = 0;
+    assert!(ctrl.verify_mfa(&api, "000000").is_err() || totp.code_at(now()) == "000000");
+    ctrl.verify_mfa(&api, &fresh_code(&totp, &mut used))
+        .expect("verify a current code");
+    assert!(ctrl.mfa_enrollment(&api).expect("status").is_verified);
+    let svc = echo(&ctrl, &api);
+
+    // Certificate + TOTP: an auth policy that demands the second factor.
+    f.net.cli(&[
+        "edge",
+        "create",
+        "auth-policy",
+        "cert-and-totp",
+        "--primary-cert-allowed",
+        "--secondary-req-totp",
+    ]);
+    f.net.cli(&[
+        "edge",
+        "update",
+        "identity",
+        "mfa-user",
+        "--auth-policy",
+        "cert-and-totp",
+    ]);
+    let (_, ctrl, mut api) = login(&f.mfa_user);
+    assert!(api.mfa_required, "the controller asks for the TOTP code");
+    assert!(
+        ctrl.dial_session(&api, &svc).is_err(),
+        "no dial session before the second factor"
+    );
+    match ctrl.answer_mfa(&mut api, "123456") {
+        Err(Error::Controller { status, .. }) => assert!((400..500).contains(&status)),
+        other => panic!("a wrong code: {other:?}"),
+    }
+    ctrl.answer_mfa(&mut api, &fresh_code(&totp, &mut used))
+        .expect("right code");
+    runtime().block_on(async {
+        let (_channel, mut conn) = dial_echo(&identity, &ctrl, &api).await;
+        assert_eq!(round_trip(&mut conn, b"after mfa").await, b"after mfa");
+    });
+
+    // Removing MFA needs a code too (back on the default policy, which does not demand it).
+    f.net.cli(&[
+        "edge",
+        "update",
+        "identity",
+        "mfa-user",
+        "--auth-policy",
+        "Default",
+    ]);
+    assert!(ctrl.remove_mfa(&api, "000000").is_err() || totp.code_at(now()) == "000000");
+    ctrl.remove_mfa(&api, &fresh_code(&totp, &mut used))
+        .expect("remove MFA");
+    let (_, _, api) = login(&f.mfa_user);
+    assert!(!api.mfa_required);
 }
