@@ -168,6 +168,8 @@ fn run(
     op: &FakeOp,
     clock: SystemTime,
     alg: KeyAlgorithm,
+    principals: Option<Vec<String>>,
+    send_access_token: bool,
 ) -> (Result<opk_login::Login, Error>, u32) {
     let provider = ProviderSpec {
         issuer: ISS.into(),
@@ -183,8 +185,8 @@ fn run(
         provider: &provider,
         key_algorithm: alg,
         oidc: &oidc,
-        principals: None,
-        send_access_token: false,
+        principals,
+        send_access_token,
     };
     let reads = Cell::new(0);
     let now = || {
@@ -238,7 +240,7 @@ fn verify_at(
 fn written_certificate_verifies_at_the_given_clock() {
     let op = FakeOp::new();
     let clock = at(ISSUED_AT + 60);
-    let (login, reads) = run(&op, clock, KeyAlgorithm::EcdsaP256);
+    let (login, reads) = run(&op, clock, KeyAlgorithm::EcdsaP256, None, false);
     let login = login.expect("login");
     assert!(reads >= 1, "the self-check must read the given clock");
     assert_eq!((op.token_calls.get(), op.jwks_calls.get()), (1, 1));
@@ -271,7 +273,13 @@ fn written_certificate_verifies_at_the_given_clock() {
 fn self_check_uses_the_given_clock() {
     let op = FakeOp::new();
     // Two days after the token was issued: the 24h self-check must refuse it.
-    let (login, reads) = run(&op, at(ISSUED_AT + 2 * 86_400), KeyAlgorithm::Ed25519);
+    let (login, reads) = run(
+        &op,
+        at(ISSUED_AT + 2 * 86_400),
+        KeyAlgorithm::Ed25519,
+        None,
+        false,
+    );
     assert!(reads >= 1);
     match login {
         Err(e @ Error::PkToken(_)) => {
@@ -309,4 +317,22 @@ fn bad_principals_fail_before_the_op_is_asked() {
         .expect("refused");
     assert!(matches!(err, Error::Principal(_)), "{err}");
     assert_eq!(op.token_calls.get(), 0);
+}
+
+#[test]
+fn principals_and_access_token_reach_the_certificate() {
+    let op = FakeOp::new();
+    // `--principals alice,,dev`: the empty entry is dropped, as opkssh does.
+    let principals = Some(vec!["alice".into(), String::new(), "dev".into()]);
+    let (login, _) = run(
+        &op,
+        at(ISSUED_AT + 60),
+        KeyAlgorithm::Ed25519,
+        principals,
+        true,
+    );
+    let login = login.expect("login");
+    assert_eq!(login.cert.principals(), ["alice", "dev"]);
+    assert_eq!(login.cert.access_token(), Some("at-1"));
+    assert_eq!(login.key.algorithm(), KeyAlgorithm::Ed25519);
 }
