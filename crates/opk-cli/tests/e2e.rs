@@ -5,13 +5,15 @@ use base64ct::{Base64UrlUnpadded, Encoding as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use opk_e2e::{Op, TestCa, TestDir, VerifyHost, current_user, install_opk, login_with_chromium};
+use opk_e2e::{Op, TestCa, TestDir, VerifyHost, current_user, install_opk, ssh_keygen_list};
 use opk_sshcert::{CertRequest, EphemeralKey, KeyAlgorithm, OpkCert};
 
 mod common;
 
 use common::*;
 
+/// One RS256 login, then ssh in through sshd + `opk verify`, then every way the same key must be
+/// refused: each denial is a named helper below, on its own host where it needs another policy.
 #[test]
 fn rs256_login_ssh_in_and_every_denial() {
     let mut op = Op::start(None);
@@ -25,27 +27,47 @@ fn rs256_login_ssh_in_and_every_denial() {
         run.stdout
     );
     assert!(run.stdout.contains(USER_EMAIL), "{}", run.stdout);
-
-    // The files opkssh writes, where stock ssh finds them.
     let key = home.join(".ssh/id_ecdsa");
     let cert_path = home.join(".ssh/id_ecdsa-cert.pub");
-    use std::os::unix::fs::PermissionsExt as _;
-    assert_eq!(
-        std::fs::metadata(&key).expect("key").permissions().mode() & 0o777,
-        0o600
+    assert_written_as_opkssh_writes(&key, &cert_path);
+
+    let host = Host::allowing_alice(&dir, "host", &op, "opk-rs256");
+    assert_ssh_ok(&host.sshd.ssh(&key, &user, "echo opk-e2e-ok"), "opk-e2e-ok");
+    assert!(
+        host.log_text().contains(&format!("allowed {USER_EMAIL}")),
+        "{}",
+        host.log_text()
     );
-    let cert_text = std::fs::read_to_string(&cert_path).expect("cert");
+    assert!(
+        host.sshd_log().contains("Accepted publickey"),
+        "{}",
+        host.sshd_log()
+    );
+
+    denied_when_not_in_auth_id(&dir, &op, &key);
+    denied_for_another_issuer(&dir, &op, &key);
+    let cert = read_cert(&cert_path);
+    denied_when_key_type_is_not_the_certs(&host, &cert);
+    denied_when_the_pk_token_moves_to_another_key(&dir, &host, &cert);
+    denied_when_the_payload_is_edited_and_re_signed(&dir, &host, &cert, &key);
+
+    // OP down: the warm JWKS cache still verifies; a host with a cold cache cannot.
+    op.stop();
+    assert_ssh_ok(&host.sshd.ssh(&key, &user, "echo still-ok"), "still-ok");
+    denied_with_a_cold_jwks_cache_while_the_op_is_down(&dir, &op, &key);
+    dir.keep_if_asked();
+}
+
+/// The files opkssh writes, where stock ssh finds them: key 0600, cert `<type> <b64> openpubkey`
+/// without a newline, and what OpenSSH lists in it.
+fn assert_written_as_opkssh_writes(key: &Path, cert_path: &Path) {
+    assert_eq!(mode(key), 0o600);
+    let cert_text = std::fs::read_to_string(cert_path).expect("cert");
     assert!(
         cert_text.ends_with(" openpubkey") && !cert_text.ends_with('\n'),
         "{cert_text:?}"
     );
-    let listing = Command::new("ssh-keygen")
-        .arg("-L")
-        .arg("-f")
-        .arg(&cert_path)
-        .output()
-        .expect("ssh-keygen -L");
-    let listing = String::from_utf8_lossy(&listing.stdout);
+    let listing = ssh_keygen_list(cert_path);
     for needle in [
         "ecdsa-sha2-nistp256-cert-v01@openssh.com user certificate",
         &format!("Key ID: \"{USER_EMAIL}\""),
@@ -63,61 +85,52 @@ fn rs256_login_ssh_in_and_every_denial() {
             "ssh-keygen -L lacks {needle:?}:\n{listing}"
         );
     }
+}
 
-    let providers = format!("{} opk-rs256 24h\n", op.issuer);
-    let host = Host::start(
-        &dir,
-        "host",
-        &providers,
-        &policy(&user, USER_EMAIL, &op.issuer),
-        &[],
-    );
-    assert_ssh_ok(&host.sshd.ssh(&key, &user, "echo opk-e2e-ok"), "opk-e2e-ok");
-    assert!(
-        host.log_text().contains(&format!("allowed {USER_EMAIL}")),
-        "{}",
-        host.log_text()
-    );
-    let sshd_log = std::fs::read_to_string(&host.sshd.log).unwrap_or_default();
-    assert!(sshd_log.contains("Accepted publickey"), "{sshd_log}");
-
-    // Not in auth_id: denied with opkssh's reason in the log.
+/// A host whose auth_id allows bob, not alice: denied with opkssh's reason in the log.
+fn denied_when_not_in_auth_id(dir: &TestDir, op: &Op, key: &Path) {
+    let user = current_user();
     let other = Host::start(
-        &dir,
+        dir,
         "other-user",
-        &providers,
+        &format!("{} opk-rs256 24h\n", op.issuer),
         &policy(&user, "bob@example.com", &op.issuer),
         &[],
     );
-    assert_ssh_denied(&other.sshd.ssh(&key, &user, "true"));
+    assert_ssh_denied(&other.sshd.ssh(key, &user, "true"));
     assert!(
         other.log_text().contains("no policy to allow"),
         "{}",
         other.log_text()
     );
+}
 
-    // Wrong issuer: the host trusts a different one (a trailing slash is a different issuer).
-    let wrong = format!("{}/ opk-rs256 24h\n", op.issuer);
+/// A host that trusts a different issuer (a trailing slash is a different issuer).
+fn denied_for_another_issuer(dir: &TestDir, op: &Op, key: &Path) {
+    let user = current_user();
     let wrong_iss = Host::start(
-        &dir,
+        dir,
         "wrong-issuer",
-        &wrong,
+        &format!("{}/ opk-rs256 24h\n", op.issuer),
         &policy(&user, USER_EMAIL, &format!("{}/", op.issuer)),
         &[],
     );
-    assert_ssh_denied(&wrong_iss.sshd.ssh(&key, &user, "true"));
+    assert_ssh_denied(&wrong_iss.sshd.ssh(key, &user, "true"));
     assert!(
         wrong_iss.log_text().contains("unrecognized issuer"),
         "{}",
         wrong_iss.log_text()
     );
+}
 
-    // Tampered certificates.
-    let cert = read_cert(&cert_path);
-    let pkt = cert.pk_token().expect("pkt").to_owned();
-    let b64 = cert.to_b64();
-    // (a) %t does not match the blob.
-    let out = host.verify(&user, &b64, "ssh-ed25519-cert-v01@openssh.com", &[]);
+/// sshd's `%t` does not match the blob: refused, with the mismatch as the reason.
+fn denied_when_key_type_is_not_the_certs(host: &Host, cert: &OpkCert) {
+    let out = host.verify(
+        &current_user(),
+        &cert.to_b64(),
+        "ssh-ed25519-cert-v01@openssh.com",
+        &[],
+    );
     assert!(
         !out.status.success() && out.stdout.is_empty(),
         "wrong %t accepted"
@@ -130,26 +143,46 @@ fn rs256_login_ssh_in_and_every_denial() {
         )),
         "the mismatch must be the reason: {err}"
     );
-    // (b) The PK Token moved onto another key.
-    let thief = EphemeralKey::generate(KeyAlgorithm::EcdsaP256).expect("key");
-    let req = CertRequest {
+}
+
+/// The request a login makes, for `pk_token`, so a forged cert differs in one thing only.
+fn cert_request(pk_token: &str) -> CertRequest {
+    CertRequest {
         key_id: USER_EMAIL.into(),
         principals: vec!["opkssh-wildcard".into()],
-        pk_token: pkt.clone(),
+        pk_token: pk_token.to_owned(),
         access_token: None,
-    };
-    let stolen = OpkCert::issue(&req, &thief).expect("issue");
-    let stolen_key = write_pair(&dir, "stolen", &thief, &stolen);
-    assert_ssh_denied(&host.sshd.ssh(&stolen_key, &user, "true"));
+    }
+}
+
+/// The PK Token moved onto a thief's key (a valid cert, self-signed by that key).
+fn denied_when_the_pk_token_moves_to_another_key(dir: &TestDir, host: &Host, cert: &OpkCert) {
+    let thief = EphemeralKey::generate(KeyAlgorithm::EcdsaP256).expect("key");
+    let stolen =
+        OpkCert::issue(&cert_request(cert.pk_token().expect("pkt")), &thief).expect("issue");
+    let stolen_key = write_pair(dir, "stolen", &thief, &stolen);
+    assert_ssh_denied(&host.sshd.ssh(&stolen_key, &current_user(), "true"));
     assert!(
         host.log_text().contains("does not match the PK Token"),
         "{}",
         host.log_text()
     );
-    // (c) The extension edited (email swapped in the payload), re-signed with the real key.
+}
+
+/// The PK Token's payload edited (email swapped), the cert re-signed with the real key.
+fn denied_when_the_payload_is_edited_and_re_signed(
+    dir: &TestDir,
+    host: &Host,
+    cert: &OpkCert,
+    key: &Path,
+) {
     let real =
-        EphemeralKey::from_openssh_pem(&std::fs::read_to_string(&key).expect("key")).expect("pem");
-    let (payload, rest) = pkt.split_once(':').expect("compact");
+        EphemeralKey::from_openssh_pem(&std::fs::read_to_string(key).expect("key")).expect("pem");
+    let (payload, rest) = cert
+        .pk_token()
+        .expect("pkt")
+        .split_once(':')
+        .expect("compact");
     let mut claims: serde_json::Value =
         serde_json::from_slice(&Base64UrlUnpadded::decode_vec(payload).expect("b64"))
             .expect("json");
@@ -158,39 +191,25 @@ fn rs256_login_ssh_in_and_every_denial() {
         "{}:{rest}",
         Base64UrlUnpadded::encode_string(claims.to_string().as_bytes())
     );
-    let forged = OpkCert::issue(
-        &CertRequest {
-            pk_token: edited,
-            ..req.clone()
-        },
-        &real,
-    )
-    .expect("issue");
-    let forged_key = write_pair(&dir, "forged", &real, &forged);
-    assert_ssh_denied(&host.sshd.ssh(&forged_key, &user, "true"));
+    let forged = OpkCert::issue(&cert_request(&edited), &real).expect("issue");
+    let forged_key = write_pair(dir, "forged", &real, &forged);
+    assert_ssh_denied(&host.sshd.ssh(&forged_key, &current_user(), "true"));
     assert!(
         host.log_text().contains("PK Token rejected"),
         "{}",
         host.log_text()
     );
+}
 
-    // OP down: the warm JWKS cache still verifies; a host with a cold cache cannot.
-    op.stop();
-    assert_ssh_ok(&host.sshd.ssh(&key, &user, "echo still-ok"), "still-ok");
-    let cold = Host::start(
-        &dir,
-        "cold-cache",
-        &providers,
-        &policy(&user, USER_EMAIL, &op.issuer),
-        &[],
-    );
-    assert_ssh_denied(&cold.sshd.ssh(&key, &user, "true"));
+/// With the OP stopped, a host that has never fetched the JWKS cannot verify.
+fn denied_with_a_cold_jwks_cache_while_the_op_is_down(dir: &TestDir, op: &Op, key: &Path) {
+    let cold = Host::allowing_alice(dir, "cold-cache", op, "opk-rs256");
+    assert_ssh_denied(&cold.sshd.ssh(key, &current_user(), "true"));
     assert!(
         cold.log_text().contains("signing keys"),
         "{}",
         cold.log_text()
     );
-    dir.keep_if_asked();
 }
 
 #[test]
@@ -219,17 +238,7 @@ fn es256_op_ed25519_key_explicit_path_and_print_key() {
     );
     assert_ssh_ok(&host.sshd.ssh(&key, &user, "echo ed25519-ok"), "ed25519-ok");
     // The OP really signed with ES256.
-    let header = cert
-        .pk_token()
-        .expect("pkt")
-        .split(':')
-        .nth(1)
-        .expect("op header")
-        .to_owned();
-    let header: serde_json::Value =
-        serde_json::from_slice(&Base64UrlUnpadded::decode_vec(&header).expect("b64"))
-            .expect("json");
-    assert_eq!(header["alg"], "ES256");
+    assert_eq!(op_header(&cert)["alg"], "ES256");
 
     // --print-key writes nothing and prints the cert line, then the key.
     let run = login(&op, &home, "opk-es256", &["--print-key"], &[]);
@@ -381,41 +390,21 @@ fn key_pair_write_failure_keeps_the_old_pair() {
     let cert_dir = dir.join("keys/key-cert.pub");
     std::fs::create_dir(&cert_dir).expect("mkdir");
     std::fs::write(cert_dir.join("keep"), "a file in the way").expect("write");
-    let provider = format!("{},opk-rs256", op.issuer);
-    let run = login_with_chromium(
-        Path::new(OPK),
-        &home,
-        &["--provider", &provider, "-i", key.to_str().expect("utf8")],
-        &[],
-        USER_EMAIL,
-    );
-    assert!(
-        !run.success,
-        "login succeeded:\nstdout: {}\nstderr: {}",
-        run.stdout, run.stderr
-    );
+    let run = browser_login(&home)
+        .args(["--provider", &provider(&op, "opk-rs256")])
+        .args([Path::new("-i"), &key])
+        .run();
     // The browser step itself worked: the failure is the write.
     assert!(
         run.page.contains("You may now close this window"),
         "{}",
         run.page
     );
-    let errors: Vec<&str> = run
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with("Error"))
-        .collect();
-    assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
-    assert_eq!(
-        run.stderr.trim_end().lines().last(),
-        Some(errors[0]),
-        "the error must be the last, single line: {}",
-        run.stderr
-    );
+    let error = the_one_error_line(&run);
     assert!(
-        errors[0].starts_with("Error: ") && errors[0].contains("key-cert.pub"),
+        error.starts_with("Error: ") && error.contains("key-cert.pub"),
         "the error must name the file that could not be written: {}",
-        errors[0]
+        error
     );
     assert_eq!(
         std::fs::read_to_string(&key).expect("key"),
@@ -423,12 +412,11 @@ fn key_pair_write_failure_keeps_the_old_pair() {
         "the old private key was replaced although its certificate could not be"
     );
     assert!(cert_dir.join("keep").is_file());
-    let mut left: Vec<String> = std::fs::read_dir(dir.join("keys"))
-        .expect("dir")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    left.sort();
-    assert_eq!(left, ["key", "key-cert.pub"], "staged or backup files left");
+    assert_eq!(
+        names_in(&dir.join("keys")),
+        ["key", "key-cert.pub"],
+        "staged or backup files left"
+    );
     assert!(!home.join(".ssh").exists(), "-i must not touch ~/.ssh");
     dir.keep_if_asked();
 }
@@ -498,16 +486,14 @@ fn home_policy_through_sshd() {
 /// and drops any recorded fetch failure.
 fn age_jwks_cache(cache_dir: &Path, age_secs: u64) {
     use std::os::unix::fs::PermissionsExt as _;
+    let full_mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode();
     let files: Vec<PathBuf> = std::fs::read_dir(cache_dir)
         .expect("cache dir")
         .map(|e| e.expect("entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     assert_eq!(files.len(), 1, "one cache file expected: {files:?}");
-    let mode = std::fs::metadata(&files[0])
-        .expect("meta")
-        .permissions()
-        .mode();
+    let mode_before = full_mode(&files[0]);
     let mut record: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&files[0]).expect("read")).expect("cache json");
     let now = std::time::SystemTime::now()
@@ -519,13 +505,7 @@ fn age_jwks_cache(cache_dir: &Path, age_secs: u64) {
         map.remove("failed_at");
     }
     std::fs::write(&files[0], record.to_string()).expect("write");
-    assert_eq!(
-        std::fs::metadata(&files[0])
-            .expect("meta")
-            .permissions()
-            .mode(),
-        mode
-    );
+    assert_eq!(full_mode(&files[0]), mode_before);
 }
 
 /// With the OP down, a cached JWKS older than the 1 h max age is still used (stale-while-down,
@@ -540,13 +520,7 @@ fn stale_jwks_cache_while_the_op_is_down() {
     let user = current_user();
     login(&op, &home, "opk-rs256", &[], &[]);
     let key = home.join(".ssh/id_ecdsa");
-    let host = Host::start(
-        &dir,
-        "host",
-        &format!("{} opk-rs256 24h\n", op.issuer),
-        &policy(&user, USER_EMAIL, &op.issuer),
-        &[],
-    );
+    let host = Host::allowing_alice(&dir, "host", &op, "opk-rs256");
     assert_ssh_ok(&host.sshd.ssh(&key, &user, "echo warm"), "warm");
     op.stop();
 
@@ -645,7 +619,7 @@ fn verify_fails_closed_on_garbage() {
 
 #[test]
 fn add_writes_opkssh_rows() {
-    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    use std::os::unix::fs::MetadataExt as _;
     let dir = TestDir::new(TMP);
     // An installed system policy: root:<gid 1> 0640 (opkssh's root:opksshuser), one comment.
     let file = dir.write("auth_id", "# installed\n", 0o640);
@@ -701,22 +675,8 @@ fn add_writes_opkssh_rows() {
             .status
             .success()
     );
-    assert_eq!(
-        std::fs::metadata(&home_file)
-            .expect("meta")
-            .permissions()
-            .mode()
-            & 0o777,
-        0o600
-    );
-    assert_eq!(
-        std::fs::metadata(dir.join("home/.opk"))
-            .expect("meta")
-            .permissions()
-            .mode()
-            & 0o777,
-        0o750
-    );
+    assert_eq!(mode(&home_file), 0o600);
+    assert_eq!(mode(&dir.join("home/.opk")), 0o750);
     let bad = add(&file, &["evil\",command=\"sh", "x@example.com", "google"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).starts_with("Error: "));
@@ -732,13 +692,7 @@ fn concurrent_verifies_share_one_jwks_fetch() {
     let user = current_user();
     login(&op, &home, "opk-es256", &[], &[]);
     let cert = read_cert(&home.join(".ssh/id_ecdsa-cert.pub"));
-    let host = Host::start(
-        &dir,
-        "host",
-        &format!("{} opk-es256 24h\n", op.issuer),
-        &policy(&user, USER_EMAIL, &op.issuer),
-        &[],
-    );
+    let host = Host::allowing_alice(&dir, "host", &op, "opk-es256");
     let (discovery_before, jwks_before) = (
         op.requests("/.well-known/openid-configuration"),
         op.requests("/jwks"),

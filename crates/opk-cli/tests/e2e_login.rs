@@ -2,12 +2,9 @@
 //! the built `opk`, Debian's ssh, ssh-keygen and sshd with `opk verify` as AuthorizedKeysCommand.
 //! Each test says in its comment how it fails when the feature breaks.
 
-use std::path::Path;
 use std::process::Command;
 
-use opk_e2e::{
-    Op, TestDir, current_user, login_with_chromium, login_with_chromium_password, ssh_keygen_list,
-};
+use opk_e2e::{Op, TestDir, current_user, ssh_keygen_list};
 use opk_sshcert::OpkCert;
 
 mod common;
@@ -128,14 +125,12 @@ fn opkssh_providers_alias_and_default() {
     let list = format!("a,{iss},opk-es256;b,{iss},opk-rs256", iss = op.issuer);
     let cert_path = home.join(".ssh/id_ecdsa-cert.pub");
 
-    login_with_chromium(
-        Path::new(OPK),
-        &home,
-        &["b"],
-        &[("OPKSSH_PROVIDERS", &list), ("OPKSSH_DEFAULT", "a")],
-        USER_EMAIL,
-    )
-    .assert_success("opk login b");
+    let providers_env = [("OPKSSH_PROVIDERS", list.as_str()), ("OPKSSH_DEFAULT", "a")];
+    browser_login(&home)
+        .args(["b"])
+        .envs(providers_env)
+        .run()
+        .assert_success("opk login b");
     let cert = read_cert(&cert_path);
     assert_eq!(op_header(&cert)["alg"], "RS256");
     assert_eq!(claims(&cert)["aud"], "opk-rs256");
@@ -146,14 +141,10 @@ fn opkssh_providers_alias_and_default() {
         "alias-ok",
     );
 
-    login_with_chromium(
-        Path::new(OPK),
-        &home,
-        &[],
-        &[("OPKSSH_PROVIDERS", &list), ("OPKSSH_DEFAULT", "a")],
-        USER_EMAIL,
-    )
-    .assert_success("opk login with OPKSSH_DEFAULT");
+    browser_login(&home)
+        .envs(providers_env)
+        .run()
+        .assert_success("opk login with OPKSSH_DEFAULT");
     let cert = read_cert(&cert_path);
     assert_eq!(op_header(&cert)["alg"], "ES256");
     assert_eq!(claims(&cert)["aud"], "opk-es256");
@@ -385,41 +376,25 @@ fn op_denial_fails_cleanly_and_writes_nothing() {
     let op = Op::start(None);
     let dir = TestDir::new(TMP);
     let home = dir.join("home");
-    let provider = provider(&op, "opk-rs256");
     let started = std::time::Instant::now();
-    let run = login_with_chromium_password(
-        Path::new(OPK),
-        &home,
-        &["--provider", &provider, "--timeout", "120"],
-        &[],
-        USER_EMAIL,
-        "reject",
-    );
-    assert!(
-        !run.success,
-        "login succeeded:\nstdout: {}\nstderr: {}",
-        run.stdout, run.stderr
-    );
+    let run = browser_login(&home)
+        .args([
+            "--provider",
+            &provider(&op, "opk-rs256"),
+            "--timeout",
+            "120",
+        ])
+        .password("reject")
+        .run();
     // Decided by the OP's answer, not by --timeout.
     assert!(
         started.elapsed() < std::time::Duration::from_secs(100),
         "took {:?}",
         started.elapsed()
     );
-    let errors: Vec<&str> = run
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with("Error"))
-        .collect();
-    assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
-    assert_eq!(
-        run.stderr.trim_end().lines().last(),
-        Some(errors[0]),
-        "{}",
-        run.stderr
-    );
-    assert!(errors[0].starts_with("Error: "), "{}", errors[0]);
-    assert!(errors[0].contains("access_denied"), "{}", errors[0]);
+    let error = the_one_error_line(&run);
+    assert!(error.starts_with("Error: "), "{error}");
+    assert!(error.contains("access_denied"), "{error}");
     assert!(!run.stdout.contains("Keys generated"), "{}", run.stdout);
     assert!(
         !home.join(".ssh").exists() || names_in(&home.join(".ssh")).is_empty(),

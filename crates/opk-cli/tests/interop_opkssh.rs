@@ -10,15 +10,14 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use opk_e2e::{
-    LoginRun, Op, OpksshHost, TestCa, TestDir, VerifyHost, current_user, login_with_chromium,
-    opkssh_bin, opkssh_login_with_chromium,
+    BrowserLogin, LoginRun, Op, OpksshHost, TestCa, TestDir, VerifyHost, current_user, opkssh_bin,
 };
 use opk_pktoken::PkToken;
 use opk_sshcert::OpkCert;
 
-const OPK: &str = env!("CARGO_BIN_EXE_opk");
-const TMP: &str = env!("CARGO_TARGET_TMPDIR");
-const USER_EMAIL: &str = "alice@example.com";
+mod common;
+
+use common::*;
 
 /// One test's world: a test CA, an https OP, a temp dir.
 struct World {
@@ -51,29 +50,24 @@ impl World {
     }
 
     fn auth_id(&self, user: &str, identity: &str) -> String {
-        format!("# interop test\n{user} {identity} {}\n", self.op.issuer)
+        policy(user, identity, &self.op.issuer)
     }
 
     /// `opk login` through headless Chromium.
     fn opk_login(&self, home: &Path, client: &str, extra: &[&str]) -> LoginRun {
-        let provider = format!("{},{client}", self.op.issuer);
-        let mut args = vec!["--provider", provider.as_str()];
-        args.extend_from_slice(extra);
-        login_with_chromium(Path::new(OPK), home, &args, &self.env(), USER_EMAIL)
-            .assert_success("opk login")
+        login(&self.op, home, client, extra, &self.env())
     }
 
-    /// `opkssh login` through headless Chromium.
+    /// `opkssh login` through headless Chromium (which cannot be pinned to the OP's certificate:
+    /// see [`BrowserLogin::ignore_https_errors`]).
     fn opkssh_login(&self, home: &Path, client: &str) -> LoginRun {
-        let provider = format!("{},{client}", self.op.issuer);
-        opkssh_login_with_chromium(
-            &opkssh_bin(),
-            home,
-            &["--provider", &provider],
-            &self.env(),
-            USER_EMAIL,
-        )
-        .assert_success("opkssh login")
+        BrowserLogin::new(opkssh_bin(), home)
+            .user(USER_EMAIL)
+            .args(["--provider", &provider(&self.op, client)])
+            .envs(self.env())
+            .ignore_https_errors()
+            .run()
+            .assert_success("opkssh login")
     }
 }
 
@@ -209,8 +203,7 @@ fn opk_login_then_opkssh_verify_accepts_and_prints_the_same_line() {
     );
     assert_eq!(mine.stdout, theirs.stdout);
     // The line names the cert's own (self-signing) key, as ssh-keygen sees it.
-    let cert =
-        OpkCert::from_line(&std::fs::read_to_string(&cert_path).expect("cert")).expect("parses");
+    let cert = read_cert(&cert_path);
     let expected = format!(
         "cert-authority,principals=\"opkssh-wildcard\" {}\n",
         cert.signature_key().to_openssh_line().expect("key line")
@@ -291,11 +284,7 @@ fn opkssh_login_then_opk_verify_accepts_through_sshd() {
         cert_text.ends_with(" openpubkey") && ours_text.ends_with(" openpubkey"),
         "{cert_text:?} / {ours_text:?}"
     );
-    use std::os::unix::fs::PermissionsExt as _;
-    assert_eq!(
-        std::fs::metadata(&key).expect("key").permissions().mode() & 0o777,
-        0o600
-    );
+    assert_eq!(mode(&key), 0o600);
 
     // opk verify accepts it, printing what opkssh verify prints for it.
     let (key_type, b64) = type_and_b64(&cert_path);
@@ -312,11 +301,9 @@ fn opkssh_login_then_opk_verify_accepts_through_sshd() {
     // And through a real sshd with opk verify as AuthorizedKeysCommand, using opkssh's key files
     // with the stock ssh client.
     let sshd = host.start_sshd(&[("SSL_CERT_FILE", &w.ca_file)]);
-    let out = sshd.ssh(&key, &user, "echo opkssh-cert-ok");
-    assert!(
-        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("opkssh-cert-ok"),
-        "ssh: {}",
-        show(&out)
+    assert_ssh_ok(
+        &sshd.ssh(&key, &user, "echo opkssh-cert-ok"),
+        "opkssh-cert-ok",
     );
     assert!(
         host.log_text().contains(&format!("allowed {USER_EMAIL}")),
@@ -364,8 +351,7 @@ fn opk_pk_token_round_trips_through_opkssh_inspect() {
         &["-t", "ed25519", "-i", key.to_str().expect("utf8")],
     );
     let cert_path = w.dir.join("keys/opk_ed25519-cert.pub");
-    let cert =
-        OpkCert::from_line(&std::fs::read_to_string(&cert_path).expect("cert")).expect("parses");
+    let cert = read_cert(&cert_path);
     let compact = cert.pk_token().expect("pkt");
     let pkt = PkToken::from_compact(compact).expect("pkt");
 
@@ -464,8 +450,7 @@ fn send_access_token_is_accepted_by_sshd_opk_and_opkssh() {
         ],
         "{listing}"
     );
-    let cert =
-        OpkCert::from_line(&std::fs::read_to_string(&cert_path).expect("cert")).expect("parses");
+    let cert = read_cert(&cert_path);
     let act = cert.access_token().expect("openpubkey-act");
     assert!(act.len() > 10, "{act:?}");
 
@@ -473,12 +458,7 @@ fn send_access_token_is_accepted_by_sshd_opk_and_opkssh() {
     let allow = w.auth_id(&user, USER_EMAIL);
     let host = VerifyHost::new(&w.dir, "opk-host", Path::new(OPK), &providers, &allow);
     let sshd = host.start_sshd(&[("SSL_CERT_FILE", &w.ca_file)]);
-    let out = sshd.ssh(&key, &user, "echo act-ok");
-    assert!(
-        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("act-ok"),
-        "ssh: {}",
-        show(&out)
-    );
+    assert_ssh_ok(&sshd.ssh(&key, &user, "echo act-ok"), "act-ok");
     assert!(
         host.log_text().contains(&format!("allowed {USER_EMAIL}")),
         "{}",
@@ -520,16 +500,8 @@ fn opkssh_identity_directory_names_match_opkssh() {
     let config = home.join(".ssh/opkssh/config");
     assert!(config.is_file(), "{}", show(&configure));
 
-    let listing = |dir: &Path| {
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .expect("dir")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    };
     w.opk_login(&home, "opk-rs256", &[]);
-    let after_opk = listing(&home.join(".ssh/opkssh"));
+    let after_opk = names_in(&home.join(".ssh/opkssh"));
     assert_eq!(after_opk.len(), 3, "{after_opk:?}");
     let name = after_opk
         .iter()
@@ -544,7 +516,7 @@ fn opkssh_identity_directory_names_match_opkssh() {
 
     w.opkssh_login(&home, "opk-rs256");
     assert_eq!(
-        listing(&home.join(".ssh/opkssh")),
+        names_in(&home.join(".ssh/opkssh")),
         after_opk,
         "opkssh chose another name than opk"
     );

@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use opk_e2e::{Op, Sshd, TestDir, VerifyHost, current_user, login_with_chromium};
+use opk_e2e::{BrowserLogin, LoginRun, Op, Sshd, TestDir, VerifyHost, current_user};
 use opk_sshcert::{EphemeralKey, OpkCert};
 
 pub(crate) const OPK: &str = env!("CARGO_BIN_EXE_opk");
@@ -42,17 +42,49 @@ impl Host {
     }
 }
 
+/// `opk login` through headless Chromium, logging in as [`USER_EMAIL`]; add `.args`, `.envs`,
+/// `.password` and `.run()`.
+pub(crate) fn browser_login(home: &Path) -> BrowserLogin {
+    BrowserLogin::new(OPK, home).user(USER_EMAIL)
+}
+
+/// A successful `opk login --provider <op>,<client> <extra>` through headless Chromium.
 pub(crate) fn login(
     op: &Op,
     home: &Path,
     client: &str,
     extra: &[&str],
     env: &[(&str, &str)],
-) -> opk_e2e::LoginRun {
-    let provider = provider(op, client);
-    let mut args = vec!["--provider", provider.as_str()];
-    args.extend_from_slice(extra);
-    login_with_chromium(Path::new(OPK), home, &args, env, USER_EMAIL).assert_success("opk login")
+) -> LoginRun {
+    browser_login(home)
+        .args(["--provider", &provider(op, client)])
+        .args(extra)
+        .envs(env.iter().copied())
+        .run()
+        .assert_success("opk login")
+}
+
+/// The one `Error…` line of a login that failed, which must be the last line of stderr (opk's
+/// rule: one line saying what went wrong and what to do).
+pub(crate) fn the_one_error_line(run: &LoginRun) -> &str {
+    assert!(
+        !run.success,
+        "login succeeded:\nstdout: {}\nstderr: {}",
+        run.stdout, run.stderr
+    );
+    let errors: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("Error"))
+        .collect();
+    assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
+    assert_eq!(
+        run.stderr.trim_end().lines().last(),
+        Some(errors[0]),
+        "the error must be the last, single line: {}",
+        run.stderr
+    );
+    errors[0]
 }
 
 /// `opk login` that nobody completes in a browser (SSL_CERT_FILE unset), with `--timeout secs`.

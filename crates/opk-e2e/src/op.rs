@@ -1,0 +1,85 @@
+//! The test OpenID Provider: npm oidc-provider running testing/op/op.mjs.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::{Guard, repo_root};
+
+/// The test OpenID Provider (npm oidc-provider).
+pub struct Op {
+    /// Its issuer URL.
+    pub issuer: String,
+    child: Option<Guard>,
+    /// Its stderr: the request log (`op: GET /jwks -> 200 (1 ms)`).
+    log: tempfile::NamedTempFile,
+}
+
+impl Op {
+    /// Starts testing/op/op.mjs on a free port; `tls` = (cert, key) for https.
+    pub fn start(tls: Option<(&Path, &Path)>) -> Self {
+        let op_dir = repo_root().join("testing/op");
+        assert!(
+            op_dir.join("node_modules/oidc-provider").is_dir(),
+            "testing/op/node_modules is missing: run `npm ci --prefix testing/op` (bash .ci/run does)"
+        );
+        let mut cmd = Command::new("node");
+        cmd.arg(op_dir.join("op.mjs"))
+            // A test killed outright closes the pipe, and the OP exits with it.
+            .args([
+                "--port",
+                "0",
+                "--stop-after-seconds",
+                "900",
+                "--exit-on-stdin-eof",
+            ]);
+        if let Some((cert, key)) = tls {
+            cmd.arg("--https")
+                .arg("--tls-cert")
+                .arg(cert)
+                .arg("--tls-key")
+                .arg(key);
+        }
+        let log = tempfile::NamedTempFile::new().expect("op log");
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(log.reopen().expect("op log"))
+            .spawn()
+            .expect("node op.mjs");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(iss) = line.strip_prefix("OP_READY ") {
+                    let _ = tx.send(iss.trim().to_owned());
+                }
+            }
+        });
+        let issuer = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("OP did not print OP_READY within 30 s");
+        Self {
+            issuer,
+            child: Some(Guard(child)),
+            log,
+        }
+    }
+
+    /// How many requests for `path` the OP has answered so far (from its request log).
+    pub fn requests(&self, path: &str) -> usize {
+        let needle = format!("GET {path} ->");
+        std::fs::read_to_string(self.log.path())
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(&needle))
+            .count()
+    }
+
+    /// Stops the OP (to test verification while it is down).
+    pub fn stop(&mut self) {
+        self.child.take();
+    }
+}

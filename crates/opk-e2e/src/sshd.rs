@@ -1,0 +1,169 @@
+//! Debian's sshd on a loopback port, and the stock ssh and ssh-keygen clients against it.
+
+use std::io::Read as _;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{Guard, TestDir, current_user, free_port};
+
+/// A real sshd on a free loopback port whose AuthorizedKeysCommand is `opk verify`.
+pub struct Sshd {
+    /// Its port.
+    pub port: u16,
+    /// Its log (sshd -E).
+    pub log: PathBuf,
+    // Field order matters: sshd stops before its own directory (if any) is removed.
+    _child: Guard,
+    _own_dir: Option<TestDir>,
+}
+
+impl Sshd {
+    /// Starts sshd in a directory of its own under `base`, removed when it stops.
+    pub fn start_in(base: &Path, command_line: &str) -> Self {
+        let dir = TestDir::new(&base.display().to_string());
+        let mut sshd = Self::start(&dir, command_line);
+        sshd._own_dir = Some(dir);
+        sshd
+    }
+
+    /// Starts sshd with `command_line` as the AuthorizedKeysCommand (must end in `%u %k %t`).
+    pub fn start(dir: &TestDir, command_line: &str) -> Self {
+        // sshd refuses to start without its privilege-separation directory.
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let host_key = dir.join("ssh_host_ed25519_key");
+        if !host_key.exists() {
+            let out = Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(&host_key)
+                .output()
+                .expect("ssh-keygen");
+            assert!(out.status.success(), "ssh-keygen host key failed");
+        }
+        let port = free_port();
+        let log = dir.join("sshd.log");
+        let user = current_user();
+        let config = format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {hk}\nPidFile {pid}\nAuthorizedKeysFile none\n\
+             AuthorizedKeysCommand {command_line}\nAuthorizedKeysCommandUser {user}\n\
+             PubkeyAuthentication yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+             UsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\nLogLevel VERBOSE\n\
+             MaxAuthTries 10\nSubsystem sftp internal-sftp\n",
+            hk = host_key.display(),
+            pid = dir.join("sshd.pid").display(),
+        );
+        let config_path = dir.write("sshd_config", &config, 0o644);
+        let test = Command::new("/usr/sbin/sshd")
+            .arg("-t")
+            .arg("-f")
+            .arg(&config_path)
+            .output()
+            .expect("sshd -t");
+        assert!(
+            test.status.success(),
+            "sshd -t: {}",
+            String::from_utf8_lossy(&test.stderr)
+        );
+        let child = Command::new("/usr/sbin/sshd")
+            .args(["-D", "-f"])
+            .arg(&config_path)
+            .arg("-E")
+            .arg(&log)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("sshd");
+        let sshd = Self {
+            port,
+            log,
+            _child: Guard(child),
+            _own_dir: None,
+        };
+        sshd.wait_ready();
+        sshd
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
+                let mut banner = [0u8; 4];
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                if s.read_exact(&mut banner).is_ok() && &banner == b"SSH-" {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "sshd did not start; log: {}",
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        );
+    }
+
+    /// Runs `remote_command` with the stock ssh client and key `key` (its `-cert.pub` is loaded
+    /// by ssh itself). No user config, no agent, no known_hosts: only what the test gives.
+    pub fn ssh(&self, key: &Path, user: &str, remote_command: &str) -> Output {
+        self.run_ssh(Path::new("/dev/null"), Some(key), user, remote_command)
+    }
+
+    /// Runs `remote_command` with the stock ssh client reading the client config `config`
+    /// (`ssh -F config`): the identity comes from its `IdentityFile` lines only. Otherwise the
+    /// options of [`Sshd::ssh`]: no agent, no known_hosts, batch mode.
+    pub fn ssh_with_config(&self, config: &Path, user: &str, remote_command: &str) -> Output {
+        self.run_ssh(config, None, user, remote_command)
+    }
+
+    fn run_ssh(
+        &self,
+        config: &Path,
+        key: Option<&Path>,
+        user: &str,
+        remote_command: &str,
+    ) -> Output {
+        let mut cmd = Command::new("ssh");
+        cmd.arg("-F").arg(config);
+        for option in [
+            "BatchMode=yes",
+            "StrictHostKeyChecking=no",
+            "UserKnownHostsFile=/dev/null",
+            "IdentitiesOnly=yes",
+            "PasswordAuthentication=no",
+            "ConnectTimeout=10",
+            "LogLevel=ERROR",
+            "IdentityAgent=none",
+        ] {
+            cmd.args(["-o", option]);
+        }
+        if let Some(key) = key {
+            cmd.arg("-i").arg(key);
+        }
+        cmd.args([
+            "-p",
+            &self.port.to_string(),
+            &format!("{user}@127.0.0.1"),
+            remote_command,
+        ])
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::null())
+        .output()
+        .expect("ssh")
+    }
+}
+
+/// `ssh-keygen -L -f cert`: the certificate as OpenSSH itself reads it.
+pub fn ssh_keygen_list(cert: &Path) -> String {
+    let out = Command::new("ssh-keygen")
+        .arg("-L")
+        .arg("-f")
+        .arg(cert)
+        .output()
+        .expect("ssh-keygen -L");
+    assert!(
+        out.status.success(),
+        "ssh-keygen -L {}: {}",
+        cert.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
