@@ -4,7 +4,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::{add, login, verify};
+use crate::{add, login, ssh, verify};
 
 /// SSH with OpenID Connect single sign-on, compatible with OPKSSH.
 #[derive(Parser, Debug)]
@@ -24,4 +24,6 @@ pub(crate) enum Command {
     Verify(verify::Args),
     /// Allow an identity (email, sub, oidc:claim:value, ...) of an issuer to log in as a principal.
     Add(add::Args),
+    /// SSH client: log in with the opk certificate (then other keys, ssh-agent), run a command or shell.
+    Ssh(ssh::Args),
 }

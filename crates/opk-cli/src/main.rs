@@ -6,6 +6,7 @@
 mod add;
 mod cli;
 mod login;
+mod ssh;
 mod verify;
 
 use std::process::ExitCode;
@@ -29,6 +30,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         // verify prints its own reason and logs it: it must fail closed whatever happens.
         Command::Verify(args) => return verify::run(&args),
+        // ssh's exit status is the remote command's (or 255 for its own failures).
+        Command::Ssh(args) => return ssh::run(args),
         Command::Login(args) => login::run(&args),
         Command::Add(args) => add::run(&args),
     };

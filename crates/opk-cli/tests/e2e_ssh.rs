@@ -1,0 +1,588 @@
+//! `opk ssh` against the real Debian sshd: exec with stdin and exit codes, signals, a shell in
+//! tmux with a resize, -L/-R/-D carrying bytes, -J through a second sshd, known_hosts strict /
+//! mismatch / accept-new, an ssh_config alias, and the opk certificate after a real `opk login`.
+//! HOME is a temp dir in every run: the machine's ~/.ssh is never read.
+
+mod common;
+
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Host, OPK, TMP, login};
+use opk_e2e::{Guard, Op, Sshd, TestDir, current_user, free_port};
+
+/// An sshd accepting one plain key (AuthorizedKeysCommand = cat of an authorized_keys file).
+struct KeyHost {
+    sshd: Sshd,
+    dir: TestDir,
+    /// The user key sshd accepts.
+    key: PathBuf,
+}
+
+impl KeyHost {
+    fn start() -> Self {
+        let dir = TestDir::new(TMP);
+        let key = dir.join("user_key");
+        keygen(&key);
+        let pubkey = std::fs::read_to_string(dir.join("user_key.pub")).expect("pub");
+        let ak = dir.write("authorized_keys", &pubkey, 0o644);
+        let sshd = Sshd::start(&dir, &format!("/usr/bin/cat {}", ak.display()));
+        Self { sshd, dir, key }
+    }
+
+    /// The known_hosts line for this server.
+    fn known_hosts_line(&self) -> String {
+        let host_pub =
+            std::fs::read_to_string(self.dir.join("ssh_host_ed25519_key.pub")).expect("host pub");
+        let mut parts = host_pub.split_whitespace();
+        let (t, k) = (parts.next().expect("type"), parts.next().expect("key"));
+        format!("[127.0.0.1]:{} {t} {k}\n", self.sshd.port)
+    }
+
+    fn dest(&self) -> String {
+        format!("{}@127.0.0.1", current_user())
+    }
+
+    fn port(&self) -> String {
+        self.sshd.port.to_string()
+    }
+}
+
+fn keygen(path: &Path) {
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(path)
+        .output()
+        .expect("ssh-keygen");
+    assert!(out.status.success(), "ssh-keygen");
+}
+
+/// A fresh HOME with `.ssh/known_hosts` holding `known`.
+fn home_with(dir: &TestDir, known: &str) -> PathBuf {
+    let home = dir.join("home");
+    std::fs::create_dir_all(home.join(".ssh")).expect("mkdir");
+    std::fs::write(home.join(".ssh/known_hosts"), known).expect("known_hosts");
+    home
+}
+
+fn opk_ssh_cmd(home: &Path, args: &[&str]) -> Command {
+    // An empty stand-in for /etc/ssh (no system ssh_config or ssh_known_hosts).
+    let etc = home.join("etc-ssh");
+    std::fs::create_dir_all(&etc).expect("etc dir");
+    let mut c = Command::new(OPK);
+    c.arg("ssh")
+        .args(args)
+        .env("HOME", home)
+        .env("OPK_SSH_SYSTEM_DIR", &etc)
+        .env("USER", current_user())
+        .env_remove("SSH_AUTH_SOCK");
+    c
+}
+
+fn opk_ssh(home: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = opk_ssh_cmd(home, args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("opk ssh");
+    let mut input = child.stdin.take().expect("stdin");
+    input.write_all(stdin).expect("write stdin");
+    drop(input);
+    child.wait_with_output().expect("wait")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    )
+}
+
+#[test]
+fn exec_stdin_exit_codes_and_signals() {
+    let h = KeyHost::start();
+    let home = home_with(&h.dir, &h.known_hosts_line());
+    let key = h.key.display().to_string();
+    let base = ["-i", &key, "-p", &h.port(), &h.dest()];
+    let with = |cmd: &'static str| {
+        let mut v = base.to_vec();
+        v.push(cmd);
+        v
+    };
+
+    let out = opk_ssh(&home, &with("cat; exit 0"), b"bytes from stdin\n");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(text(&out.stdout), "bytes from stdin\n");
+
+    let out = opk_ssh(&home, &with("exit 1"), b"");
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+
+    let out = opk_ssh(&home, &with("echo to-out; echo to-err >&2; exit 42"), b"");
+    assert_eq!(out.status.code(), Some(42), "{}", show(&out));
+    assert_eq!(
+        text(&out.stdout),
+        "to-out\n",
+        "stderr must not reach stdout"
+    );
+    assert!(text(&out.stderr).contains("to-err"), "{}", show(&out));
+
+    // Several words are one command line, as with ssh.
+    let mut v = base.to_vec();
+    v.extend(["echo", "two", "words"]);
+    let out = opk_ssh(&home, &v, b"");
+    assert_eq!(text(&out.stdout), "two words\n", "{}", show(&out));
+
+    let out = opk_ssh(&home, &with("kill -TERM $$"), b"");
+    assert_eq!(out.status.code(), Some(128 + 15), "{}", show(&out));
+
+    // Nobody listening: opk's own failure is 255 with one line saying where.
+    let dead = free_port().to_string();
+    let out = opk_ssh(&home, &["-i", &key, "-p", &dead, &h.dest(), "true"], b"");
+    assert_eq!(out.status.code(), Some(255), "{}", show(&out));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot connect to 127.0.0.1 port {dead}"))
+            && err.lines().count() == 1,
+        "{}",
+        show(&out)
+    );
+
+    // Unsupported -o keys are refused up front, in one line.
+    let out = opk_ssh(
+        &home,
+        &["-o", "ProxyCommand=nc %h %p", &h.dest(), "true"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(255), "{}", show(&out));
+    assert!(text(&out.stderr).contains("ProxyCommand"), "{}", show(&out));
+    assert_eq!(text(&out.stderr).lines().count(), 1, "{}", show(&out));
+
+    // A key the server does not accept: permission denied, naming what was tried.
+    let other = h.dir.join("other_key");
+    keygen(&other);
+    let other_s = other.display().to_string();
+    let out = opk_ssh(
+        &home,
+        &["-i", &other_s, "-p", &h.port(), &h.dest(), "true"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(255), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains("permission denied") && text(&out.stderr).contains(&other_s),
+        "{}",
+        show(&out)
+    );
+}
+
+#[test]
+fn known_hosts_strict_mismatch_accept_new_and_user_file() {
+    let h = KeyHost::start();
+    let key = h.key.display().to_string();
+    let port = h.port();
+    let args = ["-i", key.as_str(), "-p", &port, &h.dest(), "echo in"];
+
+    // Strict by default: an unknown host is refused before authentication.
+    let home = home_with(&h.dir, "");
+    let out = opk_ssh(&home, &args, b"");
+    assert_eq!(out.status.code(), Some(255), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains("host key verification failed")
+            && text(&out.stderr).contains("SHA256:")
+            && out.stdout.is_empty(),
+        "{}",
+        show(&out)
+    );
+
+    // A different key on record: refused, naming the file and line.
+    let wrong = h.dir.join("wrong_host_key");
+    keygen(&wrong);
+    let wrong_pub = std::fs::read_to_string(h.dir.join("wrong_host_key.pub")).expect("pub");
+    let mut w = wrong_pub.split_whitespace();
+    let kh = format!(
+        "# comment\n[127.0.0.1]:{port} {} {}\n",
+        w.next().expect("t"),
+        w.next().expect("k")
+    );
+    std::fs::write(home.join(".ssh/known_hosts"), &kh).expect("write");
+    let out = opk_ssh(&home, &args, b"");
+    assert_eq!(out.status.code(), Some(255), "{}", show(&out));
+    let kh_path = home.join(".ssh/known_hosts");
+    assert!(
+        text(&out.stderr).contains(&format!("{}:2", kh_path.display()))
+            && text(&out.stderr).contains("CHANGED"),
+        "{}",
+        show(&out)
+    );
+    // accept-new does not override a mismatch.
+    let mut an = vec!["-o", "StrictHostKeyChecking=accept-new"];
+    an.extend(args);
+    let out = opk_ssh(&home, &an, b"");
+    assert_eq!(out.status.code(), Some(255), "{}", show(&out));
+
+    // accept-new records an unknown key, then strict mode accepts it.
+    std::fs::write(home.join(".ssh/known_hosts"), "").expect("empty");
+    let out = opk_ssh(&home, &an, b"");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(text(&out.stdout), "in\n");
+    let recorded = std::fs::read_to_string(&kh_path).expect("kh");
+    assert_eq!(recorded.lines().count(), 1, "{recorded}");
+    let out = opk_ssh(&home, &args, b"");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+
+    // UserKnownHostsFile elsewhere is where the key is looked up.
+    let elsewhere = h.dir.join("elsewhere_known_hosts");
+    std::fs::write(&elsewhere, h.known_hosts_line()).expect("w");
+    std::fs::write(&kh_path, "").expect("empty");
+    let mut uk = vec![format!("-oUserKnownHostsFile={}", elsewhere.display())];
+    uk.extend(args.iter().map(|s| s.to_string()));
+    let uk: Vec<&str> = uk.iter().map(String::as_str).collect();
+    let out = opk_ssh(&home, &uk, b"");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+}
+
+#[test]
+fn ssh_config_alias() {
+    let h = KeyHost::start();
+    let home = home_with(&h.dir, "");
+    let kh = h.dir.write("kh", &h.known_hosts_line(), 0o644);
+    let config = h.dir.write(
+        "ssh_config",
+        &format!(
+            "Host other\n  HostName 192.0.2.1\n\nHost box\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  IdentityFile {}\n  UserKnownHostsFile {}\n\nHost *\n  Port 1\n",
+            h.sshd.port,
+            current_user(),
+            h.key.display(),
+            kh.display()
+        ),
+        0o644,
+    );
+    let cfg = config.display().to_string();
+    let out = opk_ssh(&home, &["-F", &cfg, "box", "echo via-alias"], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(text(&out.stdout), "via-alias\n");
+}
+
+/// A TCP echo server on loopback; returns its port.
+fn echo_server() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { break };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = s.read(&mut buf) {
+                    if n == 0 || s.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// Connects to 127.0.0.1:`port` until it answers (the forward is set up by a background
+/// process), within a generous deadline.
+fn connect_when_up(port: u16, child: &mut Child) -> TcpStream {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(s) = TcpStream::connect(("127.0.0.1", port)) {
+            return s;
+        }
+        if let Ok(Some(st)) = child.try_wait() {
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = e.read_to_string(&mut err);
+            }
+            panic!("opk ssh exited ({st}) before port {port} was up: {err}");
+        }
+        assert!(Instant::now() < deadline, "port {port} never came up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn round_trip(mut s: TcpStream, payload: &[u8]) {
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    s.write_all(payload).expect("send");
+    let mut got = vec![0u8; payload.len()];
+    s.read_exact(&mut got).expect("echo back");
+    assert_eq!(got, payload);
+}
+
+fn background(home: &Path, args: &[&str]) -> Guard {
+    Guard(
+        opk_ssh_cmd(home, args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("opk ssh"),
+    )
+}
+
+#[test]
+fn forwards_carry_bytes() {
+    let h = KeyHost::start();
+    let home = home_with(&h.dir, &h.known_hosts_line());
+    let key = h.key.display().to_string();
+    let port = h.port();
+    let echo = echo_server();
+    let payload: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+
+    // -L: local listener → server → echo.
+    let lport = free_port();
+    let spec = format!("{lport}:127.0.0.1:{echo}");
+    let mut g = background(
+        &home,
+        &["-N", "-L", &spec, "-i", &key, "-p", &port, &h.dest()],
+    );
+    round_trip(connect_when_up(lport, &mut g.0), &payload);
+    drop(g);
+
+    // -R: the server listens, connections come back to us and on to echo.
+    let rport = free_port();
+    let spec = format!("{rport}:127.0.0.1:{echo}");
+    let mut g = background(
+        &home,
+        &["-N", "-R", &spec, "-i", &key, "-p", &port, &h.dest()],
+    );
+    round_trip(connect_when_up(rport, &mut g.0), &payload);
+    drop(g);
+
+    // -D: SOCKS5 CONNECT by name, resolved on the server side.
+    let dport = free_port();
+    let spec = dport.to_string();
+    let mut g = background(
+        &home,
+        &["-N", "-D", &spec, "-i", &key, "-p", &port, &h.dest()],
+    );
+    let mut s = connect_when_up(dport, &mut g.0);
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    s.write_all(&[5, 1, 0]).expect("greeting");
+    let mut ans = [0u8; 2];
+    s.read_exact(&mut ans).expect("method");
+    assert_eq!(ans, [5, 0]);
+    let mut req = vec![5, 1, 0, 3, 9];
+    req.extend_from_slice(b"localhost");
+    req.extend_from_slice(&echo.to_be_bytes());
+    s.write_all(&req).expect("connect");
+    let mut rep = [0u8; 10];
+    s.read_exact(&mut rep).expect("reply");
+    assert_eq!(rep[1], 0, "SOCKS reply {rep:?}");
+    round_trip(s, &payload);
+}
+
+#[test]
+fn jump_host() {
+    let jump = KeyHost::start();
+    let target = KeyHost::start();
+    // One HOME knowing both servers; each accepts its own key (both are offered with -i).
+    let known = format!("{}{}", jump.known_hosts_line(), target.known_hosts_line());
+    let home = home_with(&target.dir, &known);
+    let cfg = target.dir.write(
+        "cfg",
+        &format!("Host *\n  IdentityFile {}\n", jump.key.display()),
+        0o644,
+    );
+    let (cfg_s, key_s) = (cfg.display().to_string(), target.key.display().to_string());
+    let hop = format!("{}@127.0.0.1:{}", current_user(), jump.sshd.port);
+    let args = [
+        "-F",
+        &cfg_s,
+        "-i",
+        &key_s,
+        "-J",
+        &hop,
+        "-p",
+        &target.port(),
+        &target.dest(),
+        "echo through-jump",
+    ];
+    let out = opk_ssh(&home, &args, b"");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(text(&out.stdout), "through-jump\n");
+
+    // With the jump host gone, the same command fails: the route did go through it.
+    drop(jump);
+    let out = opk_ssh(&home, &args, b"");
+    assert_eq!(out.status.code(), Some(255), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains("cannot connect to 127.0.0.1"),
+        "{}",
+        show(&out)
+    );
+}
+
+/// tmux on a private socket, killed on drop.
+struct Tmux {
+    sock: PathBuf,
+}
+
+impl Tmux {
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.arg("-S").arg(&self.sock);
+        c
+    }
+
+    fn run(&self, args: &[&str]) {
+        let out = self.cmd().args(args).output().expect("tmux");
+        assert!(out.status.success(), "tmux {args:?}: {}", text(&out.stderr));
+    }
+
+    fn screen(&self) -> String {
+        text(
+            &self
+                .cmd()
+                .args(["capture-pane", "-p", "-t", "t"])
+                .output()
+                .expect("capture")
+                .stdout,
+        )
+    }
+
+    fn wait_for(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let s = self.screen();
+            if s.contains(needle) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never saw {needle:?}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").output();
+    }
+}
+
+#[test]
+fn interactive_shell_in_tmux_resize_exit_and_escape() {
+    let h = KeyHost::start();
+    let home = home_with(&h.dir, &h.known_hosts_line());
+    let tmux = Tmux {
+        sock: h.dir.join("tmux.sock"),
+    };
+    let line = format!(
+        "env HOME={} USER={} OPK_SSH_SYSTEM_DIR={} {OPK} ssh -i {} -p {} {} ; echo EXIT=$?; sleep 600",
+        home.display(),
+        current_user(),
+        h.dir.path().display(),
+        h.key.display(),
+        h.sshd.port,
+        h.dest()
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &line,
+    ]);
+    // The remote shell's prompt is its own; wait for any output, then talk to it.
+    tmux.run(&["send-keys", "-t", "t", "PS1='remote$ '", "Enter"]);
+    tmux.wait_for("remote$ ");
+    tmux.run(&["send-keys", "-t", "t", "stty size", "Enter"]);
+    tmux.wait_for("30 100");
+    tmux.run(&["resize-window", "-t", "t", "-x", "120", "-y", "40"]);
+    tmux.run(&["send-keys", "-t", "t", "clear; stty size", "Enter"]);
+    tmux.wait_for("40 120");
+    tmux.run(&["send-keys", "-t", "t", "tty", "Enter"]);
+    tmux.wait_for("/dev/pts/");
+    tmux.run(&["send-keys", "-t", "t", "exit 7", "Enter"]);
+    tmux.wait_for("EXIT=7");
+
+    // `~.` at the start of a line ends the connection with 255.
+    tmux.run(&["kill-server"]);
+    let tmux = Tmux {
+        sock: h.dir.join("tmux2.sock"),
+    };
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &line,
+    ]);
+    tmux.run(&["send-keys", "-t", "t", "PS1='remote$ '", "Enter"]);
+    tmux.wait_for("remote$ ");
+    tmux.run(&["send-keys", "-t", "t", "Enter", "~."]);
+    let screen = tmux.wait_for("EXIT=255");
+    assert!(
+        screen.contains("Connection to 127.0.0.1 closed."),
+        "{screen}"
+    );
+}
+
+#[test]
+fn opk_certificate_through_opk_verify_after_real_login() {
+    let op = Op::start(None);
+    let dir = TestDir::new(TMP);
+    let home = dir.join("home");
+    login(&op, &home, "opk-rs256", &[], &[]);
+    let host = Host::allowing_alice(&dir, "host", &op, "opk-rs256");
+    let port = host.sshd.port.to_string();
+    let dest = format!("{}@127.0.0.1", current_user());
+    // No -i: the certificate `opk login` wrote is found and offered first.
+    let out = opk_ssh(
+        &home,
+        &[
+            "-o",
+            "StrictHostKeyChecking=accept-new",
+            "-p",
+            &port,
+            &dest,
+            "echo opk-cert-ok",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(text(&out.stdout), "opk-cert-ok\n");
+    assert!(
+        host.log_text()
+            .contains(&format!("allowed {}", common::USER_EMAIL)),
+        "{}",
+        host.log_text()
+    );
+
+    // A policy without us: refused, and the message says what to do about an opk certificate.
+    std::fs::write(&host.auth_id, "").expect("empty policy");
+    let out = opk_ssh(&home, &["-p", &port, &dest, "true"], b"");
+    assert_eq!(out.status.code(), Some(255), "{}", show(&out));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("permission denied")
+            && err.contains("id_ecdsa-cert.pub")
+            && err.contains("opk"),
+        "{}",
+        show(&out)
+    );
+}

@@ -1,0 +1,89 @@
+//! opk's SSH client, on russh. This is the only crate that uses russh (and tokio), so a russh
+//! upgrade touches this crate alone; the verify path never links it.
+//!
+//! # Library use (e.g. `opk scp` over SFTP)
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), opk_ssh::Error> {
+//! use opk_ssh::{ConnectOptions, Endpoint, HostKeyPolicy, Identities, Tcp};
+//! let target = Endpoint {
+//!     host: "server.example".into(),
+//!     port: 22,
+//!     user: "alice".into(),
+//!     identities: Identities { home: Some("/home/alice".into()), ..Default::default() },
+//!     host_keys: HostKeyPolicy {
+//!         known_hosts: vec!["/home/alice/.ssh/known_hosts".into()],
+//!         ..Default::default()
+//!     },
+//! };
+//! let opts = ConnectOptions {
+//!     target,
+//!     jumps: vec![],
+//!     connect_timeout: std::time::Duration::from_secs(30),
+//!     keepalive: None,
+//!     keepalive_max: 3,
+//!     forward_agent: None,
+//! };
+//! let session = opk_ssh::connect(&opts, &Tcp).await?;
+//! let sftp_stream = session.subsystem("sftp").await?; // AsyncRead + AsyncWrite for russh-sftp
+//! # drop(sftp_stream); Ok(()) }
+//! ```
+//!
+//! Or, from synchronous code, resolve everything like `opk ssh` does (ssh_config, `-o`,
+//! defaults) with [`Plan::resolve`] and run async code with [`block_on`]:
+//! `let session = opk_ssh::block_on(opk_ssh::connect(&plan.connect, &opk_ssh::Tcp))??;`.
+#![forbid(unsafe_code)]
+
+use std::future::Future;
+
+mod auth;
+mod client;
+mod error;
+mod escape;
+mod forward;
+mod hostkey;
+mod plan;
+mod run;
+mod socks;
+mod spec;
+mod transport;
+
+pub use auth::Identities;
+pub use client::{ChannelIo, ConnectOptions, Endpoint, Session, connect};
+pub use error::{AuthHint, Error};
+pub use forward::{dynamic, local, remote};
+pub use hostkey::{HostKeyPolicy, Strictness};
+pub use plan::{Plan, SshArgs, Tty, ssh};
+pub use run::{EXIT_SSH_ERROR, RunOptions, run};
+pub use spec::{
+    Dynamic, Forward, Hop, parse_destination, parse_dynamic, parse_forward, parse_jumps,
+};
+pub use transport::{BoxStream, ConnectFuture, Stream, Tcp, Transport};
+
+/// Runs `fut` to completion on a fresh single-threaded runtime (the SSH subcommands are the
+/// only place opk starts one; `opk verify` stays synchronous).
+pub fn block_on<F: Future>(fut: F) -> Result<F::Output, Error> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)?;
+    let out = rt.block_on(fut);
+    // Background tasks (forward listeners, copies) end with the process, not with a wait here.
+    rt.shutdown_background();
+    Ok(out)
+}
+
+/// An error and its causes on one line, each said once.
+pub(crate) fn one_line(e: &dyn std::error::Error) -> String {
+    let mut line = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        cause = c.source();
+    }
+    line
+}
