@@ -94,7 +94,7 @@ pub(crate) fn run(cmd: Args) -> ExitCode {
     match opk_ssh::ssh(&args) {
         Ok(status) => ExitCode::from(status),
         Err(e) => {
-            eprintln!("opk ssh: {}", crate::one_line(&anyhow::Error::new(e)));
+            eprintln!("opk ssh: {}", crate::one_line(&e));
             ExitCode::from(opk_ssh::EXIT_SSH_ERROR)
         }
     }
