@@ -586,3 +586,132 @@ fn opk_certificate_through_opk_verify_after_real_login() {
         show(&out)
     );
 }
+
+/// ssh-agent on a socket in `dir`, killed on drop.
+struct Agent {
+    sock: PathBuf,
+    _child: Guard,
+}
+
+impl Agent {
+    fn start(dir: &TestDir) -> Self {
+        let sock = dir.join("agent.sock");
+        let child = Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&sock)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("ssh-agent");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !sock.exists() {
+            assert!(Instant::now() < deadline, "ssh-agent did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self {
+            sock,
+            _child: Guard(child),
+        }
+    }
+
+    fn add(&self, key: &Path) {
+        let out = Command::new("ssh-add")
+            .arg(key)
+            .env("SSH_AUTH_SOCK", &self.sock)
+            .output()
+            .expect("ssh-add");
+        assert!(out.status.success(), "ssh-add: {}", text(&out.stderr));
+    }
+}
+
+#[test]
+fn agent_authentication_and_opt_in_forwarding() {
+    let h = KeyHost::start();
+    let home = home_with(&h.dir, &h.known_hosts_line());
+    let agent = Agent::start(&h.dir);
+    agent.add(&h.key);
+    let port = h.port();
+    let run = |extra: &[&str], cmd: &str| {
+        let mut args = vec!["-p", port.as_str()];
+        args.extend_from_slice(extra);
+        let dest = h.dest();
+        args.push(&dest);
+        args.push(cmd);
+        let mut c = opk_ssh_cmd(&home, &args);
+        c.env("SSH_AUTH_SOCK", &agent.sock);
+        c.stdin(Stdio::null()).output().expect("opk ssh")
+    };
+    // No -i and no key files in HOME: the agent's key logs in.
+    let out = run(&[], "echo ${SSH_AUTH_SOCK:-no-agent-here}");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(
+        text(&out.stdout),
+        "no-agent-here\n",
+        "the agent must not be forwarded without -A"
+    );
+    // -A: the server side reaches our agent (its key is listed there).
+    let out = run(&["-A"], "ssh-add -l");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let fp = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(h.dir.join("user_key.pub"))
+        .output()
+        .expect("ssh-keygen -l");
+    let fp = text(&fp.stdout);
+    let fp = fp.split_whitespace().nth(1).expect("fingerprint");
+    assert!(text(&out.stdout).contains(fp), "{}", show(&out));
+}
+
+#[test]
+fn expired_pk_token_is_named_with_what_to_do() {
+    // Client opk-short gets ID tokens that live 5 s; a host with the `oidc` policy follows `exp`.
+    let op = Op::start(None);
+    let dir = TestDir::new(TMP);
+    let home = dir.join("home");
+    login(&op, &home, "opk-short", &[], &[]);
+    let auth = common::policy(&current_user(), common::USER_EMAIL, &op.issuer);
+    let oidc = Host::start(
+        &dir,
+        "oidc",
+        &format!("{} opk-short oidc\n", op.issuer),
+        &auth,
+        &[],
+    );
+    let day = Host::start(
+        &dir,
+        "day",
+        &format!("{} opk-short 24h\n", op.issuer),
+        &auth,
+        &[],
+    );
+    let cert = common::read_cert(&home.join(".ssh/id_ecdsa-cert.pub"));
+    let claims = opk_pktoken::PkToken::from_compact(cert.pk_token().expect("pkt")).expect("pkt");
+    let exp = claims.claims()["exp"].as_i64().expect("exp");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    std::thread::sleep(Duration::from_secs((exp - now + 2).clamp(0, 30) as u64));
+    let dest = format!("{}@127.0.0.1", current_user());
+    let accept = ["-o", "StrictHostKeyChecking=accept-new"];
+    let oidc_port = oidc.sshd.port.to_string();
+    let mut args = accept.to_vec();
+    args.extend(["-p", &oidc_port, &dest, "true"]);
+    let out = opk_ssh(&home, &args, b"");
+    assert_eq!(out.status.code(), Some(255), "{}", show(&out));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("expired")
+            && err.contains("run `opk login`")
+            && err.contains("id_ecdsa-cert.pub"),
+        "{}",
+        show(&out)
+    );
+    // The same certificate still logs in where the policy counts 24 h from iat.
+    let day_port = day.sshd.port.to_string();
+    let mut args = accept.to_vec();
+    args.extend(["-p", &day_port, &dest, "echo day-ok"]);
+    let out = opk_ssh(&home, &args, b"");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(text(&out.stdout), "day-ok\n");
+}

@@ -377,7 +377,7 @@ fn hint_for(opk_tried: &[(PathBuf, TokenTimes)], nothing_tried: bool, now: u64) 
         if let Some(exp) = t.exp.filter(|&exp| exp < now) {
             return AuthHint::PkTokenExpired {
                 cert: cert.clone(),
-                hours_ago: (now - exp) / 3600,
+                secs_ago: now - exp,
             };
         }
     }
@@ -388,7 +388,7 @@ fn hint_for(opk_tried: &[(PathBuf, TokenTimes)], nothing_tried: bool, now: u64) 
         {
             return AuthHint::PkTokenOld {
                 cert: cert.clone(),
-                hours: (now - iat) / 3600,
+                secs: now - iat,
             };
         }
     }
@@ -433,12 +433,15 @@ mod tests {
             ),
             AuthHint::PkTokenExpired {
                 cert: cert.clone(),
-                hours_ago: 2
+                secs_ago: 7200
             }
         );
         assert_eq!(
             hint_for(&[(cert.clone(), old)], false, now),
-            AuthHint::PkTokenOld { cert, hours: 25 }
+            AuthHint::PkTokenOld {
+                cert,
+                secs: 25 * 3600
+            }
         );
     }
 

@@ -271,15 +271,15 @@ pub enum AuthHint {
     PkTokenExpired {
         /// The certificate file.
         cert: PathBuf,
-        /// Hours since `exp`.
-        hours_ago: u64,
+        /// Seconds since `exp`.
+        secs_ago: u64,
     },
     /// The opk certificate's ID token was issued over 24 h ago (opkssh's default policy refuses it).
     PkTokenOld {
         /// The certificate file.
         cert: PathBuf,
-        /// Hours since `iat`.
-        hours: u64,
+        /// Seconds since `iat`.
+        secs: u64,
     },
     /// opk certificates were offered but none was accepted (server policy).
     OpkRefused,
@@ -292,19 +292,49 @@ impl std::fmt::Display for AuthHint {
             Self::NoIdentities => f.write_str(
                 "; no key, certificate or agent found: run `opk login`, or pass -i KEY",
             ),
-            Self::PkTokenExpired { cert, hours_ago } => write!(
+            Self::PkTokenExpired { cert, secs_ago } => write!(
                 f,
-                "; the ID token in {} expired {hours_ago} h ago: run `opk login` for a fresh one",
-                cert.display()
+                "; the ID token in {} expired {} ago: run `opk login` for a fresh one",
+                cert.display(),
+                Span(*secs_ago)
             ),
-            Self::PkTokenOld { cert, hours } => write!(
+            Self::PkTokenOld { cert, secs } => write!(
                 f,
-                "; the ID token in {} was issued {hours} h ago and servers usually accept 24 h: run `opk login` for a fresh one",
-                cert.display()
+                "; the ID token in {} was issued {} ago and servers usually accept 24 h: run `opk login` for a fresh one",
+                cert.display(),
+                Span(*secs)
             ),
             Self::OpkRefused => f.write_str(
                 "; the server refused the opk certificate: ask its admin to allow your identity (opk add), or check `opk login`'s provider",
             ),
         }
+    }
+}
+
+/// A duration for people: "40 s", "12 min", "5 h", "3 days".
+struct Span(u64);
+
+impl std::fmt::Display for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            s if s < 120 => write!(f, "{s} s"),
+            s if s < 2 * 3600 => write!(f, "{} min", s / 60),
+            s if s < 72 * 3600 => write!(f, "{} h", s / 3600),
+            s => write!(f, "{} days", s / 86_400),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_read_naturally() {
+        let f = |s| Span(s).to_string();
+        assert_eq!(
+            [f(5), f(600), f(25 * 3600), f(10 * 86_400)],
+            ["5 s", "10 min", "25 h", "10 days"]
+        );
     }
 }

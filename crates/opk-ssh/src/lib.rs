@@ -29,9 +29,33 @@
 //! # drop(sftp_stream); Ok(()) }
 //! ```
 //!
-//! Or, from synchronous code, resolve everything like `opk ssh` does (ssh_config, `-o`,
-//! defaults) with [`Plan::resolve`] and run async code with [`block_on`]:
-//! `let session = opk_ssh::block_on(opk_ssh::connect(&plan.connect, &opk_ssh::Tcp))??;`.
+//! From synchronous code, resolve a destination exactly as `opk ssh` does (flags, `-o`,
+//! ssh_config, known_hosts, default identities) with [`Plan::resolve`], then run async code on
+//! [`block_on`]. Keep the [`Session`] alive while a stream from it is in use: dropping it ends the
+//! connection.
+//!
+//! ```no_run
+//! # fn demo() -> Result<(), opk_ssh::Error> {
+//! let args = opk_ssh::SshArgs {
+//!     destination: "alice@server.example".into(),
+//!     port: Some(2222),            // scp's -P
+//!     no_command: true,            // no shell, no PTY
+//!     ..Default::default()
+//! };
+//! let plan = opk_ssh::Plan::resolve(&args)?;
+//! opk_ssh::block_on(async {
+//!     let session = opk_ssh::connect(&plan.connect, &opk_ssh::Tcp).await?;
+//!     let stream = session.subsystem("sftp").await?;
+//!     // ... hand `stream` to the SFTP client, finish, then:
+//!     drop(stream);
+//!     session.close().await;
+//!     Ok::<(), opk_ssh::Error>(())
+//! })??;
+//! # Ok(()) }
+//! ```
+//!
+//! Errors are [`Error`]: one line each (with their `source()` chain), saying what to do next;
+//! `opk ssh` exits [`EXIT_SSH_ERROR`] (255) on them, as OpenSSH does.
 #![forbid(unsafe_code)]
 
 use std::future::Future;
