@@ -715,3 +715,25 @@ fn expired_pk_token_is_named_with_what_to_do() {
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert_eq!(text(&out.stdout), "day-ok\n");
 }
+
+#[test]
+fn closed_stdout_ends_quietly_like_sigpipe() {
+    let h = KeyHost::start();
+    let home = home_with(&h.dir, &h.known_hosts_line());
+    let key = h.key.display().to_string();
+    // `opk ssh host yes | head -n 1`, with the reader leaving after one line.
+    let mut child = opk_ssh_cmd(&home, &["-i", &key, "-p", &h.port(), &h.dest(), "yes"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("opk ssh");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut first = [0u8; 2];
+    out.read_exact(&mut first).expect("first line");
+    assert_eq!(&first, b"y\n");
+    drop(out);
+    let done = child.wait_with_output().expect("wait");
+    assert_eq!(done.status.code(), Some(128 + 13), "{}", show(&done));
+    assert!(done.stderr.is_empty(), "{}", show(&done));
+}

@@ -26,6 +26,9 @@ pub struct RunOptions {
 /// OpenSSH's exit status for its own failures and for `~.`.
 pub const EXIT_SSH_ERROR: u8 = 255;
 
+/// 128 + SIGPIPE: what `opk ssh` returns when its stdout reader goes away.
+const SIGPIPE_STATUS: u8 = 128 + 13;
+
 /// Puts the terminal in raw mode until dropped (also on error paths).
 struct RawMode;
 
@@ -169,8 +172,20 @@ pub async fn run(session: &Session, opts: &RunOptions) -> Result<u8, Error> {
                 Some(ChannelMsg::Success) => confirmed = true,
                 Some(ChannelMsg::Failure) if !confirmed => return Err(Error::Refused { what }),
                 Some(ChannelMsg::Data { data }) => {
-                    stdout.write_all(&data).await.map_err(Error::Stdio)?;
-                    stdout.flush().await.map_err(Error::Stdio)?;
+                    let written = match stdout.write_all(&data).await {
+                        Ok(()) => stdout.flush().await,
+                        Err(e) => Err(e),
+                    };
+                    match written {
+                        Ok(()) => {}
+                        // `opk ssh host cmd | head`: the reader left. End quietly with the
+                        // status a shell shows for a pipeline member killed by SIGPIPE.
+                        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                            let _ = ch.close().await;
+                            return Ok(SIGPIPE_STATUS);
+                        }
+                        Err(e) => return Err(Error::Stdio(e)),
+                    }
                 }
                 Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
                     stderr.write_all(&data).await.map_err(Error::Stdio)?;
