@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::file::{self, Entry};
-use crate::{Error, JwksFetcher, check_jwks_shape};
+use crate::{Error, Jwks, JwksFetcher};
 
 /// Pause between lock attempts; short because the holder is doing one HTTP round trip.
 const LOCK_POLL: Duration = Duration::from_millis(20);
@@ -64,8 +64,8 @@ pub enum Source {
 /// The result of [`JwksCache::get`].
 #[derive(Debug, Clone)]
 pub struct JwksOutcome {
-    /// The JWKS document (an object with a `keys` array).
-    pub jwks: serde_json::Value,
+    /// The JWKS.
+    pub jwks: Jwks,
     /// Where it came from.
     pub source: Source,
     /// Non-fatal problems worth logging (unwritable cache, ignored corrupt file, fetch error
@@ -104,7 +104,8 @@ impl JwksCache {
         fetcher: &dyn JwksFetcher,
     ) -> Result<JwksOutcome, Error> {
         let Some(path) = self.cache_path(issuer) else {
-            return fetch_checked(issuer, fetcher)
+            return fetcher
+                .fetch(issuer)
                 .map(|jwks| outcome(jwks, Source::Fetched, vec![]));
         };
         // A directory others can write is no cache at all: fetch, and say why.
@@ -116,7 +117,8 @@ impl JwksCache {
                 "not using JWKS cache directory {}: it is {why}",
                 dir.display()
             );
-            return fetch_checked(issuer, fetcher)
+            return fetcher
+                .fetch(issuer)
                 .map(|jwks| outcome(jwks, Source::Fetched, vec![warning]));
         }
         let now = unix_secs(now);
@@ -148,7 +150,7 @@ impl JwksCache {
             return Ok(outcome(entry.jwks.clone(), done, warnings));
         }
 
-        match fetch_checked(issuer, fetcher) {
+        match fetcher.fetch(issuer) {
             Ok(jwks) => {
                 let entry = Entry {
                     issuer: issuer.to_owned(),
@@ -292,13 +294,6 @@ impl JwksCache {
     }
 }
 
-fn fetch_checked(issuer: &str, fetcher: &dyn JwksFetcher) -> Result<serde_json::Value, Error> {
-    let jwks = fetcher.fetch(issuer)?;
-    // Whatever the fetcher, never cache or return something that is not a JWKS.
-    check_jwks_shape(issuer, &jwks)?;
-    Ok(jwks)
-}
-
 fn store(path: &Path, entry: &Entry, warnings: &mut Vec<String>) {
     if let Err(e) = file::write_atomic(path, entry) {
         warnings.push(format!(
@@ -308,18 +303,12 @@ fn store(path: &Path, entry: &Entry, warnings: &mut Vec<String>) {
     }
 }
 
-/// Whether `kid` is `None` or the `kid` of some key in `jwks.keys`.
-fn has_kid(jwks: &serde_json::Value, kid: Option<&str>) -> bool {
-    let Some(kid) = kid else { return true };
-    jwks.get("keys")
-        .and_then(|k| k.as_array())
-        .is_some_and(|keys| {
-            keys.iter()
-                .any(|k| k.get("kid").and_then(|v| v.as_str()) == Some(kid))
-        })
+/// Whether `kid` is `None` or the `kid` of some usable key.
+fn has_kid(jwks: &Jwks, kid: Option<&str>) -> bool {
+    kid.is_none_or(|kid| jwks.has_kid(kid))
 }
 
-fn outcome(jwks: serde_json::Value, source: Source, warnings: Vec<String>) -> JwksOutcome {
+fn outcome(jwks: Jwks, source: Source, warnings: Vec<String>) -> JwksOutcome {
     JwksOutcome {
         jwks,
         source,

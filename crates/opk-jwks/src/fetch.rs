@@ -4,7 +4,7 @@ use std::sync::OnceLock;
 
 use opk_http::{HttpClient, HttpOptions};
 
-use crate::{Endpoint, Error, JwksFetcher, check_jwks_shape};
+use crate::{Endpoint, Error, Jwks, JwksFetcher};
 
 /// Fetches JWKS over HTTPS via OIDC discovery.
 ///
@@ -45,13 +45,15 @@ impl HttpJwksFetcher {
 impl JwksFetcher for HttpJwksFetcher {
     /// OIDC discovery ([`crate::discover`]: the issuer must match byte-exactly), then GET its
     /// `jwks_uri`.
-    fn fetch(&self, issuer: &str) -> Result<serde_json::Value, Error> {
+    fn fetch(&self, issuer: &str) -> Result<Jwks, Error> {
         // Check before building the client: a bad issuer should not cost a CA-bundle parse.
         opk_http::check_url(&crate::discovery_url(issuer))?;
         let client = self.client()?;
         let discovery = crate::discover(client, issuer)?;
         let jwks = client.get_json(discovery.endpoint(Endpoint::Jwks)?)?;
-        check_jwks_shape(issuer, &jwks)?;
-        Ok(jwks)
+        Jwks::from_json(&jwks).map_err(|error| Error::InvalidJwks {
+            issuer: issuer.to_owned(),
+            error,
+        })
     }
 }

@@ -5,6 +5,7 @@ use std::io::{self, Read};
 use std::path::Path;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
+use opk_pktoken::Jwks;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -13,11 +14,12 @@ pub(crate) const MAX_CACHE_FILE: u64 = 1024 * 1024;
 
 /// On-disk form: `{"issuer": ..., "fetched_at": <unix secs>, "jwks": {...}}`, plus our own
 /// optional `failed_at`, the time of the last failed re-fetch (for back-off during outages).
+/// `jwks` holds the usable keys only, as [`Jwks::to_json`] writes them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Entry {
     pub(crate) issuer: String,
     pub(crate) fetched_at: u64,
-    pub(crate) jwks: serde_json::Value,
+    pub(crate) jwks: Jwks,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) failed_at: Option<u64>,
 }
@@ -32,13 +34,11 @@ pub(crate) fn parse(data: &[u8], issuer: &str) -> Result<Entry, &'static str> {
     if data.len() as u64 > MAX_CACHE_FILE {
         return Err("it is larger than 1 MiB");
     }
+    // A `jwks` without a `keys` array fails here too: Jwks deserializes only from a JWKS.
     let entry: Entry =
         serde_json::from_slice(data).map_err(|_| "it is not a complete cache record")?;
     if entry.issuer != issuer {
         return Err("it belongs to a different issuer");
-    }
-    if crate::check_jwks_shape(issuer, &entry.jwks).is_err() {
-        return Err("its jwks has no \"keys\" array");
     }
     Ok(entry)
 }
@@ -84,9 +84,12 @@ mod tests {
 
     const ISS: &str = "https://issuer.example";
 
+    /// An Ed25519 public key (RFC 8037 A.2), as a JWK member.
+    const X: &str = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+
     fn record(issuer: &str, fetched_at: u64) -> String {
         format!(
-            r#"{{"issuer":"{issuer}","fetched_at":{fetched_at},"jwks":{{"keys":[{{"kid":"k1","kty":"RSA"}}]}}}}"#
+            r#"{{"issuer":"{issuer}","fetched_at":{fetched_at},"jwks":{{"keys":[{{"kid":"k1","kty":"OKP","crv":"Ed25519","x":"{X}"}}]}}}}"#
         )
     }
 
@@ -107,7 +110,7 @@ mod tests {
     fn parse_accepts_a_good_record() {
         let e = parse(record(ISS, 42).as_bytes(), ISS).expect("good");
         assert_eq!(e.fetched_at, 42);
-        assert_eq!(e.jwks["keys"][0]["kid"], "k1");
+        assert_eq!(e.jwks.keys()[0].kid(), Some("k1"));
         assert_eq!(e.failed_at, None);
     }
 
@@ -138,14 +141,14 @@ mod tests {
     }
 
     /// Cheap deterministic fuzzing: truncations, byte flips and random bytes never panic, and
-    /// whatever parses still belongs to the requested issuer and has a `keys` array.
+    /// whatever parses still belongs to the requested issuer and holds at most its one key.
     #[test]
     fn fuzz_parse_never_panics() {
         let good = record(ISS, 1_700_000_000).into_bytes();
         let check = |data: &[u8]| {
             if let Ok(e) = parse(data, ISS) {
                 assert_eq!(e.issuer, ISS);
-                assert!(e.jwks["keys"].is_array());
+                assert!(e.jwks.keys().len() <= 1);
             }
             crate::fuzzing::fuzz_cache_file(data);
         };

@@ -14,6 +14,7 @@ mod file;
 pub use cache::{CacheOptions, JwksCache, JwksOutcome, Source};
 pub use discovery::{Discovery, Endpoint, discover, discovery_url};
 pub use fetch::HttpJwksFetcher;
+pub use opk_pktoken::Jwks;
 
 /// One error type for the crate; every message is one line saying what is wrong and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -59,12 +60,12 @@ pub enum Error {
         reason: &'static str,
     },
     /// The JWKS is not an object with a `keys` array.
-    #[error("JWKS for issuer {issuer} is invalid: {reason}; check the OP's jwks_uri")]
+    #[error("JWKS for issuer {issuer} is invalid: {error}; check the OP's jwks_uri")]
     InvalidJwks {
         /// The issuer.
         issuer: String,
-        /// What is wrong.
-        reason: &'static str,
+        /// What is wrong (said in the message, so not a `source()`).
+        error: opk_pktoken::Error,
     },
     /// A fetcher other than [`HttpJwksFetcher`] failed.
     #[error("fetching the JWKS for issuer {issuer} failed: {message}")]
@@ -78,24 +79,8 @@ pub enum Error {
 
 /// Something that can produce the JWKS of an issuer (the network, or a fake in tests).
 pub trait JwksFetcher {
-    /// Returns the issuer's JWKS document (a JSON object with a `keys` array).
-    fn fetch(&self, issuer: &str) -> Result<serde_json::Value, Error>;
-}
-
-/// Checks the JWKS shape: an object whose `keys` is an array.
-pub(crate) fn check_jwks_shape(issuer: &str, jwks: &serde_json::Value) -> Result<(), Error> {
-    let bad = |reason| {
-        Err(Error::InvalidJwks {
-            issuer: issuer.to_owned(),
-            reason,
-        })
-    };
-    match jwks.get("keys") {
-        _ if !jwks.is_object() => bad("it is not a JSON object"),
-        Some(serde_json::Value::Array(_)) => Ok(()),
-        Some(_) => bad("\"keys\" is not an array"),
-        None => bad("it has no \"keys\" member"),
-    }
+    /// Returns the issuer's JWKS, reduced to the keys opk can verify with.
+    fn fetch(&self, issuer: &str) -> Result<Jwks, Error>;
 }
 
 /// Entry points for fuzzers and property tests; not a stable API.

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use opk_jwks::{CacheOptions, Error, JwksCache, JwksFetcher, Source};
+use opk_jwks::{CacheOptions, Error, Jwks, JwksCache, JwksFetcher, Source};
 use serde_json::{Value, json};
 
 const ISS: &str = "https://op.example";
@@ -35,16 +35,22 @@ impl Fake {
     }
 }
 
+/// A JWKS document with one (the same, RFC 8037 A.2) Ed25519 key per kid.
 fn jwks(kids: &[&str]) -> Value {
-    json!({ "keys": kids.iter().map(|k| json!({"kid": k, "kty": "RSA", "n": "AQAB", "e": "AQAB"})).collect::<Vec<_>>() })
+    let x = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+    json!({ "keys": kids.iter().map(|k| json!({"crv": "Ed25519", "kid": k, "kty": "OKP", "x": x})).collect::<Vec<_>>() })
+}
+
+fn parsed(kids: &[&str]) -> Jwks {
+    Jwks::from_json(&jwks(kids)).expect("valid JWKS")
 }
 
 impl JwksFetcher for Fake {
-    fn fetch(&self, issuer: &str) -> Result<Value, Error> {
+    fn fetch(&self, issuer: &str) -> Result<Jwks, Error> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         std::thread::sleep(self.delay);
         match &*self.kids.lock().expect("lock") {
-            Some(kids) => Ok(jwks(kids)),
+            Some(kids) => Ok(parsed(kids)),
             None => Err(Error::Fetch {
                 issuer: issuer.to_owned(),
                 message: "OP is down".into(),
@@ -53,12 +59,10 @@ impl JwksFetcher for Fake {
     }
 }
 
-fn kids_of(v: &Value) -> Vec<String> {
-    v["keys"]
-        .as_array()
-        .expect("keys")
+fn kids_of(jwks: &Jwks) -> Vec<String> {
+    jwks.keys()
         .iter()
-        .map(|k| k["kid"].as_str().expect("kid").to_owned())
+        .map(|k| k.kid().expect("kid").to_owned())
         .collect()
 }
 
@@ -337,18 +341,25 @@ fn missing_dir_is_created() {
 }
 
 #[test]
-fn non_jwks_from_fetcher_is_rejected_and_not_cached() {
-    struct Bad;
-    impl JwksFetcher for Bad {
-        fn fetch(&self, _: &str) -> Result<Value, Error> {
-            Ok(json!({"keys": "nope"}))
-        }
-    }
+fn cached_keys_opk_cannot_use_are_dropped_and_their_kid_refetched() {
+    // A fetcher hands over a Jwks, so a non-JWKS can no longer reach the cache; what reaches
+    // the file is the usable keys only. A record planted with an unusable key for a kid makes
+    // that kid count as absent: once the re-fetch interval has passed, it is re-fetched.
     let dir = tempfile::tempdir().expect("tempdir");
     let cache = cache_in(dir.path());
-    let err = cache.get(ISS, None, at(T0), &Bad).expect_err("bad jwks");
-    assert!(matches!(err, Error::InvalidJwks { .. }), "{err:?}");
-    assert!(!cache.cache_path(ISS).expect("path").exists());
+    let path = cache.cache_path(ISS).expect("path");
+    let planted = json!({"issuer": ISS, "fetched_at": T0, "jwks": {"keys": [
+        {"kid": "k1", "kty": "RSA", "n": "AQAB", "e": "AQAB"}
+    ]}});
+    std::fs::write(&path, planted.to_string()).expect("plant");
+    let fake = Fake::with(&["k1"]);
+    let out = cache.get(ISS, Some("k1"), at(T0 + 1), &fake).expect("get");
+    assert_eq!((out.source, fake.calls()), (Source::Cache, 0));
+    assert!(out.jwks.keys().is_empty());
+    let out = cache.get(ISS, Some("k1"), at(T0 + 60), &fake).expect("get");
+    assert_eq!((out.source, fake.calls()), (Source::Fetched, 1));
+    assert_eq!(kids_of(&out.jwks), ["k1"]);
+    assert_eq!(stored(&path)["jwks"], jwks(&["k1"]));
 }
 
 #[test]
@@ -443,7 +454,7 @@ fn concurrent_threads_on_cold_cache_fetch_once() {
 struct FileCountingFetcher(PathBuf);
 
 impl JwksFetcher for FileCountingFetcher {
-    fn fetch(&self, _: &str) -> Result<Value, Error> {
+    fn fetch(&self, _: &str) -> Result<Jwks, Error> {
         let mut f = std::fs::OpenOptions::new()
             .append(true)
             .create(true)
@@ -451,7 +462,7 @@ impl JwksFetcher for FileCountingFetcher {
             .expect("counter");
         writeln!(f, "{}", std::process::id()).expect("count");
         std::thread::sleep(Duration::from_millis(200));
-        Ok(jwks(&["k1"]))
+        Ok(parsed(&["k1"]))
     }
 }
 

@@ -61,7 +61,8 @@ fn answer(stream: TcpStream, routes: &HashMap<String, (u16, String)>, seen: &Mut
     );
 }
 
-const JWKS: &str = r#"{"keys":[{"kid":"k1","kty":"RSA","n":"AQAB","e":"AQAB"}]}"#;
+/// One Ed25519 key (RFC 8037 A.2) with kid k1, and one key opk cannot use.
+const JWKS: &str = r#"{"keys":[{"kid":"k1","kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},{"kid":"k0","kty":"oct","k":"AAAA"}]}"#;
 
 fn discovery(issuer: &str, jwks_uri: &str) -> String {
     format!(r#"{{"issuer":"{issuer}","jwks_uri":"{jwks_uri}","authorization_endpoint":"x"}}"#)
@@ -88,7 +89,8 @@ fn discovery_then_jwks() {
     let f = fetcher();
     assert!(!f.client_built());
     let jwks = f.fetch(&srv.base).expect("fetch");
-    assert_eq!(jwks["keys"][0]["kid"], "k1");
+    assert_eq!(jwks.keys().len(), 1);
+    assert!(jwks.has_kid("k1"));
     assert!(f.client_built());
     assert_eq!(*srv.paths.lock().expect("lock"), [WELL_KNOWN, "/keys"]);
 }
@@ -107,7 +109,7 @@ fn trailing_slash_issuer_is_matched_exactly() {
     });
     // Configured with the slash: discovery URL has no "//", issuer matches.
     let jwks = fetcher().fetch(&format!("{}/", srv.base)).expect("fetch");
-    assert_eq!(jwks["keys"][0]["kid"], "k1");
+    assert!(jwks.has_kid("k1"));
     // Configured without it: byte-exact comparison fails, JWKS is not fetched.
     let err = fetcher().fetch(&srv.base).expect_err("mismatch");
     assert!(matches!(err, Error::IssuerMismatch { .. }), "{err:?}");
@@ -292,7 +294,7 @@ fn warm_cache_builds_no_client_and_makes_no_request() {
         .get(&srv.base, Some("k1"), now + Duration::from_secs(60), &warm)
         .expect("warm");
     assert_eq!(out.source, Source::Cache);
-    assert_eq!(out.jwks["keys"][0]["kid"], "k1");
+    assert!(out.jwks.has_kid("k1"));
     assert!(!warm.client_built(), "warm path built an HTTP/TLS client");
     assert_eq!(
         srv.paths.lock().expect("lock").len(),

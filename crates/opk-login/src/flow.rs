@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use opk_jwks::JwksFetcher;
 use opk_oidc::{LoginOptions, OidcHttp, ProviderSpec};
-use opk_pktoken::{Cic, ExpiryPolicy, Jwks, PkToken, ProviderCheck, UserSigner};
+use opk_pktoken::{Cic, ExpiryPolicy, PkToken, ProviderCheck, UserSigner};
 use opk_sshcert::{CertRequest, EphemeralKey, KeyAlgorithm, OpkCert, WILDCARD_PRINCIPAL};
 
 use crate::Error;
@@ -121,7 +121,6 @@ pub fn login(
     // Check the token exactly as `opk verify` will (default 24h policy, as opkssh's client does),
     // so a misconfigured OP fails here and not at the first ssh.
     let keys = jwks.fetch(&req.provider.issuer).map_err(Error::Jwks)?;
-    let keys = Jwks::from_json(&keys).map_err(Error::PkToken)?;
     let now = now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64ct::{Base64UrlUnpadded, Encoding as _};
 use opk_login::{Error, JwksFetcher, LoginOptions, LoginRequest, OidcHttp, ProviderSpec};
-use opk_pktoken::UserSigner;
+use opk_pktoken::{Jwks, UserSigner};
 use opk_sshcert::{EphemeralKey, KeyAlgorithm, OpkCert, WILDCARD_PRINCIPAL};
 use serde_json::{Value, json};
 
@@ -91,12 +91,12 @@ impl OidcHttp for FakeOp {
 }
 
 impl JwksFetcher for FakeOp {
-    fn fetch(&self, issuer: &str) -> Result<Value, opk_jwks::Error> {
+    fn fetch(&self, issuer: &str) -> Result<Jwks, opk_jwks::Error> {
         assert_eq!(issuer, ISS);
         self.jwks_calls.set(self.jwks_calls.get() + 1);
         let mut jwk = self.key.public_jwk().expect("jwk").to_json();
         jwk["kid"] = json!("k1");
-        Ok(json!({"keys": [jwk]}))
+        Ok(Jwks::from_json(&json!({"keys": [jwk]})).expect("jwks"))
     }
 }
 

@@ -124,11 +124,16 @@ impl Jwk {
         self.kid.as_deref()
     }
 
-    /// The public JWK as JSON, with `alg` when known (a CIC `upk` must carry it).
+    /// The public JWK as JSON, with `alg` (a CIC `upk` must carry it) and `kid` when known.
     pub fn to_json(&self) -> Value {
         let mut v = self.required_members();
-        if let (Some(alg), Some(obj)) = (self.alg, v.as_object_mut()) {
-            obj.insert("alg".into(), Value::String(alg.as_str().into()));
+        if let Some(obj) = v.as_object_mut() {
+            if let Some(alg) = self.alg {
+                obj.insert("alg".into(), Value::String(alg.as_str().into()));
+            }
+            if let Some(kid) = &self.kid {
+                obj.insert("kid".into(), Value::String(kid.clone()));
+            }
         }
         v
     }
@@ -196,10 +201,39 @@ impl Jwk {
     }
 }
 
-/// A JWK Set as published at an OP's `jwks_uri`.
+/// A JWK Set as published at an OP's `jwks_uri`, reduced to the keys opk can verify with.
+///
+/// It is the one form a JWKS takes in opk: fetched, cached (through serde, as
+/// [`Jwks::to_json`]'s document) and used for verification.
 #[derive(Clone, Debug, Default)]
 pub struct Jwks {
     keys: Vec<Jwk>,
+}
+
+impl PartialEq for Jwks {
+    /// The same keys in the same order, with the same `kid` and `alg` members.
+    fn eq(&self, other: &Self) -> bool {
+        self.keys.len() == other.keys.len()
+            && self
+                .keys
+                .iter()
+                .zip(&other.keys)
+                .all(|(a, b)| a == b && a.kid == b.kid && a.alg == b.alg)
+    }
+}
+
+impl serde::Serialize for Jwks {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Jwks {
+    /// Reads a JWKS document as [`Jwks::from_json`] does.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        Self::from_json(&value).map_err(serde::de::Error::custom)
+    }
 }
 
 impl Jwks {
@@ -232,9 +266,20 @@ impl Jwks {
         }
     }
 
+    /// Whether some key has this `kid`.
+    pub fn has_kid(&self, kid: &str) -> bool {
+        self.keys.iter().any(|k| k.kid() == Some(kid))
+    }
+
     /// All usable keys.
     pub fn keys(&self) -> &[Jwk] {
         &self.keys
+    }
+
+    /// The set as a JWKS document: `{"keys": [...]}` with each key's public members, `alg` and
+    /// `kid`. [`Jwks::from_json`] reads it back to an equal set.
+    pub fn to_json(&self) -> Value {
+        json!({"keys": self.keys.iter().map(Jwk::to_json).collect::<Vec<_>>()})
     }
 }
 

@@ -1,6 +1,7 @@
 //! The user's ephemeral key as a JWS signer (ES256 or EdDSA): signs the CIC.
 
 use ed25519_dalek::Signer as _;
+use p256::elliptic_curve::point::AffineCoordinates as _;
 
 use crate::{Alg, Error, Jwk, KeyError};
 
@@ -37,16 +38,8 @@ impl UserSigner {
     pub fn public_jwk(&self) -> Result<Jwk, Error> {
         match self {
             Self::Es256(k) => {
-                let point = k.verifying_key().to_sec1_point(false);
-                let (x, y) = match (point.x(), point.y()) {
-                    (Some(x), Some(y)) => (x, y),
-                    _ => return Err(KeyError::InvalidEcPoint.into()),
-                };
-                let mut xb = [0u8; 32];
-                let mut yb = [0u8; 32];
-                xb.copy_from_slice(x);
-                yb.copy_from_slice(y);
-                Jwk::ec_p256(xb, yb)
+                let point = k.verifying_key().as_affine();
+                Jwk::ec_p256(point.x().into(), point.y().into())
             }
             Self::EdDsa(k) => Jwk::ed25519(k.verifying_key().to_bytes()),
         }

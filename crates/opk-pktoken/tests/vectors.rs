@@ -113,3 +113,43 @@ fn jwks_skips_unusable_keys_and_selects_by_kid() {
     // No kid: only a single-key set yields a key.
     assert!(jwks.select(None).is_some());
 }
+
+#[test]
+fn jwks_document_round_trips_through_to_json_and_serde() {
+    let (rsa, _) = rsa_vector("rs256.jwt");
+    let rsa_key = rsa.keys()[0].to_json();
+    let jwks = Jwks::from_json(&json!({"keys": [
+        rsa_key,
+        {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "kid": "ed", "alg": "EdDSA"},
+        {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+        {"kty": "oct", "k": "AAAA", "kid": "sym"}
+    ]}))
+    .expect("jwks");
+    assert_eq!(jwks.keys().len(), 3);
+    let doc = jwks.to_json();
+    assert_eq!(doc["keys"][0]["kid"], "rsa-vector");
+    assert_eq!(doc["keys"][1]["kid"], "ed");
+    assert_eq!(doc["keys"][1]["alg"], "EdDSA");
+    assert!(doc["keys"][2].get("kid").is_none() && doc["keys"][2].get("alg").is_none());
+    assert_eq!(Jwks::from_json(&doc).expect("again"), jwks);
+
+    let text = serde_json::to_string(&jwks).expect("serialize");
+    let back: Jwks = serde_json::from_str(&text).expect("deserialize");
+    assert_eq!(back, jwks);
+    assert!(back.has_kid("ed") && back.has_kid("rsa-vector"));
+    assert!(!back.has_kid("sym") && !back.has_kid(""));
+    // What is not a JWKS does not deserialize.
+    for bad in [r#"{"kes":[]}"#, r#"{"keys":{}}"#, "[]", "null"] {
+        assert!(serde_json::from_str::<Jwks>(bad).is_err(), "{bad}");
+    }
+    // A different kid makes a different set, even with the same key material.
+    let renamed = Jwks::from_json(&json!({"keys": [
+        {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "kid": "other"}
+    ]}))
+    .expect("jwks");
+    let original = Jwks::from_json(&json!({"keys": [
+        {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "kid": "ed"}
+    ]}))
+    .expect("jwks");
+    assert_ne!(renamed, original);
+}

@@ -9,7 +9,7 @@ use std::hint::black_box;
 
 use common::{ALICE_ROW, Host, ISS, alice, now, op, unix};
 use criterion::{Criterion, criterion_group, criterion_main};
-use opk_pktoken::{ExpiryPolicy, Jwks, PkToken, ProviderCheck};
+use opk_pktoken::{ExpiryPolicy, PkToken, ProviderCheck};
 use opk_sshcert::{KeyAlgorithm, OpkCert};
 
 fn verify_path(c: &mut Criterion) {
@@ -19,8 +19,7 @@ fn verify_path(c: &mut Criterion) {
     let b64 = cert.to_b64();
     let cert_type = cert.cert_type().to_owned();
     let pkt_text = cert.pk_token().expect("pkt").to_owned();
-    let jwks =
-        Jwks::from_json(&opk_jwks::JwksFetcher::fetch(&op, ISS).expect("jwks")).expect("jwks");
+    let jwks = opk_jwks::JwksFetcher::fetch(&op, ISS).expect("jwks");
     let check = ProviderCheck {
         issuer: ISS,
         client_id: "client",

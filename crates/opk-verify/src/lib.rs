@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub use error::Error;
 pub use log::Log;
 use opk_jwks::{JwksCache, JwksFetcher, Source};
-use opk_pktoken::{Jwk, Jwks, PkToken, ProviderCheck};
+use opk_pktoken::{Jwk, PkToken, ProviderCheck};
 use opk_sshcert::{OpkCert, PublicKey};
 
 /// Where the server's files are. Defaults are opkssh's, so an opkssh host switches by changing
@@ -133,7 +133,7 @@ pub fn verify(
             "using a stale JWKS for {issuer}: the OP could not be reached"
         ));
     }
-    let jwks = Jwks::from_json(&outcome.jwks)?;
+    let jwks = outcome.jwks;
     let unix_now = now
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)

@@ -9,10 +9,10 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use opk_jwks::JwksFetcher;
-use opk_pktoken::{Cic, PkToken, UserSigner};
+use opk_pktoken::{Cic, Jwks, PkToken, UserSigner};
 use opk_sshcert::{CertRequest, EphemeralKey, KeyAlgorithm, OpkCert};
 use opk_verify::{Error, Log, Request, ServerPaths, verify};
-use serde_json::{Value, json};
+use serde_json::json;
 
 pub const ISS: &str = "https://op.example";
 
@@ -28,12 +28,12 @@ pub struct Op {
 }
 
 impl JwksFetcher for Op {
-    fn fetch(&self, issuer: &str) -> Result<Value, opk_jwks::Error> {
+    fn fetch(&self, issuer: &str) -> Result<Jwks, opk_jwks::Error> {
         assert_eq!(issuer, ISS);
         self.fetches.set(self.fetches.get() + 1);
         let mut jwk = self.key.public_jwk().expect("jwk").to_json();
         jwk["kid"] = json!("k1");
-        Ok(json!({"keys": [jwk]}))
+        Ok(Jwks::from_json(&json!({"keys": [jwk]})).expect("jwks"))
     }
 }
 
