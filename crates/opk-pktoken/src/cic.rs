@@ -75,7 +75,7 @@ impl Cic {
     }
 
     /// The header members.
-    pub fn header(&self) -> &Map<String, Value> {
+    pub(crate) fn header(&self) -> &Map<String, Value> {
         &self.header
     }
 }

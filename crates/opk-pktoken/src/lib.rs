@@ -6,6 +6,8 @@
 //! [`PkToken`] (compact form, issue, verify) and [`UserSigner`] (the ephemeral key as a JWS
 //! signer). Base64url is decoded strictly and the commitment is hashed over Go-compatible
 //! canonical JSON; both are internal.
+//!
+//! Hazard ids in the docs (O-1, O-4, …) are explained in `docs/hazards.md`.
 #![forbid(unsafe_code)]
 
 mod alg;

@@ -1,3 +1,6 @@
+//! Hand-written on purpose: rows must match as opkssh's Go code does (`strings.EqualFold`,
+//! `EscapedSplit`), which no crate reproduces.
+//!
 //! The identity-attribute matcher: one `auth_id` identity column against one set of claims
 //! (opkssh's `validateClaim`; hazard ids are explained in `docs/hazards.md`). Rules, in order:
 //!

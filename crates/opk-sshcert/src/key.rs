@@ -200,7 +200,8 @@ impl EphemeralKey {
     /// Builds a key pair from a known secret (P-256 big-endian scalar or Ed25519 seed).
     ///
     /// Fails for a P-256 scalar that is zero or not below the group order.
-    pub fn from_secret_bytes(alg: KeyAlgorithm, secret: &[u8; 32]) -> Result<Self, Error> {
+    #[cfg(test)]
+    fn from_secret_bytes(alg: KeyAlgorithm, secret: &[u8; 32]) -> Result<Self, Error> {
         match alg {
             KeyAlgorithm::Ed25519 => Ok(Self::from_ed25519_seed(secret)),
             KeyAlgorithm::EcdsaP256 => p256::SecretKey::from_slice(secret)
