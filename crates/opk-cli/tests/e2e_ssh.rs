@@ -239,6 +239,20 @@ fn known_hosts_strict_mismatch_accept_new_and_user_file() {
     let out = opk_ssh(&home, &args, b"");
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
 
+    // HashKnownHosts: the recorded name is hashed, and the hashed entry matches next time.
+    std::fs::write(&kh_path, "").expect("empty");
+    let mut hashed = vec!["-o", "HashKnownHosts=yes"];
+    hashed.extend(an.iter().copied());
+    let out = opk_ssh(&home, &hashed, b"");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let recorded = std::fs::read_to_string(&kh_path).expect("kh");
+    assert!(
+        recorded.starts_with("|1|") && !recorded.contains("127.0.0.1"),
+        "{recorded}"
+    );
+    let out = opk_ssh(&home, &args, b"");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+
     // UserKnownHostsFile elsewhere is where the key is looked up.
     let elsewhere = h.dir.join("elsewhere_known_hosts");
     std::fs::write(&elsewhere, h.known_hosts_line()).expect("w");
@@ -649,6 +663,10 @@ fn agent_authentication_and_opt_in_forwarding() {
         "no-agent-here\n",
         "the agent must not be forwarded without -A"
     );
+    // IdentityAgent none: the agent is not asked, so nothing is left to offer.
+    let out = run(&["-o", "IdentityAgent=none"], "true");
+    assert_eq!(out.status.code(), Some(255), "{}", show(&out));
+    assert!(text(&out.stderr).contains("tried: none"), "{}", show(&out));
     // -A: the server side reaches our agent (its key is listed there).
     let out = run(&["-A"], "ssh-add -l");
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));

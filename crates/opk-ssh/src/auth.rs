@@ -151,7 +151,10 @@ impl Identities {
         let mut opk = Vec::new();
         let mut other = Vec::new();
         for key in keys {
-            let explicit = self.files.iter().any(|f| f.starts_with(&key));
+            let explicit = self
+                .files
+                .iter()
+                .any(|f| *f == key || *f == cert_path_of(&key));
             if !key.exists() {
                 if explicit {
                     warn(&format!("no such identity file {}", key.display()));

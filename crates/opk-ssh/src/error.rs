@@ -111,7 +111,7 @@ pub enum Error {
     Config(Box<opk_sshconfig::Error>),
     /// `-o` with an option opk ssh does not implement.
     #[error(
-        "-o {keyword} is not supported by opk ssh; supported: Port, User, HostName, IdentityFile, CertificateFile, ProxyJump, StrictHostKeyChecking, UserKnownHostsFile, HostKeyAlias, ForwardAgent, IdentitiesOnly, BatchMode, ConnectTimeout, ServerAliveInterval, ServerAliveCountMax"
+        "-o {keyword} is not supported by opk ssh; supported: Port, User, HostName, IdentityFile, CertificateFile, ProxyJump, StrictHostKeyChecking, UserKnownHostsFile, HostKeyAlias, ForwardAgent, IdentitiesOnly, BatchMode, ConnectTimeout, ServerAliveInterval, ServerAliveCountMax, HashKnownHosts, IdentityAgent"
     )]
     UnsupportedOption {
         /// The keyword as given.
@@ -128,6 +128,14 @@ pub enum Error {
     /// An option value that is not a number.
     #[error("-o {option}: {value:?} is not a number of seconds")]
     BadNumber {
+        /// The option.
+        option: &'static str,
+        /// The value.
+        value: String,
+    },
+    /// A yes/no option with another value.
+    #[error("{option}: {value:?} is neither yes nor no")]
+    BadYesNo {
         /// The option.
         option: &'static str,
         /// The value.

@@ -48,6 +48,8 @@ pub struct HostKeyPolicy {
     pub known_hosts: Vec<PathBuf>,
     /// `HostKeyAlias`: the name looked up instead of the host.
     pub alias: Option<String>,
+    /// `HashKnownHosts`: record new keys under a hashed name.
+    pub hash: bool,
 }
 
 fn server_key(key: &PublicKeyOrCertificate) -> ServerKey<'_> {
@@ -172,7 +174,7 @@ fn record(
         file: file.clone(),
         source: Box::new(source),
     };
-    let line = entry_line(name_host, port, *sk, false).map_err(write_err)?;
+    let line = entry_line(name_host, port, *sk, policy.hash).map_err(write_err)?;
     let mut text = match std::fs::read_to_string(file) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),

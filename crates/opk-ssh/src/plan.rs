@@ -124,6 +124,8 @@ struct HostSettings {
     connect_timeout: Option<u64>,
     keepalive: Option<u64>,
     keepalive_max: Option<u64>,
+    hash_known_hosts: bool,
+    agent: Option<PathBuf>,
 }
 
 fn config_err(e: opk_sshconfig::Error) -> Error {
@@ -131,7 +133,12 @@ fn config_err(e: opk_sshconfig::Error) -> Error {
 }
 
 /// `-o` keywords opk ssh handles itself (opk-sshconfig interprets the others it accepts).
-const OWN_OPTIONS: [&str; 2] = ["serveraliveinterval", "serveralivecountmax"];
+const OWN_OPTIONS: [&str; 4] = [
+    "serveraliveinterval",
+    "serveralivecountmax",
+    "hashknownhosts",
+    "identityagent",
+];
 
 /// The ssh_config layers, first wins: `-o`, then `-F FILE` or `~/.ssh/config`, then the
 /// system file (skipped with `-F`, as OpenSSH does).
@@ -226,6 +233,33 @@ impl Configs {
                 None => Ok(None),
             }
         };
+        let first_arg = |name: &str| {
+            hc.other
+                .iter()
+                .find(|d| d.keyword == name)
+                .map(|d| d.args.first().cloned().unwrap_or_default())
+        };
+        let hash_known_hosts = match first_arg(OWN_OPTIONS[2]) {
+            None => false,
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "yes" | "true" => true,
+                "no" | "false" => false,
+                _ => {
+                    return Err(Error::BadYesNo {
+                        option: "HashKnownHosts",
+                        value: v,
+                    });
+                }
+            },
+        };
+        // IdentityAgent: none, SSH_AUTH_SOCK (the default), or a socket path.
+        let agent = match first_arg(OWN_OPTIONS[3]) {
+            Some(v) if v.eq_ignore_ascii_case("none") => None,
+            Some(v) if v != "SSH_AUTH_SOCK" => Some(crate::auth::expand_home(&v, home)),
+            _ => std::env::var_os("SSH_AUTH_SOCK")
+                .filter(|a| !a.is_empty())
+                .map(PathBuf::from),
+        };
         let mut known_hosts = hc.user_known_hosts_files.clone();
         known_hosts.push(self.system_dir.join("ssh_known_hosts"));
         known_hosts.push(self.system_dir.join("ssh_known_hosts2"));
@@ -250,6 +284,8 @@ impl Configs {
             connect_timeout: hc.connect_timeout.map(u64::from),
             keepalive: own(OWN_OPTIONS[0])?,
             keepalive_max: own(OWN_OPTIONS[1])?,
+            hash_known_hosts,
+            agent,
         })
     }
 }
@@ -265,14 +301,13 @@ fn endpoint(s: &HostSettings, explicit: &[PathBuf], home: &Path) -> Endpoint {
             files,
             certificates: s.certificate_files.clone(),
             home: (!s.identities_only).then(|| home.to_owned()),
-            agent: std::env::var_os("SSH_AUTH_SOCK")
-                .filter(|a| !a.is_empty() && !s.identities_only)
-                .map(PathBuf::from),
+            agent: s.agent.clone().filter(|_| !s.identities_only),
         },
         host_keys: HostKeyPolicy {
             strict: s.strict,
             known_hosts: s.known_hosts.clone(),
             alias: s.alias.clone(),
+            hash: s.hash_known_hosts,
         },
     }
 }
@@ -310,10 +345,10 @@ impl Plan {
             jumps.push(endpoint(&s, &[], &home));
         }
         let forward_agent = (args.forward_agent || target.forward_agent)
-            .then(|| std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from))
+            .then(|| target.agent.clone())
             .flatten();
         if (args.forward_agent || target.forward_agent) && forward_agent.is_none() {
-            warn("-A: SSH_AUTH_SOCK is not set; no agent to forward");
+            warn("-A: no agent to forward (SSH_AUTH_SOCK is not set, or IdentityAgent none)");
         }
         let command = (!args.command.is_empty()).then(|| args.command.join(" "));
         let stdin_tty = std::io::stdin().is_terminal();
