@@ -210,6 +210,24 @@ impl Controller {
         session: &ApiSession,
         service: &Service,
     ) -> Result<ServiceSession, Error> {
+        self.service_session(session, service, "Dial")
+    }
+
+    /// `POST /sessions {"serviceId", "type": "Bind"}`: permission to host the service.
+    pub fn bind_session(
+        &self,
+        session: &ApiSession,
+        service: &Service,
+    ) -> Result<ServiceSession, Error> {
+        self.service_session(session, service, "Bind")
+    }
+
+    fn service_session(
+        &self,
+        session: &ApiSession,
+        service: &Service,
+        kind: &str,
+    ) -> Result<ServiceSession, Error> {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Router {
@@ -226,7 +244,7 @@ impl Controller {
             edge_routers: Vec<Router>,
         }
         let url = format!("{}/sessions", self.base);
-        let body = serde_json::json!({"serviceId": service.id, "type": "Dial"}).to_string();
+        let body = serde_json::json!({"serviceId": service.id, "type": kind}).to_string();
         let s: Session = self.post(&url, Some(session), &body)?;
         Ok(ServiceSession {
             id: s.id,

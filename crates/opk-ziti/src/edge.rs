@@ -80,6 +80,10 @@ pub mod header {
     pub const ROUTER_PROVIDED_CONN_ID: i32 = 1012;
     /// Why something failed (u32).
     pub const ERROR_CODE: i32 = 1014;
+    /// Optional router-side inspection support (bool).
+    pub const SUPPORTS_INSPECT: i32 = 1023;
+    /// The host understands the asynchronous BindSuccess message (bool).
+    pub const SUPPORTS_BIND_SUCCESS: i32 = 1024;
     /// Random marker for tracing a connection across routers (string).
     pub const CONNECTION_MARKER: i32 = 1025;
     /// The circuit the router built (string).

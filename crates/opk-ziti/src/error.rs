@@ -105,6 +105,19 @@ pub enum Error {
         /// The router's reason.
         reason: String,
     },
+    /// The router would not let us host the service.
+    #[error("hosting as {terminator} was refused: {reason}")]
+    BindRefused {
+        /// The terminator identity we asked for.
+        terminator: String,
+        /// The router's reason.
+        reason: String,
+    },
+    /// The identity's key cannot sign the terminator-identity proof.
+    #[error(
+        "the identity's private key cannot sign (only RSA and ECDSA P-256 identities can host)"
+    )]
+    HostKey,
     /// The host did not send an end-to-end key for a service that requires encryption.
     #[error(
         "the host answered without an end-to-end encryption key although the service requires encryption; refusing the connection"
@@ -201,6 +214,9 @@ pub enum ProtocolError {
     /// The host wants an end-to-end method other than kx + secretstream.
     #[error("the host asks for an end-to-end encryption method opk does not speak (only method 0)")]
     UnsupportedCryptoMethod,
+    /// A message lacks a header it must carry.
+    #[error("edge message lacks header {0}")]
+    MissingHeader(i32),
     /// A multipart body whose part lengths do not add up.
     #[error("malformed multipart data message")]
     MalformedMultipart,

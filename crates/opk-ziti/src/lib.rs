@@ -21,6 +21,7 @@ mod e2e;
 pub mod edge;
 mod error;
 mod frame;
+mod hosting;
 mod identity;
 mod mfa;
 mod router;
@@ -29,9 +30,10 @@ pub use controller::{ApiSession, Controller, EdgeRouter, Service, ServiceSession
 pub use e2e::{KeyPair, Opener, Sealer, SessionKeys, StreamHeader};
 pub use error::{Error, ProtocolError};
 pub use frame::{Frame, MAX_BODY, MAX_HEADERS};
+pub use hosting::identity_secret;
 pub use identity::Identity;
 pub use mfa::{MfaEnrollment, Totp};
-pub use router::{RouterChannel, ZitiStream, tls_config};
+pub use router::{Incoming, Listener, RouterChannel, ZitiStream, tls_config};
 
 /// Entry points for fuzz targets (fuzz/); not part of the API.
 #[doc(hidden)]

@@ -195,26 +195,67 @@ impl RouterChannel {
             }
             (None, _) => None,
         };
-        let (app, pipe) = tokio::io::duplex(2 * CHUNK);
         let pump = Pump {
             conn_id,
             outbound: self.outbound.clone(),
             conns: Arc::clone(&self.conns),
             sequence: Arc::new(AtomicI32::new(0)),
         };
-        // The first Data message is our stream header, alone.
-        let sealer = match &session {
-            Some(keys) => {
-                let (header, sealer) = keys.sealer();
-                pump.send_data(header.0.to_vec()).await?;
-                Some(sealer)
-            }
-            None => None,
+        pump.start(inbox, session).await
+    }
+
+    /// Hosts the service of Bind session `session_token`. With `addressable` = (name, proof),
+    /// as an addressable terminator that dialers pick by name (the identity's own name, as
+    /// `bindUsingEdgeIdentity` does), proven with [`crate::identity_secret`]; without, as a
+    /// terminator any dial of the service may reach. Incoming dials arrive on the [`Listener`].
+    pub async fn bind(
+        &self,
+        session_token: &str,
+        addressable: Option<(&str, &[u8])>,
+        encrypted: bool,
+    ) -> Result<Listener, Error> {
+        let keys = if encrypted {
+            Some(Arc::new(KeyPair::generate()?))
+        } else {
+            None
         };
-        let (from_app, to_app) = tokio::io::split(pipe);
-        tokio::spawn(pump.clone().uplink(from_app, sealer));
-        tokio::spawn(pump.downlink(to_app, inbox, session));
-        Ok(app)
+        let conn_id = self.next_conn.fetch_add(1, Ordering::Relaxed) & 0x7fff_ffff;
+        let (inbox_tx, inbox) = mpsc::channel(INBOUND_QUEUE);
+        lock(&self.conns).insert(conn_id, inbox_tx);
+        let sequence = self.sequence();
+        let mut bind =
+            Frame::new(content_type::BIND, session_token.as_bytes()).with_sequence(sequence);
+        bind.put_u32(header::CONN_ID, conn_id)
+            .put_bool(header::SUPPORTS_INSPECT, false)
+            .put_bool(header::SUPPORTS_BIND_SUCCESS, true)
+            .put_bool(header::USE_XGRESS_TO_SDK, false)
+            .put_bool(header::ROUTER_PROVIDED_CONN_ID, true);
+        if let Some((name, proof)) = addressable {
+            bind.put_str(header::TERMINATOR_IDENTITY, name)
+                .put_bytes(header::TERMINATOR_IDENTITY_SECRET, proof);
+        }
+        if let Some(k) = &keys {
+            bind.put_bytes(header::PUBLIC_KEY, k.public().as_slice())
+                .put_u8(header::CRYPTO_METHOD, edge::CRYPTO_METHOD_KX_SECRETSTREAM);
+        }
+        let reply = self.request(bind).await?;
+        if reply.content_type != content_type::STATE_CONNECTED {
+            lock(&self.conns).remove(&conn_id);
+            return Err(Error::BindRefused {
+                terminator: addressable
+                    .map_or("the service", |(name, _)| name)
+                    .to_owned(),
+                reason: edge::peer_text(&reply.body),
+            });
+        }
+        Ok(Listener {
+            conn_id,
+            inbox,
+            keys,
+            outbound: self.outbound.clone(),
+            conns: Arc::clone(&self.conns),
+            address: self.address.clone(),
+        })
     }
 
     fn sequence(&self) -> i32 {
@@ -236,6 +277,100 @@ impl RouterChannel {
                 Err(Error::RouterTimeout(self.address.clone()))
             }
         }
+    }
+}
+
+/// A hosted terminator: yields the connections dialed to it.
+pub struct Listener {
+    conn_id: u32,
+    inbox: mpsc::Receiver<Frame>,
+    keys: Option<Arc<KeyPair>>,
+    outbound: mpsc::Sender<Frame>,
+    conns: Conns,
+    address: String,
+}
+
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listener")
+            .field("conn_id", &self.conn_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One dial accepted by a [`Listener`].
+#[derive(Debug)]
+pub struct Incoming {
+    /// The dialer's identity name, as the router reports it.
+    pub caller: Option<String>,
+    /// The plaintext stream to and from the dialer.
+    pub stream: ZitiStream,
+}
+
+impl Listener {
+    /// The next dial, accepted; `Ok(None)` when the router ends the binding.
+    pub async fn accept(&mut self) -> Result<Option<Incoming>, Error> {
+        while let Some(frame) = self.inbox.recv().await {
+            match frame.content_type {
+                content_type::DIAL => match self.answer(&frame).await {
+                    Ok(incoming) => return Ok(Some(incoming)),
+                    // One bad dial (say, an unencrypted one) must not stop the listener.
+                    Err(Error::NotEncrypted | Error::Protocol(_)) => continue,
+                    Err(e) => return Err(e),
+                },
+                content_type::STATE_CLOSED | content_type::STATE_SESSION_ENDED => return Ok(None),
+                _ => {} // BindSuccess: the terminator exists; nothing to do.
+            }
+        }
+        Ok(None)
+    }
+
+    async fn answer(&self, dial: &Frame) -> Result<Incoming, Error> {
+        let refuse = |reason: &str| {
+            let mut failed = Frame::new(content_type::DIAL_FAILED, reason.as_bytes());
+            failed
+                .put_u32(header::CONN_ID, self.conn_id)
+                .set_reply_for(dial.sequence);
+            failed
+        };
+        let Some(new_id) = dial.get_u32(header::ROUTER_PROVIDED_CONN_ID)? else {
+            let _ = self
+                .outbound
+                .send(refuse("opk hosts need a router-provided connection id"))
+                .await;
+            return Err(ProtocolError::MissingHeader(header::ROUTER_PROVIDED_CONN_ID).into());
+        };
+        let session = match (&self.keys, dial.header(header::PUBLIC_KEY)) {
+            (Some(pair), Some(dialer)) => Some(pair.server_session_keys(dialer)?),
+            (Some(_), None) => {
+                let _ = self
+                    .outbound
+                    .send(refuse("end-to-end encryption is required"))
+                    .await;
+                return Err(Error::NotEncrypted);
+            }
+            (None, _) => None,
+        };
+        let (inbox_tx, inbox) = mpsc::channel(INBOUND_QUEUE);
+        lock(&self.conns).insert(new_id, inbox_tx);
+        let mut ok = Frame::new(content_type::DIAL_SUCCESS, new_id.to_le_bytes().to_vec());
+        ok.put_u32(header::CONN_ID, self.conn_id)
+            .set_reply_for(dial.sequence);
+        self.outbound
+            .send(ok)
+            .await
+            .map_err(|_| Error::RouterClosed(self.address.clone()))?;
+        let pump = Pump {
+            conn_id: new_id,
+            outbound: self.outbound.clone(),
+            conns: Arc::clone(&self.conns),
+            sequence: Arc::new(AtomicI32::new(0)),
+        };
+        let stream = pump.start(inbox, session).await?;
+        Ok(Incoming {
+            caller: dial.get_str(header::CALLER_ID).map(str::to_owned),
+            stream,
+        })
     }
 }
 
@@ -309,7 +444,11 @@ async fn read_loop(
                 }
                 let _ = outbound.send(answer).await;
             }
-            content_type::DATA | content_type::STATE_CLOSED => {
+            content_type::DATA
+            | content_type::STATE_CLOSED
+            | content_type::DIAL
+            | content_type::BIND_SUCCESS
+            | content_type::STATE_SESSION_ENDED => {
                 let Ok(Some(conn)) = frame.get_u32(header::CONN_ID) else {
                     continue;
                 };
@@ -336,6 +475,27 @@ struct Pump {
 }
 
 impl Pump {
+    /// Sends our stream header (the first Data message, alone) and starts both directions.
+    async fn start(
+        self,
+        inbox: mpsc::Receiver<Frame>,
+        session: Option<crate::SessionKeys>,
+    ) -> Result<ZitiStream, Error> {
+        let (app, pipe) = tokio::io::duplex(2 * CHUNK);
+        let sealer = match &session {
+            Some(keys) => {
+                let (header, sealer) = keys.sealer();
+                self.send_data(header.0.to_vec()).await?;
+                Some(sealer)
+            }
+            None => None,
+        };
+        let (from_app, to_app) = tokio::io::split(pipe);
+        tokio::spawn(self.clone().uplink(from_app, sealer));
+        tokio::spawn(self.downlink(to_app, inbox, session));
+        Ok(app)
+    }
+
     async fn send_data(&self, body: Vec<u8>) -> Result<(), Error> {
         let seq = self.sequence.fetch_add(1, Ordering::Relaxed);
         let mut frame = edge::data(self.conn_id, 0, body);

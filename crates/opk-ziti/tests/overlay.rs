@@ -20,6 +20,11 @@ struct Fixture {
     laptop: PathBuf,
     mfa_user: PathBuf,
     stranger: PathBuf,
+    /// Hosts service `echo2` itself (tests start the host); `proxy_port` is a `ziti tunnel proxy`
+    /// dialing `echo2` as identity `laptop2`.
+    rust_host: PathBuf,
+    laptop2: PathBuf,
+    proxy_port: u16,
 }
 
 fn fixture() -> &'static Fixture {
@@ -32,11 +37,18 @@ fn fixture() -> &'static Fixture {
         let mfa_user = net.identity("mfa-user", &["echo.dialers"]);
         let stranger = net.identity("stranger", &[]);
         net.tunnel_host(&host, "echo");
+        net.sdk_service("echo2");
+        let rust_host = net.identity("rust-host", &["echo2.binders"]);
+        let laptop2 = net.identity("laptop2", &["echo2.dialers"]);
+        let proxy_port = net.tunnel_proxy(&laptop2, "echo2");
         Fixture {
             net,
             laptop,
             mfa_user,
             stranger,
+            rust_host,
+            laptop2,
+            proxy_port,
         }
     })
 }
@@ -307,4 +319,128 @@ fn totp_enrolment_then_an_auth_policy_that_demands_it() {
         .expect("remove MFA");
     let (_, _, api) = login(&f.mfa_user);
     assert!(!api.mfa_required);
+}
+
+/// opk hosts a service itself (no tunneler): bind as an addressable terminator named after the
+/// identity, with the identity proof; the Go SDK (`ziti tunnel proxy`) and opk's own client both
+/// reach it, end-to-end encrypted.
+#[test]
+fn opk_hosts_a_service_without_a_tunneler() {
+    let f = fixture();
+    let (identity, ctrl, api) = login(&f.rust_host);
+    let svc = ctrl
+        .service(&api, "echo2")
+        .expect("lookup")
+        .expect("echo2 visible to its host");
+    assert!(
+        svc.permissions.iter().any(|p| p == "Bind"),
+        "{:?}",
+        svc.permissions
+    );
+    let bind = ctrl.bind_session(&api, &svc).expect("bind session");
+    let router = bind
+        .edge_routers
+        .iter()
+        .find_map(|r| r.tls_address.clone())
+        .expect("router");
+    let secret = opk_ziti::identity_secret(&identity).expect("identity proof");
+    let tls = opk_ziti::tls_config(&identity).expect("tls");
+    let rt = runtime();
+    rt.block_on(async {
+        let channel = RouterChannel::connect(&router, tls, &api.identity_name, &api.token)
+            .await
+            .expect("hello");
+        // Addressable by name (what `opk zssh user@rust-host` dials), and a plain terminator
+        // (what `ziti tunnel proxy`, which dials no particular identity, reaches).
+        let named = channel
+            .bind(
+                &bind.token,
+                Some((&api.identity_name, &secret)),
+                svc.encryption_required,
+            )
+            .await
+            .expect("bind as rust-host");
+        let plain = channel
+            .bind(&bind.token, None, svc.encryption_required)
+            .await
+            .expect("bind");
+        let named = tokio::spawn(prefix_echo(named));
+        let plain = tokio::spawn(prefix_echo(plain));
+        tokio::task::spawn_blocking(|| fixture().net.wait_for_terminator("echo2"))
+            .await
+            .expect("terminator");
+
+        // The Go SDK dials through `ziti tunnel proxy`.
+        let port = f.proxy_port;
+        let got = tokio::task::spawn_blocking(move || {
+            use std::io::{Read as _, Write as _};
+            let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).expect("proxy");
+            tcp.set_read_timeout(Some(Duration::from_secs(20)))
+                .expect("timeout");
+            tcp.write_all(b"from go").expect("write");
+            let mut got = vec![0u8; 11];
+            if let Err(e) = tcp.read_exact(&mut got) {
+                let log = std::fs::read_to_string(fixture().net.dir.path().join("proxy-echo2.log"))
+                    .unwrap_or_default();
+                panic!(
+                    "read through opk's host: {e}; proxy log:\n{}",
+                    log.lines().rev().take(15).collect::<Vec<_>>().join("\n")
+                );
+            }
+            got
+        })
+        .await
+        .expect("go dialer");
+        assert_eq!(got, b"opk:from go");
+
+        // opk's own client dials the terminator by identity name.
+        let (ident2, ctrl2, api2) = login(&f.laptop2);
+        let svc2 = ctrl2
+            .service(&api2, "echo2")
+            .expect("lookup")
+            .expect("echo2 for laptop2");
+        let dial = ctrl2.dial_session(&api2, &svc2).expect("dial session");
+        let tls2 = opk_ziti::tls_config(&ident2).expect("tls");
+        let ch2 = RouterChannel::connect(&router, tls2, &api2.identity_name, &api2.token)
+            .await
+            .expect("hello");
+        let mut conn = ch2
+            .dial(&dial.token, Some("rust-host"), Some("laptop2"), true)
+            .await
+            .expect("dial rust-host");
+        conn.write_all(b"from rust").await.expect("write");
+        let mut got = vec![0u8; 13];
+        conn.read_exact(&mut got).await.expect("read");
+        assert_eq!(got, b"opk:from rust");
+
+        for server in [named, plain] {
+            let caller = tokio::time::timeout(Duration::from_secs(20), server)
+                .await
+                .expect("each terminator took a dial")
+                .expect("join");
+            assert_eq!(caller.as_deref(), Some("laptop2"));
+        }
+    });
+}
+
+/// Accepts one dial and answers every read with `opk:` + the bytes; returns the caller's name.
+async fn prefix_echo(mut listener: opk_ziti::Listener) -> Option<String> {
+    let incoming = listener.accept().await.expect("accept").expect("a dial");
+    let caller = incoming.caller.clone();
+    tokio::spawn(async move {
+        let (mut rd, mut wr) = tokio::io::split(incoming.stream);
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(n) = rd.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            let mut out = b"opk:".to_vec();
+            out.extend_from_slice(&buf[..n]);
+            if wr.write_all(&out).await.is_err() {
+                break;
+            }
+        }
+        let _ = wr.shutdown().await;
+    });
+    caller
 }

@@ -190,6 +190,17 @@ impl Network {
             "--configs",
             &format!("{name}.host.v1"),
         ]);
+        self.policies(name);
+    }
+
+    /// A service with no tunneler config (an SDK such as opk hosts it), with the same policies
+    /// as [`Network::service`].
+    pub fn sdk_service(&self, name: &str) {
+        self.cli(&["edge", "create", "service", name]);
+        self.policies(name);
+    }
+
+    fn policies(&self, name: &str) {
         for (kind, role) in [("Bind", "binders"), ("Dial", "dialers")] {
             self.cli(&[
                 "edge",
@@ -232,6 +243,54 @@ impl Network {
             json.to_str().expect("utf-8"),
         ]);
         json
+    }
+
+    /// `ziti tunnel proxy SERVICE:PORT`: the Go SDK dialing `service` for every TCP connection
+    /// to 127.0.0.1:`port` (returned once it listens).
+    pub fn tunnel_proxy(&mut self, identity: &Path, service: &str) -> u16 {
+        let port = free_port();
+        let log = self.dir.path().join(format!("proxy-{service}.log"));
+        let spec = format!("{service}:{port}");
+        let guard = Guard::spawn(
+            &self.ziti,
+            &[
+                "tunnel",
+                "proxy",
+                &spec,
+                "-i",
+                identity.to_str().expect("utf-8"),
+            ],
+            &self.home,
+            &log,
+        );
+        self.hosts.push(guard);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "ziti tunnel proxy did not listen within 60 s; its log:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        port
+    }
+
+    /// Waits until the controller lists a terminator for `service`.
+    pub fn wait_for_terminator(&self, service: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let filter = format!("service.name=\"{service}\"");
+        loop {
+            let list = self.cli(&["edge", "list", "terminators", &filter]);
+            if list.contains(service) && !list.contains("results: none") {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no terminator for {service} after 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
     }
 
     /// Hosts every service `identity` may bind with the real tunneler, and waits until the
