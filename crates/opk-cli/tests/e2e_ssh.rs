@@ -755,3 +755,73 @@ fn closed_stdout_ends_quietly_like_sigpipe() {
     assert_eq!(done.status.code(), Some(128 + 13), "{}", show(&done));
     assert!(done.stderr.is_empty(), "{}", show(&done));
 }
+
+#[test]
+fn host_certificate_trusted_through_cert_authority_and_revoked() {
+    let dir = TestDir::new(TMP);
+    let key = dir.join("user_key");
+    keygen(&key);
+    let ak = dir.write(
+        "authorized_keys",
+        &std::fs::read_to_string(dir.join("user_key.pub")).expect("pub"),
+        0o644,
+    );
+    // A host CA signs the host key for 127.0.0.1; sshd presents the certificate.
+    let ca = dir.join("host_ca");
+    keygen(&ca);
+    let host_key = dir.join("ssh_host_ed25519_key");
+    keygen(&host_key);
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-s"])
+        .arg(&ca)
+        .args(["-I", "test-host", "-h", "-n", "127.0.0.1"])
+        .arg(dir.join("ssh_host_ed25519_key.pub"))
+        .output()
+        .expect("ssh-keygen -s");
+    assert!(out.status.success(), "sign: {}", text(&out.stderr));
+    let extra = format!(
+        "HostCertificate {}\n",
+        dir.join("ssh_host_ed25519_key-cert.pub").display()
+    );
+    let sshd = Sshd::start_with(&dir, &format!("/usr/bin/cat {}", ak.display()), &extra);
+    let ca_pub = std::fs::read_to_string(dir.join("host_ca.pub")).expect("ca pub");
+    let ca_pub = ca_pub
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    // Only the CA is on record, no host key: the certificate must be what gets us in. (A port
+    // other than 22 is looked up as `[host]:port`, as OpenSSH does.)
+    let home = home_with(&dir, &format!("@cert-authority [127.0.0.1]:* {ca_pub}\n"));
+    let (key_s, port) = (key.display().to_string(), sshd.port.to_string());
+    let dest = format!("{}@127.0.0.1", current_user());
+    let args = [
+        "-i",
+        key_s.as_str(),
+        "-p",
+        &port,
+        &dest,
+        "echo via-host-cert",
+    ];
+    let out = opk_ssh(&home, &args, b"");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(text(&out.stdout), "via-host-cert\n");
+    assert_eq!(
+        std::fs::read_to_string(home.join(".ssh/known_hosts")).expect("kh"),
+        format!("@cert-authority [127.0.0.1]:* {ca_pub}\n"),
+        "nothing is recorded for a host vouched for by a CA"
+    );
+    // The CA revoked: refused, naming the line.
+    std::fs::write(
+        home.join(".ssh/known_hosts"),
+        format!("@cert-authority [127.0.0.1]:* {ca_pub}\n@revoked * {ca_pub}\n"),
+    )
+    .expect("kh");
+    let out = opk_ssh(&home, &args, b"");
+    assert_eq!(out.status.code(), Some(255), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains("@revoked") && text(&out.stderr).contains("known_hosts:2"),
+        "{}",
+        show(&out)
+    );
+}

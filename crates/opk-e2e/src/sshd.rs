@@ -30,6 +30,11 @@ impl Sshd {
 
     /// Starts sshd with `command_line` as the AuthorizedKeysCommand (must end in `%u %k %t`).
     pub fn start(dir: &TestDir, command_line: &str) -> Self {
+        Self::start_with(dir, command_line, "")
+    }
+
+    /// [`Sshd::start`] with `extra` appended to sshd_config (e.g. a `HostCertificate` line).
+    pub fn start_with(dir: &TestDir, command_line: &str, extra: &str) -> Self {
         // sshd refuses to start without its privilege-separation directory.
         let _ = std::fs::create_dir_all("/run/sshd");
         let host_key = dir.join("ssh_host_ed25519_key");
@@ -49,7 +54,7 @@ impl Sshd {
              AuthorizedKeysCommand {command_line}\nAuthorizedKeysCommandUser {user}\n\
              PubkeyAuthentication yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
              UsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\nLogLevel VERBOSE\n\
-             MaxAuthTries 10\nSubsystem sftp internal-sftp\n",
+             MaxAuthTries 10\nSubsystem sftp internal-sftp\n{extra}",
             hk = host_key.display(),
             pid = dir.join("sshd.pid").display(),
         );

@@ -266,7 +266,12 @@ async fn handshake(
     stream: BoxStream,
     shared: Arc<Shared>,
 ) -> Result<Handle<Client>, Error> {
+    let mut preferred = russh::Preferred::DEFAULT;
+    if hostkey::wants_certificates(&ep.host_keys, &ep.host, ep.port) {
+        preferred.host_key_certificates = preferred.key.clone();
+    }
     let config = client::Config {
+        preferred,
         keepalive_interval: opts.keepalive,
         keepalive_max: opts.keepalive_max,
         nodelay: true,

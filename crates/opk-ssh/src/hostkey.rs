@@ -131,6 +131,19 @@ pub(crate) fn check(
     }
 }
 
+/// Whether a `@cert-authority` line covers this host: then host certificates are asked for
+/// (as OpenSSH orders its host-key algorithms by what known_hosts can check).
+pub(crate) fn wants_certificates(policy: &HostKeyPolicy, host: &str, port: u16) -> bool {
+    let name_host = policy.alias.as_deref().unwrap_or(host);
+    KnownHosts::load(&policy.known_hosts)
+        .map(|k| {
+            k.find(name_host, port)
+                .iter()
+                .any(|f| f.marker == Some("@cert-authority"))
+        })
+        .unwrap_or(false)
+}
+
 /// OpenSSH's question, on the terminal (not stdin, which may be the command's input).
 fn ask(name: &str, fp: &str) -> bool {
     let Ok(mut tty) = std::fs::OpenOptions::new()
