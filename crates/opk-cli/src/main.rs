@@ -16,7 +16,7 @@ use cli::{Cli, Command};
 
 fn main() -> ExitCode {
     // opkssh (cobra) exits 1 on every failure, argument errors included; clap would use 2.
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(ssh::options_first(std::env::args_os().collect())) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();

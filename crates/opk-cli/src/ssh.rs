@@ -1,5 +1,6 @@
 //! `opk ssh`: OpenSSH-style flags in, [`opk_ssh::ssh`] does the work; its exit status out.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -97,5 +98,106 @@ pub(crate) fn run(cmd: Args) -> ExitCode {
             eprintln!("opk ssh: {}", crate::one_line(&e));
             ExitCode::from(opk_ssh::EXIT_SSH_ERROR)
         }
+    }
+}
+
+/// Flags of `opk ssh` that take a value (the others are switches).
+const VALUE_FLAGS: &[u8] = b"plioFLRDJ";
+/// Switches of `opk ssh`.
+const SWITCHES: &[u8] = b"tTANn";
+
+/// OpenSSH reads options after the destination too (`ssh host -p 2222 uptime`); clap would take
+/// them for the command. Moves flags that follow the destination in front of it, up to the first
+/// word that is not one of our flags (where the command starts). Other commands are untouched.
+pub(crate) fn options_first(mut argv: Vec<OsString>) -> Vec<OsString> {
+    if argv.get(1).is_none_or(|a| a != "ssh") {
+        return argv;
+    }
+    // Find the destination: the first word after `ssh` that is neither a flag nor a flag's value.
+    let mut i = 2;
+    let mut dest = None;
+    while i < argv.len() {
+        let a = argv[i].to_string_lossy();
+        if a == "--" {
+            break;
+        }
+        match flag_words(&a) {
+            Some(n) => i += n,
+            None => {
+                dest = Some(i);
+                break;
+            }
+        }
+    }
+    let Some(dest) = dest else { return argv };
+    let mut j = dest + 1;
+    while j < argv.len() {
+        let a = argv[j].to_string_lossy();
+        match flag_words(&a) {
+            Some(n) if j + n <= argv.len() => j += n,
+            _ => break,
+        }
+    }
+    if j > dest + 1 {
+        // [.., dest, flags.., rest] -> [.., flags.., dest, rest]
+        argv[dest..j].rotate_left(1);
+    }
+    argv
+}
+
+/// How many words `a` takes as one of our flags (1 or 2), or `None` if it is not one.
+fn flag_words(a: &str) -> Option<usize> {
+    let b = a.as_bytes();
+    if b.len() < 2 || b[0] != b'-' || b[1] == b'-' {
+        return None;
+    }
+    // Switch clusters like -tt, -NT, ending possibly in a value flag (-Np 22, -Np22).
+    for (k, c) in b[1..].iter().enumerate() {
+        if VALUE_FLAGS.contains(c) {
+            return Some(if k + 2 == b.len() { 2 } else { 1 });
+        }
+        if !SWITCHES.contains(c) {
+            return None;
+        }
+    }
+    Some(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::options_first;
+
+    fn run(args: &[&str]) -> Vec<String> {
+        let argv = std::iter::once("opk")
+            .chain(args.iter().copied())
+            .map(Into::into)
+            .collect();
+        options_first(argv)
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn flags_after_the_destination_move_before_it() {
+        assert_eq!(
+            run(&["ssh", "host", "-p", "2222", "-tt", "uptime", "-x"]),
+            ["opk", "ssh", "-p", "2222", "-tt", "host", "uptime", "-x"]
+        );
+        assert_eq!(
+            run(&["ssh", "-i", "k", "host", "-oUser=a", "ls", "-l"]),
+            ["opk", "ssh", "-i", "k", "-oUser=a", "host", "ls", "-l"]
+        );
+        // The command's own flags stay: `ls -l` starts at `ls`.
+        assert_eq!(
+            run(&["ssh", "host", "ls", "-p"]),
+            ["opk", "ssh", "host", "ls", "-p"]
+        );
+        // Unknown flags after the host start the command, as do words.
+        assert_eq!(run(&["ssh", "host", "-x"]), ["opk", "ssh", "host", "-x"]);
+        // Other subcommands are untouched.
+        assert_eq!(run(&["login", "x", "-p"]), ["opk", "login", "x", "-p"]);
+        // A value flag at the very end is left for clap to report.
+        assert_eq!(run(&["ssh", "host", "-p"]), ["opk", "ssh", "host", "-p"]);
     }
 }

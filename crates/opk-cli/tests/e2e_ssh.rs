@@ -142,6 +142,15 @@ fn exec_stdin_exit_codes_and_signals() {
     let out = opk_ssh(&home, &v, b"");
     assert_eq!(text(&out.stdout), "two words\n", "{}", show(&out));
 
+    // Options after the destination, as OpenSSH takes them; the command's own flags stay its.
+    let dest = h.dest();
+    let out = opk_ssh(
+        &home,
+        &[&dest, "-i", &key, "-p", &h.port(), "echo", "-n", "after"],
+        b"",
+    );
+    assert_eq!(text(&out.stdout), "after", "{}", show(&out));
+
     let out = opk_ssh(&home, &with("kill -TERM $$"), b"");
     assert_eq!(out.status.code(), Some(128 + 15), "{}", show(&out));
 
