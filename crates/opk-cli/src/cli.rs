@@ -4,7 +4,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::{add, login, ssh, verify};
+use crate::{add, login, scp, ssh, verify};
 
 /// SSH with OpenID Connect single sign-on, compatible with OPKSSH.
 #[derive(Parser, Debug)]
@@ -26,4 +26,6 @@ pub(crate) enum Command {
     Add(add::Args),
     /// SSH client: log in with the opk certificate (then other keys, ssh-agent), run a command or shell.
     Ssh(ssh::Args),
+    /// Copy files to or from a host over SFTP, with the same connection rules as `opk ssh`.
+    Scp(scp::Args),
 }

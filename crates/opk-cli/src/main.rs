@@ -6,6 +6,7 @@
 mod add;
 mod cli;
 mod login;
+mod scp;
 mod ssh;
 mod verify;
 
@@ -32,6 +33,8 @@ fn main() -> ExitCode {
         Command::Verify(args) => return verify::run(&args),
         // ssh's exit status is the remote command's (or 255 for its own failures).
         Command::Ssh(args) => return ssh::run(args),
+        // scp prints each failed file itself and exits 1 if any failed.
+        Command::Scp(args) => return scp::run(args),
         Command::Login(args) => login::run(&args),
         Command::Add(args) => add::run(&args),
     };

@@ -50,6 +50,15 @@ pub enum Error {
     /// Directory recursion deeper than the cap (a symlink loop, most likely).
     #[error("{0}: directories nested more than {max} deep (a symlink loop?)", max = crate::MAX_DEPTH)]
     TooDeep(String),
+    /// Connecting, authenticating or opening the `sftp` channel failed.
+    #[error(transparent)]
+    Ssh(opk_ssh::Error),
+    /// No operand names a host.
+    #[error("no remote operand: one side must be [user@]host:path (for local copies use cp)")]
+    NoRemote,
+    /// Both sides remote, or sources on several hosts, or local and remote sources mixed.
+    #[error("copies must go between this machine and one host: {0}")]
+    Direction(&'static str),
     /// The SFTP subsystem did not start.
     #[error("the SFTP session did not start (is the sftp subsystem enabled on the server?)")]
     Start(#[source] SftpCause),

@@ -1,0 +1,80 @@
+//! `opk scp`: OpenSSH scp's flags in, [`opk_scp::scp`] copies; exit 0 only if every file copied.
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// `opk scp [-r] [-p] [-q] [-P port] [-i key] [-o opt] [-F file] [-J jump] SRC... DEST`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    // Help texts are attributes, not doc comments: rustdoc would read `[user@]` as links.
+    #[arg(help = "Copy directories recursively", short = 'r')]
+    recursive: bool,
+    #[arg(
+        help = "Preserve modification times, access times and modes",
+        short = 'p'
+    )]
+    preserve: bool,
+    #[arg(help = "Quiet: no progress bar", short = 'q')]
+    quiet: bool,
+    #[arg(help = "Port to connect to", short = 'P')]
+    port: Option<u16>,
+    #[arg(
+        help = "Identity (private key) file; its KEY-cert.pub is used with it. Repeatable",
+        short = 'i'
+    )]
+    identity: Vec<PathBuf>,
+    #[arg(
+        help = "ssh_config option (Key=Value); only the options opk ssh supports. Repeatable",
+        short = 'o'
+    )]
+    option: Vec<String>,
+    #[arg(
+        help = "ssh_config file to read instead of ~/.ssh/config (\"none\": no file)",
+        short = 'F'
+    )]
+    config: Option<PathBuf>,
+    #[arg(help = "Jump hosts: [user@]host[:port][,...]", short = 'J')]
+    jump: Option<String>,
+    #[arg(
+        help = "Files or directories to copy: local paths or [user@]host:path (remote globs and ~ work)",
+        value_name = "SRC",
+        num_args = 1..,
+        required = true
+    )]
+    sources: Vec<String>,
+    #[arg(
+        help = "Where to copy to: a local path or [user@]host:path (also scp://[user@]host[:port]/path)",
+        value_name = "DEST",
+        required = true
+    )]
+    dest: String,
+}
+
+/// Runs it. Each failure is printed as it happens; exit 1 if any (scp's contract).
+pub(crate) fn run(cmd: Args) -> ExitCode {
+    let mut operands = cmd.sources;
+    operands.push(cmd.dest);
+    let args = opk_scp::ScpArgs {
+        operands,
+        options: opk_scp::Options {
+            recursive: cmd.recursive,
+            preserve: cmd.preserve,
+            progress: !cmd.quiet && std::io::stderr().is_terminal(),
+        },
+        port: cmd.port,
+        identity_files: cmd.identity,
+        ssh_options: cmd.option,
+        config_file: cmd.config,
+        jump: cmd.jump,
+    };
+    let mut report = |e: &opk_scp::Error| eprintln!("opk scp: {}", crate::one_line(e));
+    match opk_scp::scp(&args, &mut report) {
+        Ok(s) if s.errors == 0 => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => {
+            report(&e);
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! `opk scp` against the real Debian sshd (its internal-sftp subsystem): a tree with odd names
+//! both ways, byte for byte, with -p; remote globs; a missing source; permission denied on
+//! either side. HOME is a temp dir: the machine's ~/.ssh is never read.
+
+mod common;
+
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use common::{OPK, TMP};
+use opk_e2e::{Sshd, TestDir, current_user};
+
+struct KeyHost {
+    sshd: Sshd,
+    dir: TestDir,
+    key: PathBuf,
+    home: PathBuf,
+}
+
+impl KeyHost {
+    fn start() -> Self {
+        let dir = TestDir::new(TMP);
+        let key = dir.join("user_key");
+        let out = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&key)
+            .output()
+            .expect("ssh-keygen");
+        assert!(out.status.success(), "ssh-keygen");
+        let pubkey = std::fs::read_to_string(dir.join("user_key.pub")).expect("pub");
+        let ak = dir.write("authorized_keys", &pubkey, 0o644);
+        let sshd = Sshd::start(&dir, &format!("/usr/bin/cat {}", ak.display()));
+        let host_pub =
+            std::fs::read_to_string(dir.join("ssh_host_ed25519_key.pub")).expect("host pub");
+        let mut parts = host_pub.split_whitespace();
+        let (t, k) = (parts.next().expect("type"), parts.next().expect("key"));
+        let home = dir.join("home");
+        std::fs::create_dir_all(home.join(".ssh")).expect("mkdir");
+        std::fs::create_dir_all(home.join("etc-ssh")).expect("mkdir");
+        std::fs::write(
+            home.join(".ssh/known_hosts"),
+            format!("[127.0.0.1]:{} {t} {k}\n", sshd.port),
+        )
+        .expect("known_hosts");
+        Self {
+            sshd,
+            dir,
+            key,
+            home,
+        }
+    }
+
+    fn remote(&self, path: &Path) -> String {
+        format!("{}@127.0.0.1:{}", current_user(), path.display())
+    }
+
+    fn scp(&self, args: &[&str]) -> Output {
+        let port = self.sshd.port.to_string();
+        let key = self.key.display().to_string();
+        Command::new(OPK)
+            .arg("scp")
+            .args(["-i", &key, "-P", &port])
+            .args(args)
+            .env("HOME", &self.home)
+            .env("OPK_SSH_SYSTEM_DIR", self.home.join("etc-ssh"))
+            .env("USER", current_user())
+            .env_remove("SSH_AUTH_SOCK")
+            .stdin(Stdio::null())
+            .output()
+            .expect("opk scp")
+    }
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+const NAMES: &[&str] = &[
+    "plain.txt",
+    "with space.txt",
+    "ünïcødé ✓ 名前.bin",
+    "-dash",
+    "quote'and\"double",
+    "sub dir/nested file",
+    "sub dir/deeper/empty",
+    "sub dir/deeper/big.bin",
+    ".hidden",
+];
+
+fn make_tree(root: &Path) {
+    for (i, name) in NAMES.iter().enumerate() {
+        let p = root.join(name);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        let data: Vec<u8> = match *name {
+            "sub dir/deeper/empty" => Vec::new(),
+            "sub dir/deeper/big.bin" => (0..3_000_000u32)
+                .map(|x| (x.wrapping_mul(2_654_435_761) >> 11) as u8)
+                .collect(),
+            _ => format!("{i} {name}\n").repeat(i + 1).into_bytes(),
+        };
+        std::fs::write(&p, data).expect("write");
+    }
+    let f = std::fs::File::options()
+        .write(true)
+        .open(root.join("plain.txt"))
+        .expect("open");
+    let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_100_000_000);
+    f.set_times(
+        std::fs::FileTimes::new()
+            .set_modified(old)
+            .set_accessed(old),
+    )
+    .expect("times");
+}
+
+/// (path, contents, mode, mtime) of every entry, sorted.
+fn listing(root: &Path) -> Vec<(PathBuf, Option<Vec<u8>>, u32, i64)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir") {
+            let p = e.expect("entry").path();
+            let m = std::fs::metadata(&p).expect("meta");
+            let rel = p.strip_prefix(root).expect("prefix").to_path_buf();
+            let contents = if m.is_dir() {
+                stack.push(p.clone());
+                None
+            } else {
+                Some(std::fs::read(&p).expect("read"))
+            };
+            out.push((rel, contents, m.mode() & 0o7777, m.mtime()));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+#[test]
+fn tree_with_odd_names_both_ways_byte_identical_with_p() {
+    let h = KeyHost::start();
+    let local = h.dir.join("local ✓");
+    make_tree(&local);
+    let remote_dir = h.dir.join("remote side");
+    let up = h.scp(&[
+        "-r",
+        "-p",
+        &local.display().to_string(),
+        &h.remote(&remote_dir),
+    ]);
+    assert!(up.status.success(), "upload: {}", show(&up));
+    assert!(
+        up.stderr.is_empty(),
+        "quiet when not on a terminal: {}",
+        show(&up)
+    );
+    assert_eq!(listing(&local), listing(&remote_dir), "upload with -p");
+    assert_eq!(listing(&local).len(), NAMES.len() + 2);
+
+    let back = h.dir.join("back");
+    std::fs::create_dir(&back).expect("mkdir");
+    let down = h.scp(&[
+        "-r",
+        "-p",
+        &h.remote(&remote_dir),
+        &back.display().to_string(),
+    ]);
+    assert!(down.status.success(), "download: {}", show(&down));
+    assert_eq!(
+        listing(&local),
+        listing(&back.join("remote side")),
+        "download with -p"
+    );
+
+    // Remote globs, several sources into a directory, a name with spaces as one operand.
+    let some = h.dir.join("some");
+    std::fs::create_dir(&some).expect("mkdir");
+    let glob = h.remote(&remote_dir.join("*.txt"));
+    let spaced = h.remote(&remote_dir.join("sub dir/nested file"));
+    let out = h.scp(&[&glob, &spaced, &some.display().to_string()]);
+    assert!(out.status.success(), "glob: {}", show(&out));
+    let mut names: Vec<String> = std::fs::read_dir(&some)
+        .expect("ls")
+        .map(|e| e.expect("e").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["nested file", "plain.txt", "with space.txt"]);
+    assert_eq!(
+        std::fs::read(some.join("with space.txt")).expect("read"),
+        std::fs::read(local.join("with space.txt")).expect("read")
+    );
+}
+
+#[test]
+fn missing_source_and_permission_denied_exit_non_zero() {
+    let h = KeyHost::start();
+    let out_dir = h.dir.join("out");
+    std::fs::create_dir(&out_dir).expect("mkdir");
+    let missing = h.dir.join("does not exist");
+    let out = h.scp(&[&h.remote(&missing), &out_dir.display().to_string()]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "opk scp: cannot read {}: No such file or directory\n",
+            missing.display()
+        )
+    );
+    let out = h.scp(&[&missing.display().to_string(), &h.remote(&out_dir)]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("No such file or directory"),
+        "{}",
+        show(&out)
+    );
+
+    // /sys refuses new files even to root, on the server and here.
+    let file = h.dir.write("f.txt", "data\n", 0o644);
+    let out = h.scp(&[
+        &file.display().to_string(),
+        &h.remote(Path::new("/sys/opk-scp-test")),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "opk scp: cannot create /sys/opk-scp-test: Permission denied\n"
+    );
+    let out = h.scp(&[&h.remote(&file), "/sys/opk-scp-test"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "opk scp: cannot create /sys/opk-scp-test: Permission denied (os error 13)\n"
+    );
+    // A bad operand pair fails before connecting.
+    let out = h.scp(&["a", "b"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no remote operand"),
+        "{}",
+        show(&out)
+    );
+}
