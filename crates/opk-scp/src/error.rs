@@ -52,7 +52,7 @@ pub enum Error {
     TooDeep(String),
     /// Connecting, authenticating or opening the `sftp` channel failed.
     #[error(transparent)]
-    Ssh(opk_ssh::Error),
+    Ssh(Box<opk_ssh::Error>),
     /// No operand names a host.
     #[error("no remote operand: one side must be [user@]host:path (for local copies use cp)")]
     NoRemote,

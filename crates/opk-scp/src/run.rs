@@ -30,6 +30,10 @@ pub struct ScpArgs {
     pub jump: Option<String>,
 }
 
+fn ssh_err(e: opk_ssh::Error) -> Error {
+    Error::Ssh(Box::new(e))
+}
+
 enum Direction {
     Up(Vec<PathBuf>),
     Down(Vec<String>, PathBuf),
@@ -113,13 +117,13 @@ pub fn scp(args: &ScpArgs, report: &mut dyn FnMut(&Error)) -> Result<Summary, Er
         stdin_null: true,
         ..SshArgs::default()
     };
-    let plan = Plan::resolve(&ssh_args).map_err(Error::Ssh)?;
+    let plan = Plan::resolve(&ssh_args).map_err(ssh_err)?;
     let opts = args.options;
     opk_ssh::block_on(async move {
         let session = opk_ssh::connect(&plan.connect, &Tcp)
             .await
-            .map_err(Error::Ssh)?;
-        let stream = session.subsystem("sftp").await.map_err(Error::Ssh)?;
+            .map_err(ssh_err)?;
+        let stream = session.subsystem("sftp").await.map_err(ssh_err)?;
         let sftp = crate::start(stream).await?;
         let summary = match direction {
             Direction::Up(locals) => {
@@ -138,7 +142,7 @@ pub fn scp(args: &ScpArgs, report: &mut dyn FnMut(&Error)) -> Result<Summary, Er
         session.close().await;
         Ok(summary)
     })
-    .map_err(Error::Ssh)?
+    .map_err(ssh_err)?
 }
 
 #[cfg(test)]
