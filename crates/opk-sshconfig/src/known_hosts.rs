@@ -103,7 +103,8 @@ pub enum HostKeyStatus {
         /// The entry that vouched for it.
         at: Location,
     },
-    /// This host has a different key of the same type on record: possible man-in-the-middle.
+    /// This host has a different key on record (of any type, as OpenSSH decides): possible
+    /// man-in-the-middle.
     Mismatch {
         /// The entry with the key on record ("Offending key").
         at: Location,
@@ -117,11 +118,8 @@ pub enum HostKeyStatus {
         /// The `@revoked` entry.
         at: Location,
     },
-    /// Nothing on record for this key type.
+    /// No key on record for this host.
     Unknown {
-        /// Entries for this host with keys of other types (OpenSSH: "but keys of different
-        /// type are already known for this host"); a cautious caller asks before accepting.
-        other_keys: Vec<Location>,
         /// A certificate was signed by a CA listed for this host but was not valid.
         cert_rejected: Option<(Location, CertProblem)>,
     },
@@ -325,7 +323,8 @@ impl KnownHosts {
     /// (for the key or the certificate's CA) wins; a certificate is accepted when a matching
     /// `@cert-authority` signed it and it is a valid host certificate for `host`, otherwise its
     /// plain key is looked up; a plain key is known if any matching entry has it, and a mismatch
-    /// if a matching entry has another key of the same type.
+    /// if a matching entry has another key, whatever its type (OpenSSH 9.2 says "REMOTE HOST
+    /// IDENTIFICATION HAS CHANGED" for an ECDSA entry when the server offers Ed25519).
     pub fn check_at<'k>(
         &self,
         host: &str,
@@ -359,16 +358,11 @@ impl KnownHosts {
         }
         let presented = key.key_data();
         let mut mismatch = None;
-        let mut other_keys = Vec::new();
         for e in self.matching(&name).filter(|e| e.marker.is_none()) {
             if &e.key == presented {
                 return HostKeyStatus::Known { at: e.location() };
             }
-            if e.key.algorithm() == presented.algorithm() {
-                mismatch.get_or_insert(e);
-            } else {
-                other_keys.push(e.location());
-            }
+            mismatch.get_or_insert(e);
         }
         match mismatch {
             Some(e) => HostKeyStatus::Mismatch {
@@ -376,10 +370,7 @@ impl KnownHosts {
                 expected: e.key.fingerprint(HashAlg::Sha256).to_string(),
                 presented: presented.fingerprint(HashAlg::Sha256).to_string(),
             },
-            None => HostKeyStatus::Unknown {
-                other_keys,
-                cert_rejected,
-            },
+            None => HostKeyStatus::Unknown { cert_rejected },
         }
     }
 }

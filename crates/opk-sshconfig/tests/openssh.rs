@@ -208,14 +208,12 @@ fn decisions_on_the_vectors() {
             }
             s => panic!("{file}: expected a mismatch, got {s:?}"),
         }
-        // Another key type on record is not a mismatch, but is reported.
-        assert_eq!(
+        // A key of another type on record is a mismatch too (checked against ssh 9.2 by hand:
+        // "Offending ECDSA key" when the server offers only Ed25519).
+        assert!(matches!(
             st("host.example.com", 22, &ec),
-            HostKeyStatus::Unknown {
-                other_keys: vec![at(&path, 3)],
-                cert_rejected: None
-            }
-        );
+            HostKeyStatus::Mismatch { at: a, .. } if a == at(&path, 3)
+        ));
         assert_eq!(
             st("host.example.com", 2222, &ec),
             HostKeyStatus::Known {
@@ -224,7 +222,7 @@ fn decisions_on_the_vectors() {
         );
         assert!(matches!(
             st("host.example.com", 2222, &ed),
-            HostKeyStatus::Unknown { .. }
+            HostKeyStatus::Mismatch { .. }
         ));
         assert_eq!(
             st("x.pattern.example", 22, &ed),
@@ -235,7 +233,6 @@ fn decisions_on_the_vectors() {
         assert_eq!(
             st("bad.pattern.example", 22, &ed),
             HostKeyStatus::Unknown {
-                other_keys: vec![],
                 cert_rejected: None
             }
         );
@@ -276,7 +273,6 @@ fn decisions_on_the_vectors() {
         assert_eq!(
             kh.check("other.example.com", 22, &valid),
             HostKeyStatus::Unknown {
-                other_keys: vec![],
                 cert_rejected: Some((at(&path, 8), CertProblem::WrongHost))
             }
         );
@@ -296,14 +292,12 @@ fn decisions_on_the_vectors() {
         assert_eq!(
             kh.check("z.example.com", 22, &expired),
             HostKeyStatus::Unknown {
-                other_keys: vec![],
                 cert_rejected: Some((at(&path, 8), CertProblem::NotValidNow))
             }
         );
         assert_eq!(
             kh.check("z.example.com", 22, &cert("user_cert.pub")),
             HostKeyStatus::Unknown {
-                other_keys: vec![],
                 cert_rejected: Some((at(&path, 8), CertProblem::NotHostCert))
             }
         );
