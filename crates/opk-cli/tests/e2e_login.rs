@@ -92,9 +92,10 @@ fn principals_flag_reaches_the_cert_verify_and_sshd() {
     // Observed with OpenSSH 9.2 (Debian 12): for a `cert-authority` line without `principals=`
     // sshd still matches the target user against the cert's principals, but a cert with an
     // EMPTY principal list is not checked at all — it is accepted for any account the line is
-    // offered for. (Research note H-5: later OpenSSH releases stopped treating empty-principal
-    // certs as wildcards, which is why opkssh's default is the explicit `opkssh-wildcard`
-    // principal echoed back in `principals=`; with 9.2 the bare line still works.)
+    // offered for. (Hazard H-5 in docs/hazards.md: later OpenSSH releases stopped treating
+    // empty-principal certs as wildcards, which is why opkssh's default is the explicit
+    // `opkssh-wildcard` principal echoed back in `principals=`; with 9.2 the bare line still
+    // works.)
     assert_ssh_ok(
         &host.sshd.ssh(&empty_key, &user, "echo no-principals-ok"),
         "no-principals-ok",

@@ -158,7 +158,7 @@ mod tests {
             ("http://127.1.2.3/x", true),
             ("http://[::1]:9000/jwks", true),
             ("http://[0:0:0:0:0:0:0:1]/", true),
-            // H-12 look-alikes and userinfo tricks
+            // H-12 (docs/hazards.md) look-alikes and userinfo tricks
             ("http://localhost.evil.com/", false),
             ("http://localhost.evil.com:80/", false),
             ("http://localhost@evil.com/", false),

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::Error;
 
-/// Appended to the issuer to locate its discovery document (OpenID Connect Discovery §4).
+/// Appended to the issuer to locate its discovery document (OpenID Connect Discovery section 4).
 const WELL_KNOWN: &str = "/.well-known/openid-configuration";
 
 /// The discovery URL for `issuer`.
@@ -15,7 +15,8 @@ const WELL_KNOWN: &str = "/.well-known/openid-configuration";
 /// issuer with at most one trailing `/` removed, plus `/.well-known/openid-configuration`; the
 /// document's `issuer` must then equal the configured issuer byte for byte, so `https://x/` and
 /// `https://x` are different issuers that share one discovery URL, and only the one the OP
-/// declares is accepted (OpenID Connect Discovery §4.3; the token's `iss` is compared the same way).
+/// declares is accepted (OpenID Connect Discovery section 4.3; the token's `iss` is compared the
+/// same way).
 pub fn discovery_url(issuer: &str) -> String {
     let base = issuer.strip_suffix('/').unwrap_or(issuer);
     format!("{base}{WELL_KNOWN}")
@@ -34,13 +35,13 @@ pub fn discover(client: &HttpClient, issuer: &str) -> Result<Discovery, Error> {
 pub enum Endpoint {
     /// `jwks_uri`: the OP's signing keys.
     Jwks,
-    /// `authorization_endpoint` (RFC 6749 §3.1).
+    /// `authorization_endpoint` (RFC 6749 section 3.1).
     Authorization,
-    /// `token_endpoint` (RFC 6749 §3.2).
+    /// `token_endpoint` (RFC 6749 section 3.2).
     Token,
-    /// `device_authorization_endpoint` (RFC 8628 §4).
+    /// `device_authorization_endpoint` (RFC 8628 section 4).
     DeviceAuthorization,
-    /// `userinfo_endpoint` (OpenID Connect Core §5.3).
+    /// `userinfo_endpoint` (OpenID Connect Core section 5.3).
     Userinfo,
 }
 
@@ -57,7 +58,7 @@ impl Endpoint {
     }
 
     /// OAuth endpoints get our query parameters appended; a fragment would swallow them
-    /// (RFC 6749 §3.1 forbids one).
+    /// (RFC 6749 section 3.1 forbids one).
     fn forbids_fragment(self) -> bool {
         matches!(
             self,

@@ -1,7 +1,8 @@
 //! OIDC discovery (the one implementation, shared with `opk login`) + JWKS fetch, and a JWKS
 //! cache shared by concurrent `opk verify` processes.
 //!
-//! `opk verify` runs on every SSH attempt; opkssh fetched discovery and JWKS every time (O-7).
+//! `opk verify` runs on every SSH attempt; opkssh fetched discovery and JWKS every time (O-7 in
+//! docs/hazards.md).
 //! [`JwksCache`] keeps one file per issuer so that a warm cache answers without any network,
 //! lock or TLS setup, and [`HttpJwksFetcher`] builds its HTTPS client only when it must fetch.
 #![forbid(unsafe_code)]

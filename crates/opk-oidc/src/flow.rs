@@ -330,7 +330,7 @@ impl Session<'_> {
         }
     }
 
-    /// RFC 6749 §4.1.3 + RFC 7636 §4.5: trade the code for tokens.
+    /// RFC 6749 section 4.1.3 and RFC 7636 section 4.5: trade the code for tokens.
     fn exchange(&self, code: &str) -> Result<Tokens, Error> {
         let mut form: Vec<(&str, &str)> = vec![
             ("grant_type", "authorization_code"),

@@ -9,7 +9,8 @@ use opk_http::sanitize;
 /// Scopes used when a `--provider` string names none (opkssh's default for `--provider`).
 pub(crate) const DEFAULT_SCOPES: &[&str] = &["openid", "email"];
 
-/// Google's issuer; Google requires a client secret even for installed apps (opkssh H-9).
+/// Google's issuer; Google requires a client secret even for installed apps (H-9 in
+/// docs/hazards.md).
 pub(crate) const GOOGLE_ISSUER: &str = "https://accounts.google.com";
 
 /// An OpenID provider as given on the command line.

@@ -1,4 +1,4 @@
-//! base64url without padding (RFC 7515 §2), decoded strictly: padding, other alphabets and
+//! base64url without padding (RFC 7515 section 2), decoded strictly: padding, other alphabets and
 //! non-zero trailing bits are errors, as in openpubkey's compact parser.
 
 use base64ct::{Base64UrlUnpadded, Encoding};

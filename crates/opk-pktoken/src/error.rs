@@ -68,7 +68,8 @@ pub enum Error {
     /// A protected header's `typ` is none of JWT, at+jwt, CIC, COS.
     #[error("PK Token signature has unrecognised typ {0:?}")]
     UnknownTyp(String),
-    /// Not exactly one OP and one CIC signature (openpubkey panics on a missing CIC: hazard O-5).
+    /// Not exactly one OP and one CIC signature (openpubkey panics on a missing CIC: hazard O-5
+    /// in docs/hazards.md).
     #[error("PK Token must have exactly one {0} signature, found {1}")]
     SignatureCount(SignatureKind, usize),
     /// A claim or header member has the wrong JSON type.
@@ -77,7 +78,7 @@ pub enum Error {
     /// A required claim is absent.
     #[error("ID token lacks the {0} claim")]
     MissingClaim(&'static str),
-    /// `crit` names extensions opk does not implement (RFC 7515 §4.1.11).
+    /// `crit` names extensions opk does not implement (RFC 7515 section 4.1.11).
     #[error("protected header has a crit member; no critical extensions are supported")]
     Critical,
     /// The header's `alg` is absent or unsupported (`none`, HS*, GQ256, …).

@@ -1,6 +1,6 @@
 //! Strict JSON object parsing for headers and payloads: a member name repeated in any object, at
-//! any depth, is an error (RFC 7515 §4 lets a JWS parser reject them; silently keeping the last
-//! one invites confusion between what was signed and what is read).
+//! any depth, is an error (RFC 7515 section 4 lets a JWS parser reject them; silently keeping the
+//! last one invites confusion between what was signed and what is read).
 //!
 //! The visitor below builds the [`Value`] itself and, on a repeat, records the name in a slot the
 //! caller owns; the caller reads the slot, never the error text.

@@ -14,8 +14,8 @@ use crate::{
 /// large ID tokens (groups) while bounding work on hostile input.
 pub const MAX_COMPACT_LEN: usize = 128 * 1024;
 
-/// Clock skew tolerated for an `iat` in the future. opkssh has none (hazard O-9); a token minted
-/// more than this ahead of our clock is refused.
+/// Clock skew tolerated for an `iat` in the future. opkssh has none (hazard O-9 in
+/// docs/hazards.md); a token minted more than this ahead of our clock is refused.
 pub const MAX_FUTURE_IAT_SECS: i64 = 300;
 
 /// One signature of the PK Token: protected header and signature, both as received.

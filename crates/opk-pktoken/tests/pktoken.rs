@@ -150,7 +150,7 @@ fn issuer_and_audience_are_exact() {
         pkt.verify(&check(ExpiryPolicy::Hours24), &op.jwks(), NOW),
         Err(Error::Audience(CLIENT.into()))
     );
-    // Hazard O-4: openpubkey splits a string aud on ','; we require equality.
+    // Hazard O-4 (docs/hazards.md): openpubkey splits a string aud on ','; we require equality.
     let pkt = issue_with(&op, |c| c["aud"] = json!(format!("x,{CLIENT}")));
     assert!(
         pkt.verify(&check(ExpiryPolicy::Hours24), &op.jwks(), NOW)

@@ -1,4 +1,4 @@
-//! Principal check (H-1) and `opk add`.
+//! Principal check (H-1 in docs/hazards.md) and `opk add`.
 
 use opk_policy::{AuthId, Error, add_row, check_principal, issuer_alias, quote_word};
 

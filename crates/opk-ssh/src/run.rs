@@ -45,7 +45,7 @@ impl Drop for RawMode {
     }
 }
 
-/// Linux signal numbers by SSH name (RFC 4254 §6.10 names without "SIG").
+/// Linux signal numbers by SSH name (RFC 4254 section 6.10 names without "SIG").
 fn signal_number(sig: &Sig) -> u8 {
     let name = match sig {
         Sig::ABRT => "ABRT",

@@ -12,8 +12,8 @@ pub enum Error {
     /// Not a user certificate.
     #[error("certificate is not a user certificate")]
     NotUserCert,
-    /// Signed by another key than the one it certifies (hazard O-11: opkssh leaves this to sshd;
-    /// opk and opkssh certificates are always self-signed).
+    /// Signed by another key than the one it certifies (hazard O-11 in docs/hazards.md: opkssh
+    /// leaves this to sshd; opk and opkssh certificates are always self-signed).
     #[error("certificate is not self-signed by its own key")]
     NotSelfSigned,
     /// No `openpubkey-pkt` extension.

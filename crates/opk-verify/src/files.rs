@@ -1,5 +1,6 @@
 //! Reading the server's policy files safely: size cap, regular file, not writable by others,
-//! symlinks not followed for home policies (hazard H-6: check the same fd that is read).
+//! symlinks not followed for home policies (hazard H-6 in docs/hazards.md: check the same fd
+//! that is read).
 
 use std::fs::{File, OpenOptions};
 use std::io::Read as _;

@@ -1,6 +1,7 @@
 //! opkssh's `/etc/opk/config.yml`. opk does not implement its deny lists yet, and opkssh's way of
-//! silently ignoring a config it cannot use turns deny lists off without a word (hazard O-2). So:
-//! a config that sets `deny_emails` or `deny_users` makes verify fail closed, with a reason.
+//! silently ignoring a config it cannot use turns deny lists off without a word (hazard O-2 in
+//! docs/hazards.md). So: a config that sets `deny_emails` or `deny_users` makes verify fail
+//! closed, with a reason.
 
 use std::path::Path;
 

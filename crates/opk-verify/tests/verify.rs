@@ -168,7 +168,7 @@ fn unsafe_files_and_config_fail_closed() {
     )
     .expect("chmod");
     host.run_logged(&op, "alice", &cert).expect("allowed again");
-    // O-2: deny lists opk cannot enforce must not be ignored silently.
+    // O-2 (docs/hazards.md): deny lists opk cannot enforce must not be ignored silently.
     std::fs::write(
         host.dir.path().join("config.yml"),
         "deny_users:\n  - alice\n",

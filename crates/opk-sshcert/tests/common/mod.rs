@@ -12,7 +12,7 @@ pub fn b64_encode(b: &[u8]) -> String {
     Base64::encode_string(b)
 }
 
-/// Reader over SSH wire data (RFC 4251 §5).
+/// Reader over SSH wire data (RFC 4251 section 5).
 pub struct Wire<'a>(pub &'a [u8]);
 
 impl<'a> Wire<'a> {
