@@ -8,9 +8,9 @@
 //!
 //! | module | what it gives |
 //! | --- | --- |
-//! | [`process`] | [`Guard`] (child killed on drop), [`free_port`], [`current_user`], [`user_home`], [`repo_root`] |
+//! | [`process`] | [`Guard`] (child killed on drop), [`run_ok`], [`free_port`], [`current_user`], [`user_home`], [`repo_root`] |
 //! | [`dir`] | [`TestDir`]: a per-test directory sshd accepts, kept with `OPK_E2E_KEEP` |
-//! | [`tls`] | [`TestCa`]: an openssl CA and a localhost server certificate |
+//! | [`TestCa`] | an openssl CA and a localhost server certificate (from `opk-testkit`) |
 //! | [`op`] | [`Op`]: the test OpenID Provider and its request log |
 //! | [`sshd`] | [`Sshd`]: sshd with an AuthorizedKeysCommand, the stock ssh client, [`ssh_keygen_list`] |
 //! | [`browser`] | [`BrowserLogin`] → [`LoginRun`]; [`login_lock`] for the machine-wide redirect ports |
@@ -24,14 +24,13 @@ pub mod op;
 pub mod opkssh;
 pub mod process;
 pub mod sshd;
-pub mod tls;
 pub mod verify_host;
 
 pub use browser::{BrowserLogin, LoginLock, LoginRun, login_lock};
 pub use dir::TestDir;
 pub use op::Op;
+pub use opk_testkit::TestCa;
 pub use opkssh::{OPKSSH_NS_SCRIPT, OPKSSH_VERSION, OpksshHost, opkssh_bin};
-pub use process::{Guard, current_user, free_port, repo_root, user_home};
+pub use process::{Guard, current_user, free_port, repo_root, run_ok, user_home};
 pub use sshd::{Sshd, ssh_keygen_list};
-pub use tls::TestCa;
 pub use verify_host::{VerifyHost, install_opk};

@@ -2,17 +2,9 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 
-/// A child process killed (and reaped) on drop, so a failing test leaves no peer running.
-pub struct Guard(pub Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+pub use opk_testkit::{Guard, run_ok};
 
 /// The repository root (this crate is at crates/opk-e2e).
 pub fn repo_root() -> PathBuf {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{Guard, TestDir, current_user, free_port};
+use crate::{Guard, TestDir, current_user, free_port, run_ok};
 
 /// A real sshd on a free loopback port whose AuthorizedKeysCommand is `opk verify`.
 pub struct Sshd {
@@ -39,12 +39,11 @@ impl Sshd {
         let _ = std::fs::create_dir_all("/run/sshd");
         let host_key = dir.join("ssh_host_ed25519_key");
         if !host_key.exists() {
-            let out = Command::new("ssh-keygen")
-                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-                .arg(&host_key)
-                .output()
-                .expect("ssh-keygen");
-            assert!(out.status.success(), "ssh-keygen host key failed");
+            run_ok(
+                Command::new("ssh-keygen")
+                    .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                    .arg(&host_key),
+            );
         }
         let port = free_port();
         let log = dir.join("sshd.log");
@@ -59,16 +58,11 @@ impl Sshd {
             pid = dir.join("sshd.pid").display(),
         );
         let config_path = dir.write("sshd_config", &config, 0o644);
-        let test = Command::new("/usr/sbin/sshd")
-            .arg("-t")
-            .arg("-f")
-            .arg(&config_path)
-            .output()
-            .expect("sshd -t");
-        assert!(
-            test.status.success(),
-            "sshd -t: {}",
-            String::from_utf8_lossy(&test.stderr)
+        run_ok(
+            Command::new("/usr/sbin/sshd")
+                .arg("-t")
+                .arg("-f")
+                .arg(&config_path),
         );
         let child = Command::new("/usr/sbin/sshd")
             .args(["-D", "-f"])
@@ -158,17 +152,6 @@ impl Sshd {
 
 /// `ssh-keygen -L -f cert`: the certificate as OpenSSH itself reads it.
 pub fn ssh_keygen_list(cert: &Path) -> String {
-    let out = Command::new("ssh-keygen")
-        .arg("-L")
-        .arg("-f")
-        .arg(cert)
-        .output()
-        .expect("ssh-keygen -L");
-    assert!(
-        out.status.success(),
-        "ssh-keygen -L {}: {}",
-        cert.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_ok(Command::new("ssh-keygen").arg("-L").arg("-f").arg(cert));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -1,22 +1,13 @@
 //! HTTPS against `openssl s_server` with a throwaway CA (scripts/lib.sh installs openssl).
 
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use opk_e2e::TestCa;
 use opk_http::{Error, HttpClient, HttpOptions};
+use opk_testkit::{Guard, TestCa};
 
 const CHILD_ENV: &str = "OPK_HTTP_TEST_TLS_URL";
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[test]
 fn https_with_private_ca() {
@@ -26,7 +17,7 @@ fn https_with_private_ca() {
     for dir in [&trusted_dir, &other_dir] {
         std::fs::create_dir_all(dir).expect("mkdir");
     }
-    // openssl makes the CA and the localhost/127.0.0.1 server certificate (opk_e2e::TestCa).
+    // openssl makes the CA and the localhost/127.0.0.1 server certificate (opk_testkit::TestCa).
     let ca = TestCa::generate(&trusted_dir);
     let other = TestCa::generate(&other_dir);
     let www = d.join("www");
@@ -42,7 +33,7 @@ fn https_with_private_ca() {
         .local_addr()
         .expect("addr")
         .port();
-    let _server = KillOnDrop(
+    let _server = Guard(
         Command::new("openssl")
             .args([
                 "s_server",

@@ -155,25 +155,17 @@ mod tests {
         for i in 0..=good.len() {
             check(&good[..i]);
         }
-        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut next = move || {
-            // xorshift64: reproducible without a dependency.
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = opk_testkit::rng::seeded(0x9E37_79B9_7F4A_7C15);
         for _ in 0..20_000 {
             let mut d = good.clone();
-            for _ in 0..1 + next() % 4 {
-                let i = (next() as usize) % d.len();
-                d[i] = next() as u8;
+            for _ in 0..1 + rng.usize(..4) {
+                let i = rng.usize(..d.len());
+                d[i] = rng.u8(..);
             }
             check(&d);
         }
         for _ in 0..2_000 {
-            let len = (next() % 64) as usize;
-            let d: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            let d = opk_testkit::rng::garbage(&mut rng, 64);
             check(&d);
         }
         // Deep nesting must not overflow the stack (serde_json limits recursion).

@@ -1,65 +1,10 @@
-//! HttpJwksFetcher end to end against a real HTTP server on 127.0.0.1.
+//! HttpJwksFetcher end to end against a real HTTP server on 127.0.0.1 (opk-testkit's stub).
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
-use std::thread;
 use std::time::{Duration, SystemTime};
 
 use opk_http::HttpOptions;
 use opk_jwks::{CacheOptions, Endpoint, Error, HttpJwksFetcher, JwksCache, JwksFetcher, Source};
-
-struct Server {
-    base: String,
-    paths: Arc<Mutex<Vec<String>>>,
-}
-
-/// Serves `routes(base)`: path -> (status, body). Unknown paths are 404.
-fn serve(routes: impl FnOnce(&str) -> Vec<(String, u16, String)>) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let base = format!(
-        "http://127.0.0.1:{}",
-        listener.local_addr().expect("addr").port()
-    );
-    let routes: HashMap<String, (u16, String)> = routes(&base)
-        .into_iter()
-        .map(|(p, s, b)| (p, (s, b)))
-        .collect();
-    let paths = Arc::new(Mutex::new(Vec::new()));
-    let seen = Arc::clone(&paths);
-    thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            answer(stream, &routes, &seen);
-        }
-    });
-    Server { base, paths }
-}
-
-fn answer(stream: TcpStream, routes: &HashMap<String, (u16, String)>, seen: &Mutex<Vec<String>>) {
-    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-    let mut line = String::new();
-    let _ = reader.read_line(&mut line);
-    let path = line
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or_default()
-        .to_owned();
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
-            break;
-        }
-    }
-    seen.lock().expect("lock").push(path.clone());
-    let (status, body) = routes.get(&path).cloned().unwrap_or((404, "{}".into()));
-    let mut stream = stream;
-    let _ = write!(
-        stream,
-        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-}
+use opk_testkit::{Response, StubServer};
 
 /// One Ed25519 key (RFC 8037 A.2) with kid k1, and one key opk cannot use.
 const JWKS: &str = r#"{"keys":[{"kid":"k1","kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},{"kid":"k0","kty":"oct","k":"AAAA"}]}"#;
@@ -70,98 +15,88 @@ fn discovery(issuer: &str, jwks_uri: &str) -> String {
 
 const WELL_KNOWN: &str = "/.well-known/openid-configuration";
 
+/// An OP at `base`: discovery naming `base` as issuer and `base/keys` as jwks_uri, and `keys`.
+fn op_routes(base: &str, keys: Response) -> Vec<(&'static str, Response)> {
+    vec![
+        (
+            WELL_KNOWN,
+            Response::json(200, &discovery(base, &format!("{base}/keys"))),
+        ),
+        ("/keys", keys),
+    ]
+}
+
 fn fetcher() -> HttpJwksFetcher {
     HttpJwksFetcher::new(HttpOptions::default())
 }
 
 #[test]
 fn discovery_then_jwks() {
-    let srv = serve(|base| {
-        vec![
-            (
-                WELL_KNOWN.into(),
-                200,
-                discovery(base, &format!("{base}/keys")),
-            ),
-            ("/keys".into(), 200, JWKS.into()),
-        ]
-    });
+    let srv = StubServer::routes_at(|base| op_routes(base, Response::json(200, JWKS)));
     let f = fetcher();
     assert!(!f.client_built());
-    let jwks = f.fetch(&srv.base).expect("fetch");
+    let jwks = f.fetch(srv.base()).expect("fetch");
     assert_eq!(jwks.keys().len(), 1);
     assert!(jwks.has_kid("k1"));
     assert!(f.client_built());
-    assert_eq!(*srv.paths.lock().expect("lock"), [WELL_KNOWN, "/keys"]);
+    assert_eq!(srv.targets(), [WELL_KNOWN, "/keys"]);
 }
 
 #[test]
 fn trailing_slash_issuer_is_matched_exactly() {
-    let srv = serve(|base| {
+    let srv = StubServer::routes_at(|base| {
         vec![
             (
-                WELL_KNOWN.into(),
-                200,
-                discovery(&format!("{base}/"), &format!("{base}/keys")),
+                WELL_KNOWN,
+                Response::json(
+                    200,
+                    &discovery(&format!("{base}/"), &format!("{base}/keys")),
+                ),
             ),
-            ("/keys".into(), 200, JWKS.into()),
+            ("/keys", Response::json(200, JWKS)),
         ]
     });
     // Configured with the slash: discovery URL has no "//", issuer matches.
-    let jwks = fetcher().fetch(&format!("{}/", srv.base)).expect("fetch");
+    let jwks = fetcher().fetch(&format!("{}/", srv.base())).expect("fetch");
     assert!(jwks.has_kid("k1"));
     // Configured without it: byte-exact comparison fails, JWKS is not fetched.
-    let err = fetcher().fetch(&srv.base).expect_err("mismatch");
+    let err = fetcher().fetch(srv.base()).expect_err("mismatch");
     assert!(matches!(err, Error::IssuerMismatch { .. }), "{err:?}");
     assert!(err.to_string().contains("trailing"), "{err}");
-    assert_eq!(
-        *srv.paths.lock().expect("lock"),
-        [WELL_KNOWN, "/keys", WELL_KNOWN]
-    );
+    assert_eq!(srv.targets(), [WELL_KNOWN, "/keys", WELL_KNOWN]);
 }
 
 #[test]
 fn issuer_mismatch_is_rejected() {
-    let srv = serve(|base| {
+    let srv = StubServer::routes_at(|base| {
         vec![
             (
-                WELL_KNOWN.into(),
-                200,
-                discovery("https://accounts.google.com", &format!("{base}/keys")),
+                WELL_KNOWN,
+                Response::json(
+                    200,
+                    &discovery("https://accounts.google.com", &format!("{base}/keys")),
+                ),
             ),
-            ("/keys".into(), 200, JWKS.into()),
+            ("/keys", Response::json(200, JWKS)),
         ]
     });
-    match fetcher().fetch(&srv.base) {
+    match fetcher().fetch(srv.base()) {
         Err(Error::IssuerMismatch {
             expected, found, ..
         }) => {
-            assert_eq!(expected, srv.base);
+            assert_eq!(expected, srv.base());
             assert_eq!(found, "https://accounts.google.com");
         }
         other => panic!("expected mismatch, got {other:?}"),
     }
-    assert!(
-        !srv.paths
-            .lock()
-            .expect("lock")
-            .contains(&"/keys".to_owned())
-    );
+    assert!(!srv.targets().contains(&"/keys".to_owned()));
 }
 
 #[test]
 fn non_200_statuses_are_errors() {
-    let srv = serve(|base| {
-        vec![
-            (
-                WELL_KNOWN.into(),
-                200,
-                discovery(base, &format!("{base}/keys")),
-            ),
-            ("/keys".into(), 500, r#"{"error":"boom"}"#.into()),
-        ]
-    });
-    let err = fetcher().fetch(&srv.base).expect_err("500");
+    let srv =
+        StubServer::routes_at(|base| op_routes(base, Response::json(500, r#"{"error":"boom"}"#)));
+    let err = fetcher().fetch(srv.base()).expect_err("500");
     assert!(
         matches!(
             err,
@@ -170,8 +105,8 @@ fn non_200_statuses_are_errors() {
         "{err:?}"
     );
     // Discovery itself missing: 404.
-    let srv = serve(|_| vec![]);
-    let err = fetcher().fetch(&srv.base).expect_err("404");
+    let srv = StubServer::routes([]);
+    let err = fetcher().fetch(srv.base()).expect_err("404");
     assert!(
         matches!(
             err,
@@ -183,8 +118,13 @@ fn non_200_statuses_are_errors() {
 
 #[test]
 fn bad_discovery_documents_are_rejected() {
-    let srv = serve(|base| vec![(WELL_KNOWN.into(), 200, format!(r#"{{"issuer":"{base}"}}"#))]);
-    let err = fetcher().fetch(&srv.base).expect_err("no jwks_uri");
+    let srv = StubServer::routes_at(|base| {
+        vec![(
+            WELL_KNOWN,
+            Response::json(200, &format!(r#"{{"issuer":"{base}"}}"#)),
+        )]
+    });
+    let err = fetcher().fetch(srv.base()).expect_err("no jwks_uri");
     assert!(
         matches!(
             err,
@@ -196,8 +136,9 @@ fn bad_discovery_documents_are_rejected() {
         "{err:?}"
     );
 
-    let srv = serve(|_| vec![(WELL_KNOWN.into(), 200, r#"{"jwks_uri":"x"}"#.into())]);
-    let err = fetcher().fetch(&srv.base).expect_err("no issuer");
+    let srv =
+        StubServer::routes_at(|_| vec![(WELL_KNOWN, Response::json(200, r#"{"jwks_uri":"x"}"#))]);
+    let err = fetcher().fetch(srv.base()).expect_err("no issuer");
     assert!(
         matches!(
             err,
@@ -212,14 +153,15 @@ fn bad_discovery_documents_are_rejected() {
 
 #[test]
 fn jwks_uri_must_pass_check_url() {
-    let srv = serve(|base| {
+    let srv = StubServer::routes_at(|base| {
         vec![(
-            WELL_KNOWN.into(),
-            200,
-            discovery(base, "http://localhost.evil.example/keys"),
+            WELL_KNOWN,
+            Response::json(200, &discovery(base, "http://localhost.evil.example/keys")),
         )]
     });
-    let err = fetcher().fetch(&srv.base).expect_err("look-alike jwks_uri");
+    let err = fetcher()
+        .fetch(srv.base())
+        .expect_err("look-alike jwks_uri");
     assert!(
         matches!(
             err,
@@ -231,22 +173,13 @@ fn jwks_uri_must_pass_check_url() {
         "{err:?}"
     );
     // Refused before any request to it.
-    assert_eq!(*srv.paths.lock().expect("lock"), [WELL_KNOWN]);
+    assert_eq!(srv.targets(), [WELL_KNOWN]);
 }
 
 #[test]
 fn jwks_without_keys_is_rejected() {
-    let srv = serve(|base| {
-        vec![
-            (
-                WELL_KNOWN.into(),
-                200,
-                discovery(base, &format!("{base}/keys")),
-            ),
-            ("/keys".into(), 200, r#"{"kes":[]}"#.into()),
-        ]
-    });
-    let err = fetcher().fetch(&srv.base).expect_err("no keys");
+    let srv = StubServer::routes_at(|base| op_routes(base, Response::json(200, r#"{"kes":[]}"#)));
+    let err = fetcher().fetch(srv.base()).expect_err("no keys");
     assert!(matches!(err, Error::InvalidJwks { .. }), "{err:?}");
 }
 
@@ -263,16 +196,7 @@ fn non_loopback_http_issuer_is_refused_before_building_a_client() {
 
 #[test]
 fn warm_cache_builds_no_client_and_makes_no_request() {
-    let srv = serve(|base| {
-        vec![
-            (
-                WELL_KNOWN.into(),
-                200,
-                discovery(base, &format!("{base}/keys")),
-            ),
-            ("/keys".into(), 200, JWKS.into()),
-        ]
-    });
+    let srv = StubServer::routes_at(|base| op_routes(base, Response::json(200, JWKS)));
     let dir = tempfile::tempdir().expect("tempdir");
     let opts = CacheOptions {
         dir: Some(dir.path().to_path_buf()),
@@ -282,23 +206,19 @@ fn warm_cache_builds_no_client_and_makes_no_request() {
 
     let cold = fetcher();
     let out = JwksCache::new(opts.clone())
-        .get(&srv.base, Some("k1"), now, &cold)
+        .get(srv.base(), Some("k1"), now, &cold)
         .expect("cold");
     assert_eq!(out.source, Source::Fetched);
     assert!(cold.client_built());
-    assert_eq!(srv.paths.lock().expect("lock").len(), 2);
+    assert_eq!(srv.targets().len(), 2);
 
     // A new "process": fresh cache handle and fetcher.
     let warm = fetcher();
     let out = JwksCache::new(opts)
-        .get(&srv.base, Some("k1"), now + Duration::from_secs(60), &warm)
+        .get(srv.base(), Some("k1"), now + Duration::from_secs(60), &warm)
         .expect("warm");
     assert_eq!(out.source, Source::Cache);
     assert!(out.jwks.has_kid("k1"));
     assert!(!warm.client_built(), "warm path built an HTTP/TLS client");
-    assert_eq!(
-        srv.paths.lock().expect("lock").len(),
-        2,
-        "warm path hit the network"
-    );
+    assert_eq!(srv.targets().len(), 2, "warm path hit the network");
 }

@@ -2,21 +2,6 @@
 
 use opk_oidc::fuzzing::{fuzz_callback_request, fuzz_id_token, fuzz_provider};
 
-/// Small deterministic PRNG (xorshift64*) so failures are reproducible without extra crates.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 const VALID: &[u8] =
     b"GET /login-callback?code=abc%20d&state=xyz+1&error_description=%E2%9C%93 HTTP/1.1\r\n\
 Host: localhost:3000\r\nUser-Agent: test\r\nAccept: */*\r\n\r\n";
@@ -34,10 +19,9 @@ fn truncations_of_valid_request() {
 
 #[test]
 fn random_garbage() {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = opk_testkit::rng::seeded(0x9E37_79B9_7F4A_7C15);
     for _ in 0..20_000 {
-        let len = rng.below(300);
-        let data: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        let data = opk_testkit::rng::garbage(&mut rng, 300);
         fuzz_callback_request(&data);
         fuzz_id_token(&String::from_utf8_lossy(&data), "n");
         fuzz_provider(&String::from_utf8_lossy(&data));
@@ -46,13 +30,13 @@ fn random_garbage() {
 
 #[test]
 fn mutations_of_valid_request() {
-    let mut rng = Rng(42);
+    let mut rng = opk_testkit::rng::seeded(42);
     for _ in 0..20_000 {
         let mut data = VALID.to_vec();
-        for _ in 0..1 + rng.below(8) {
-            let pos = rng.below(data.len() + 1);
-            let b = INTERESTING[rng.below(INTERESTING.len())];
-            match rng.below(3) {
+        for _ in 0..1 + rng.usize(..8) {
+            let pos = rng.usize(..data.len() + 1);
+            let b = INTERESTING[rng.usize(..INTERESTING.len())];
+            match rng.usize(..3) {
                 0 if pos < data.len() => data[pos] = b,
                 1 if pos < data.len() => {
                     data.remove(pos);
@@ -81,11 +65,11 @@ fn oversized_inputs() {
 #[test]
 fn id_token_mutations() {
     let valid = "eyJhbGciOiJSUzI1NiJ9.eyJub25jZSI6Im4ifQ.c2ln";
-    let mut rng = Rng(7);
+    let mut rng = opk_testkit::rng::seeded(7);
     for _ in 0..10_000 {
         let mut s: Vec<char> = valid.chars().collect();
-        let pos = rng.below(s.len());
-        s[pos] = ['.', '=', '+', '/', 'A', '\u{e9}'][rng.below(6)];
+        let pos = rng.usize(..s.len());
+        s[pos] = ['.', '=', '+', '/', 'A', '\u{e9}'][rng.usize(..6)];
         fuzz_id_token(&s.into_iter().collect::<String>(), "n");
     }
 }

@@ -1,4 +1,4 @@
-//! End-to-end: a fake OP (std TcpListener threads on 127.0.0.1) and a fake browser drive
+//! End-to-end: a fake OP (opk-testkit's stub HTTP server on 127.0.0.1) and a fake browser drive
 //! `login_with_browser` through discovery, authorize, the loopback callback and the token exchange.
 //! HTTP to the OP goes through the real `opk_http::HttpClient`.
 
@@ -13,6 +13,7 @@ use std::time::Duration;
 use base64ct::{Base64UrlUnpadded, Encoding};
 use opk_jwks::JwksFetcher as _;
 use opk_oidc::{Error, LoginOptions, OidcHttp, ProviderSpec, Tokens, login_with_browser};
+use opk_testkit::{Request, Response, StubServer};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -78,21 +79,6 @@ struct Resp {
     status: u16,
     headers: HashMap<String, String>,
     body: String,
-}
-
-fn read_head_and_body(stream: &mut TcpStream) -> (String, Vec<u8>) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let end = loop {
-        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break p;
-        }
-        let n = stream.read(&mut chunk).expect("read");
-        assert!(n > 0, "connection closed before the head ended");
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8(buf[..end].to_vec()).expect("head utf8");
-    (head, buf[end + 4..].to_vec())
 }
 
 fn parse_headers(head: &str) -> HashMap<String, String> {
@@ -168,6 +154,7 @@ struct OpState {
 struct FakeOp {
     issuer: String,
     state: Arc<Mutex<OpState>>,
+    _server: StubServer,
 }
 
 fn jwt(claims: &Value) -> String {
@@ -179,24 +166,11 @@ fn jwt(claims: &Value) -> String {
     )
 }
 
-fn reply(s: &mut TcpStream, status: u16, extra: &str, body: &str) {
-    let _ = write!(
-        s,
-        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{body}",
-        body.len()
-    );
-}
-
 impl FakeOp {
     fn start(mode: Mode, client_id: &str, secret: Option<&str>) -> FakeOp {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind op");
-        let issuer = format!(
-            "http://127.0.0.1:{}",
-            listener.local_addr().expect("addr").port()
-        );
         let state = Arc::new(Mutex::new(OpState {
             mode,
-            issuer: issuer.clone(),
+            issuer: String::new(),
             client_id: client_id.to_owned(),
             secret: secret.map(str::to_owned),
             grants: HashMap::new(),
@@ -205,14 +179,15 @@ impl FakeOp {
             last_authorize: HashMap::new(),
         }));
         let st = Arc::clone(&state);
-        thread::spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(mut conn) = conn else { continue };
-                let st = Arc::clone(&st);
-                thread::spawn(move || serve_op(&mut conn, &st));
-            }
+        let server = StubServer::start_at(move |base| {
+            st.lock().expect("lock").issuer = base.to_owned();
+            move |req: &Request| serve_op(req, &st)
         });
-        FakeOp { issuer, state }
+        FakeOp {
+            issuer: server.base().to_owned(),
+            state,
+            _server: server,
+        }
     }
 
     fn provider(&self) -> ProviderSpec {
@@ -230,23 +205,9 @@ impl FakeOp {
     }
 }
 
-fn serve_op(conn: &mut TcpStream, st: &Mutex<OpState>) {
-    let (head, mut body) = read_head_and_body(conn);
-    let headers = parse_headers(&head);
-    let len: usize = headers
-        .get("content-length")
-        .map(|v| v.parse().expect("len"))
-        .unwrap_or(0);
-    while body.len() < len {
-        let mut chunk = [0u8; 4096];
-        let n = conn.read(&mut chunk).expect("read body");
-        assert!(n > 0);
-        body.extend_from_slice(&chunk[..n]);
-    }
-    let line = head.split("\r\n").next().expect("line").to_owned();
-    let mut parts = line.split(' ');
-    let (method, target) = (parts.next().expect("m"), parts.next().expect("t"));
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+fn serve_op(req: &Request, st: &Mutex<OpState>) -> Response {
+    let (method, path, query) = (req.method.as_str(), req.path(), req.query());
+    let body = &req.body;
     let mut st = st.lock().expect("lock");
     match (method, path) {
         ("GET", "/.well-known/openid-configuration") => {
@@ -263,12 +224,7 @@ fn serve_op(conn: &mut TcpStream, st: &Mutex<OpState>) {
                 "token_endpoint": format!("{}/token", st.issuer),
                 "jwks_uri": format!("{}/jwks", st.issuer),
             });
-            reply(
-                conn,
-                200,
-                "Content-Type: application/json\r\n",
-                &doc.to_string(),
-            );
+            Response::json(200, &doc.to_string())
         }
         ("GET", "/authorize") => {
             let p = parse_params(query);
@@ -280,8 +236,7 @@ fn serve_op(conn: &mut TcpStream, st: &Mutex<OpState>) {
                 && p.get("redirect_uri")
                     .is_some_and(|r| r.starts_with("http://localhost:"));
             if !ok {
-                reply(conn, 400, "", "bad authorize request");
-                return;
+                return Response::new(400).body("bad authorize request");
             }
             let redirect = &p["redirect_uri"];
             let state = pct_encode(&p["state"]);
@@ -303,35 +258,30 @@ fn serve_op(conn: &mut TcpStream, st: &Mutex<OpState>) {
                 );
                 format!("{redirect}?code={code}&state={state}")
             };
-            reply(conn, 302, &format!("Location: {location}\r\n"), "");
+            Response::redirect(&location)
         }
         ("POST", "/token") => {
             st.token_calls += 1;
-            let form = parse_params(std::str::from_utf8(&body).expect("form utf8"));
-            let err = |conn: &mut TcpStream, desc: &str| {
+            let form = parse_params(std::str::from_utf8(body).expect("form utf8"));
+            let err = |desc: &str| {
                 let b = json!({"error": "invalid_grant", "error_description": desc});
-                reply(
-                    conn,
-                    400,
-                    "Content-Type: application/json\r\n",
-                    &b.to_string(),
-                );
+                Response::json(400, &b.to_string())
             };
             // Codes are single use.
             let Some(grant) = form.get("code").and_then(|c| st.grants.remove(c)) else {
-                return err(conn, "unknown code");
+                return err("unknown code");
             };
             if form.get("grant_type").map(String::as_str) != Some("authorization_code")
                 || form.get("client_id") != Some(&st.client_id)
                 || form.get("redirect_uri") != Some(&grant.redirect_uri)
                 || form.get("client_secret") != st.secret.as_ref()
             {
-                return err(conn, "client or redirect_uri mismatch");
+                return err("client or redirect_uri mismatch");
             }
             let verifier = form.get("code_verifier").map(String::as_str).unwrap_or("");
             let computed = Base64UrlUnpadded::encode_string(&Sha256::digest(verifier.as_bytes()));
             if verifier.len() < 43 || computed != grant.challenge {
-                return err(conn, "PKCE verification failed");
+                return err("PKCE verification failed");
             }
             let nonce = if st.mode == Mode::WrongNonce {
                 "someone-elses-nonce".to_owned()
@@ -346,20 +296,10 @@ fn serve_op(conn: &mut TcpStream, st: &Mutex<OpState>) {
                 "id_token": id_token, "access_token": "at-1", "refresh_token": "rt-1",
                 "token_type": "Bearer", "expires_in": 3600,
             });
-            reply(
-                conn,
-                200,
-                "Content-Type: application/json\r\n",
-                &b.to_string(),
-            );
+            Response::json(200, &b.to_string())
         }
-        ("GET", "/jwks") => reply(
-            conn,
-            200,
-            "Content-Type: application/json\r\n",
-            r#"{"keys":[]}"#,
-        ),
-        _ => reply(conn, 404, "", "not found"),
+        ("GET", "/jwks") => Response::json(200, r#"{"keys":[]}"#),
+        _ => Response::new(404).body("not found"),
     }
 }
 

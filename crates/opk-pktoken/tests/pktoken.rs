@@ -439,22 +439,15 @@ fn garbage_never_panics() {
     for cut in 0..good.len() {
         opk_pktoken::fuzzing::fuzz_compact(&good.as_bytes()[..cut]);
     }
-    // A deterministic xorshift stream: random bytes, and random edits of a valid token.
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    // A seeded (reproducible) stream: random bytes, and random edits of a valid token.
+    let mut rng = opk_testkit::rng::seeded(0x9e37_79b9_7f4a_7c15);
     for _ in 0..2000 {
-        let len = (next() % 300) as usize;
-        let bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        let bytes = opk_testkit::rng::garbage(&mut rng, 300);
         opk_pktoken::fuzzing::fuzz_compact(&bytes);
         opk_pktoken::fuzzing::fuzz_jwks(&bytes);
         let mut edited = good.clone().into_bytes();
-        let at = (next() as usize) % edited.len();
-        edited[at] = b":.=A_-0"[(next() % 7) as usize];
+        let at = rng.usize(..edited.len());
+        edited[at] = b":.=A_-0"[rng.usize(..7)];
         opk_pktoken::fuzzing::fuzz_compact(&edited);
     }
 }

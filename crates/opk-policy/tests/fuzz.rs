@@ -2,21 +2,6 @@
 
 use opk_policy::fuzzing;
 
-/// xorshift64*: deterministic, so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 const SEEDS: &[&[u8]] = &[
     b"https://accounts.google.com client 24h\n",
     b"alice alice@example.com https://accounts.google.com\n",
@@ -31,32 +16,32 @@ const SEEDS: &[&[u8]] = &[
 const INTERESTING: &[u8] = b" \t\r\n#'\"\\$*?[]^-!:/@.\xEF\xBB\xBF\xff\xc3\xa9a0";
 
 fn inputs(seed: u64, count: usize) -> Vec<Vec<u8>> {
-    let mut rng = Rng(seed);
+    let mut rng = opk_testkit::rng::seeded(seed);
     let mut out = Vec::with_capacity(count);
     for i in 0..count {
         let mut data = if i % 2 == 0 {
-            SEEDS[rng.below(SEEDS.len())].to_vec()
+            SEEDS[rng.usize(..SEEDS.len())].to_vec()
         } else {
             Vec::new()
         };
-        let edits = rng.below(12);
+        let edits = rng.usize(..12);
         for _ in 0..edits {
-            let b = if rng.below(3) == 0 {
-                (rng.next() & 0xff) as u8
+            let b = if rng.usize(..3) == 0 {
+                rng.u8(..)
             } else {
-                INTERESTING[rng.below(INTERESTING.len())]
+                INTERESTING[rng.usize(..INTERESTING.len())]
             };
-            match rng.below(3) {
+            match rng.usize(..3) {
                 0 if !data.is_empty() => {
-                    let at = rng.below(data.len());
+                    let at = rng.usize(..data.len());
                     data[at] = b;
                 }
                 1 if !data.is_empty() => {
-                    let at = rng.below(data.len());
+                    let at = rng.usize(..data.len());
                     data.remove(at);
                 }
                 _ => {
-                    let at = rng.below(data.len() + 1);
+                    let at = rng.usize(..data.len() + 1);
                     data.insert(at, b);
                 }
             }
@@ -110,10 +95,9 @@ fn fuzz_check_principal() {
 
 #[test]
 fn fuzz_pure_random_bytes() {
-    let mut rng = Rng(7);
+    let mut rng = opk_testkit::rng::seeded(7);
     for _ in 0..2000 {
-        let len = rng.below(200);
-        let d: Vec<u8> = (0..len).map(|_| (rng.next() & 0xff) as u8).collect();
+        let d = opk_testkit::rng::garbage(&mut rng, 200);
         fuzzing::fuzz_parse_table(&d);
         fuzzing::fuzz_providers(&d);
         fuzzing::fuzz_auth_id(&d);

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Prng, b64_encode};
+use common::b64_encode;
 use opk_sshcert::fuzzing::{fuzz_from_line, fuzz_parse, fuzz_private_key};
 use opk_sshcert::{
     CERT_TYPE_ECDSA_P256, CertRequest, EphemeralKey, Error, KeyAlgorithm, MAX_CERT_B64_LEN,
@@ -62,16 +62,16 @@ fn every_blob_truncation_is_rejected() {
 
 #[test]
 fn mutated_blobs_never_verify() {
-    let mut rng = Prng(0x5eed_0001);
+    let mut rng = opk_testkit::rng::seeded(0x5eed_0001);
     for cert in samples() {
         let blob = cert.as_bytes();
         let mut accepted = 0;
         // Signature checks are slow in debug builds; 400 mutations per sample keep this ~4 s.
         for _ in 0..400 {
             let mut m = blob.to_vec();
-            for _ in 0..=rng.below(3) {
-                let i = rng.below(m.len());
-                m[i] ^= 1 << rng.below(8);
+            for _ in 0..=rng.usize(..3) {
+                let i = rng.usize(..m.len());
+                m[i] ^= 1 << rng.usize(..8);
             }
             fuzz_parse(&m);
             if let Ok(c) = OpkCert::parse(cert.cert_type(), &b64_encode(&m)) {
@@ -90,10 +90,9 @@ fn mutated_blobs_never_verify() {
 
 #[test]
 fn random_garbage_is_rejected() {
-    let mut rng = Prng(0xdead_beef_cafe_f00d);
+    let mut rng = opk_testkit::rng::seeded(0xdead_beef_cafe_f00d);
     for _ in 0..3000 {
-        let len = rng.below(700);
-        let data = rng.bytes(len);
+        let data = opk_testkit::rng::garbage(&mut rng, 700);
         fuzz_parse(&data);
         fuzz_from_line(&data);
         fuzz_private_key(&data);
@@ -103,8 +102,7 @@ fn random_garbage_is_rejected() {
     for _ in 0..3000 {
         let mut data = (CERT_TYPE_ECDSA_P256.len() as u32).to_be_bytes().to_vec();
         data.extend_from_slice(CERT_TYPE_ECDSA_P256.as_bytes());
-        let len = rng.below(400);
-        data.extend(rng.bytes(len));
+        data.extend(opk_testkit::rng::garbage(&mut rng, 400));
         fuzz_parse(&data);
         assert!(OpkCert::parse(CERT_TYPE_ECDSA_P256, &b64_encode(&data)).is_err());
     }
@@ -112,7 +110,7 @@ fn random_garbage_is_rejected() {
 
 #[test]
 fn mutated_private_keys_never_panic() {
-    let mut rng = Prng(42);
+    let mut rng = opk_testkit::rng::seeded(42);
     for alg in [KeyAlgorithm::EcdsaP256, KeyAlgorithm::Ed25519] {
         let pem = EphemeralKey::generate(alg)
             .unwrap()
@@ -126,9 +124,9 @@ fn mutated_private_keys_never_panic() {
         let body_end = pem.rfind("-----END").unwrap() - 1;
         for _ in 0..1500 {
             let mut m = pem.as_bytes().to_vec();
-            let i = body_start + rng.below(body_end - body_start);
+            let i = body_start + rng.usize(..body_end - body_start);
             if m[i] != b'\n' {
-                m[i] = b64_chars[rng.below(64)];
+                m[i] = b64_chars[rng.usize(..64)];
             }
             fuzz_private_key(&m);
         }

@@ -1,8 +1,10 @@
-//! A throwaway certificate authority for https peers (the OP, opk-http's tests), made with the
-//! real `openssl` command.
+//! A throwaway certificate authority for https peers (the test OP, openssl s_server), made with
+//! the real `openssl` command.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use crate::run_ok;
 
 /// A test CA and a localhost server certificate made with `openssl`.
 pub struct TestCa {
@@ -18,16 +20,7 @@ impl TestCa {
     /// Generates one in `dir`.
     pub fn generate(dir: &Path) -> Self {
         let run = |args: &[&str]| {
-            let out = Command::new("openssl")
-                .args(args)
-                .current_dir(dir)
-                .output()
-                .expect("openssl");
-            assert!(
-                out.status.success(),
-                "openssl {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            run_ok(Command::new("openssl").args(args).current_dir(dir));
         };
         run(&[
             "req",
