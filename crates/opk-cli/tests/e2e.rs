@@ -5,7 +5,7 @@ use base64ct::{Base64UrlUnpadded, Encoding as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use opk_e2e::{Op, TestCa, TestDir, VerifyHost, current_user, install_opk, ssh_keygen_list};
+use opk_e2e::{Op, TestDir, VerifyHost, current_user, install_opk, ssh_keygen_list};
 use opk_sshcert::{CertRequest, EphemeralKey, KeyAlgorithm, OpkCert};
 
 mod common;
@@ -16,10 +16,7 @@ use common::*;
 /// refused: each denial is a named helper below, on its own host where it needs another policy.
 #[test]
 fn rs256_login_ssh_in_and_every_denial() {
-    let mut op = Op::start(None);
-    let dir = TestDir::new(TMP);
-    let home = dir.join("home");
-    let user = current_user();
+    let (mut op, dir, home, user) = World::start().into_parts();
     let run = login(&op, &home, "opk-rs256", &[], &[]);
     assert!(
         run.stdout.contains("Keys generated for identity"),
@@ -68,18 +65,15 @@ fn assert_written_as_opkssh_writes(key: &Path, cert_path: &Path) {
         "{cert_text:?}"
     );
     let listing = ssh_keygen_list(cert_path);
-    for needle in [
+    let key_id = format!("Key ID: \"{USER_EMAIL}\"");
+    let needles = [
         "ecdsa-sha2-nistp256-cert-v01@openssh.com user certificate",
-        &format!("Key ID: \"{USER_EMAIL}\""),
+        &key_id,
         "opkssh-wildcard",
         "Valid: forever",
         "openpubkey-pkt",
-        "permit-X11-forwarding",
-        "permit-agent-forwarding",
-        "permit-port-forwarding",
-        "permit-pty",
-        "permit-user-rc",
-    ] {
+    ];
+    for needle in needles.into_iter().chain(PERMISSIONS) {
         assert!(
             listing.contains(needle),
             "ssh-keygen -L lacks {needle:?}:\n{listing}"
@@ -214,10 +208,7 @@ fn denied_with_a_cold_jwks_cache_while_the_op_is_down(dir: &TestDir, op: &Op, ke
 
 #[test]
 fn es256_op_ed25519_key_explicit_path_and_print_key() {
-    let op = Op::start(None);
-    let dir = TestDir::new(TMP);
-    let home = dir.join("home");
-    let user = current_user();
+    let (op, dir, home, user) = World::start().into_parts();
     let key = dir.join("keys/opk_ed25519");
     login(
         &op,
@@ -252,10 +243,7 @@ fn es256_op_ed25519_key_explicit_path_and_print_key() {
 #[test]
 fn expired_under_oidc_policy_is_denied() {
     // Client opk-short gets ID tokens that live 5 s; the `oidc` policy follows `exp`.
-    let op = Op::start(None);
-    let dir = TestDir::new(TMP);
-    let home = dir.join("home");
-    let user = current_user();
+    let (op, dir, home, user) = World::start().into_parts();
     login(&op, &home, "opk-short", &[], &[]);
     let key = home.join(".ssh/id_ecdsa");
     let auth = policy(&user, USER_EMAIL, &op.issuer);
@@ -295,13 +283,14 @@ fn expired_under_oidc_policy_is_denied() {
 
 #[test]
 fn https_op_trusted_through_ssl_cert_file() {
-    let dir = TestDir::new(TMP);
-    let ca = TestCa::generate(dir.path());
-    let op = Op::start(Some((&ca.server_cert, &ca.server_key)));
-    assert!(op.issuer.starts_with("https://"), "{}", op.issuer);
-    let home = dir.join("home");
-    let user = current_user();
-    let ca_file = ca.ca_cert.display().to_string();
+    let World {
+        op,
+        dir,
+        home,
+        user,
+        ca_file,
+    } = World::https();
+    let ca_file = ca_file.expect("https world has a CA");
     // Without the CA, login cannot even discover the OP.
     {
         let out = login_without_browser(&op, &home, 5);
@@ -348,9 +337,7 @@ fn https_op_trusted_through_ssl_cert_file() {
 /// or if anything in ~/.ssh is touched before the login has a token.
 #[test]
 fn login_timeout_keeps_the_previous_key_pair() {
-    let op = Op::start(None);
-    let dir = TestDir::new(TMP);
-    let home = dir.join("home");
+    let (op, dir, home, _) = World::start().into_parts();
     let key = dir.write("home/.ssh/id_ecdsa", "OLD KEY", 0o600);
     let cert = dir.write(
         "home/.ssh/id_ecdsa-cert.pub",
@@ -383,9 +370,7 @@ fn login_timeout_keeps_the_previous_key_pair() {
 /// temporary files are left behind.
 #[test]
 fn key_pair_write_failure_keeps_the_old_pair() {
-    let op = Op::start(None);
-    let dir = TestDir::new(TMP);
-    let home = dir.join("home");
+    let (op, dir, home, _) = World::start().into_parts();
     let key = dir.write("keys/key", "OLD KEY", 0o600);
     let cert_dir = dir.join("keys/key-cert.pub");
     std::fs::create_dir(&cert_dir).expect("mkdir");
@@ -428,10 +413,7 @@ fn key_pair_write_failure_keeps_the_old_pair() {
 #[test]
 fn home_policy_through_sshd() {
     use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
-    let op = Op::start(None);
-    let dir = TestDir::new(TMP);
-    let home = dir.join("home");
-    let user = current_user();
+    let (op, dir, home, user) = World::start().into_parts();
     login(&op, &home, "opk-rs256", &[], &[]);
     let key = home.join(".ssh/id_ecdsa");
 
@@ -514,10 +496,7 @@ fn age_jwks_cache(cache_dir: &Path, age_secs: u64) {
 /// silently, or if an arbitrarily old copy is trusted (second ssh allowed).
 #[test]
 fn stale_jwks_cache_while_the_op_is_down() {
-    let mut op = Op::start(None);
-    let dir = TestDir::new(TMP);
-    let home = dir.join("home");
-    let user = current_user();
+    let (mut op, dir, home, user) = World::start().into_parts();
     login(&op, &home, "opk-rs256", &[], &[]);
     let key = home.join(".ssh/id_ecdsa");
     let host = Host::allowing_alice(&dir, "host", &op, "opk-rs256");
@@ -570,12 +549,11 @@ fn verify_fails_closed_on_garbage() {
             "ecdsa-sha2-nistp256-cert-v01@openssh.com".into(),
         ));
     }
-    let mut x: u32 = 12345;
+    let mut rng = opk_testkit::rng::seeded(12345);
     for _ in 0..15 {
-        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
         let mut bytes = good.clone().into_bytes();
-        let at = (x as usize >> 4) % bytes.len();
-        bytes[at] = b"AZaz09+/=!\n"[(x % 11) as usize];
+        let at = rng.usize(..bytes.len());
+        bytes[at] = b"AZaz09+/=!\n"[rng.usize(..11)];
         inputs.push((
             String::from_utf8(bytes).expect("ascii"),
             "ecdsa-sha2-nistp256-cert-v01@openssh.com".into(),
@@ -686,10 +664,7 @@ fn add_writes_opkssh_rows() {
 fn concurrent_verifies_share_one_jwks_fetch() {
     // Eight `opk verify` processes at once on a cold cache: the lock file lets one fetch the
     // JWKS from the real OP while the others wait and then read its copy.
-    let op = Op::start(None);
-    let dir = TestDir::new(TMP);
-    let home = dir.join("home");
-    let user = current_user();
+    let (op, dir, home, user) = World::start().into_parts();
     login(&op, &home, "opk-es256", &[], &[]);
     let cert = read_cert(&home.join(".ssh/id_ecdsa-cert.pub"));
     let host = Host::allowing_alice(&dir, "host", &op, "opk-es256");

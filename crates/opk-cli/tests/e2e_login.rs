@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use opk_e2e::{Op, TestDir, current_user, ssh_keygen_list};
+use opk_e2e::{run_ok, ssh_keygen_list};
 use opk_sshcert::OpkCert;
 
 mod common;
@@ -18,10 +18,7 @@ use common::*;
 /// principal-less cert changes.
 #[test]
 fn principals_flag_reaches_the_cert_verify_and_sshd() {
-    let op = Op::start(None);
-    let dir = TestDir::new(TMP);
-    let user = current_user();
-    let home = dir.join("home");
+    let (op, dir, home, user) = World::start().into_parts();
     let listed = format!("{user},deploy");
     login(&op, &home, "opk-rs256", &["--principals", &listed], &[]);
     let key = home.join(".ssh/id_ecdsa");
@@ -119,10 +116,7 @@ fn principals_flag_reaches_the_cert_verify_and_sshd() {
 /// ES256/opk-es256).
 #[test]
 fn opkssh_providers_alias_and_default() {
-    let op = Op::start(None);
-    let dir = TestDir::new(TMP);
-    let user = current_user();
-    let home = dir.join("home");
+    let (op, dir, home, user) = World::start().into_parts();
     let list = format!("a,{iss},opk-es256;b,{iss},opk-rs256", iss = op.issuer);
     let cert_path = home.join(".ssh/id_ecdsa-cert.pub");
 
@@ -157,10 +151,7 @@ fn opkssh_providers_alias_and_default() {
 /// the printed key and cert do not belong together or are not in a form OpenSSH loads.
 #[test]
 fn print_key_output_is_a_working_pair() {
-    let op = Op::start(None);
-    let dir = TestDir::new(TMP);
-    let user = current_user();
-    let home = dir.join("home");
+    let (op, dir, home, user) = World::start().into_parts();
     let run = login(&op, &home, "opk-rs256", &["--print-key"], &[]);
     assert!(!home.join(".ssh").exists(), "--print-key wrote to ~/.ssh");
     let (cert_line, pem) = run.stdout.split_once('\n').expect("two parts");
@@ -174,17 +165,7 @@ fn print_key_output_is_a_working_pair() {
     );
     let key = dir.write("printed/key", pem, 0o600);
     dir.write("printed/key-cert.pub", &format!("{cert_line}\n"), 0o600);
-    let derived = Command::new("ssh-keygen")
-        .arg("-y")
-        .arg("-f")
-        .arg(&key)
-        .output()
-        .expect("ssh-keygen -y");
-    assert!(
-        derived.status.success(),
-        "ssh-keygen -y: {}",
-        String::from_utf8_lossy(&derived.stderr)
-    );
+    let derived = run_ok(Command::new("ssh-keygen").arg("-y").arg("-f").arg(&key));
     let derived = String::from_utf8_lossy(&derived.stdout);
     let derived: Vec<&str> = derived.split_whitespace().take(2).collect();
     assert_eq!(
@@ -201,10 +182,7 @@ fn print_key_output_is_a_working_pair() {
 /// elsewhere (e.g. `id_ecdsa`), is not Ed25519, or does not work with ssh.
 #[test]
 fn ed25519_default_key_name() {
-    let op = Op::start(None);
-    let dir = TestDir::new(TMP);
-    let user = current_user();
-    let home = dir.join("home");
+    let (op, dir, home, user) = World::start().into_parts();
     let run = login(&op, &home, "opk-rs256", &["-t", "ed25519"], &[]);
     let key = home.join(".ssh/id_ed25519");
     let cert_path = home.join(".ssh/id_ed25519-cert.pub");
@@ -236,10 +214,7 @@ fn ed25519_default_key_name() {
 /// if the `_sk` pair does not work with ssh.
 #[test]
 fn users_own_id_ecdsa_is_kept_and_the_sk_slot_is_reused() {
-    let op = Op::start(None);
-    let dir = TestDir::new(TMP);
-    let user = current_user();
-    let home = dir.join("home");
+    let (op, dir, home, user) = World::start().into_parts();
     let own = dir.write("home/.ssh/id_ecdsa", "MY OWN KEY", 0o600);
     dir.write("home/.ssh/id_ecdsa.pub", "MY OWN PUBLIC KEY", 0o644);
     let key = home.join(".ssh/id_ecdsa_sk");
@@ -306,10 +281,7 @@ fn opkssh_identity_name(iss: &str, aud: &str) -> String {
 /// IdentityFile line, or with a comment opkssh would not write.
 #[test]
 fn opkssh_identity_directory() {
-    let op = Op::start(None);
-    let dir = TestDir::new(TMP);
-    let user = current_user();
-    let home = dir.join("home");
+    let (op, dir, home, user) = World::start().into_parts();
     dir.write(
         "home/.ssh/config",
         "Include ~/.ssh/opkssh/config\n\nHost *\n",
@@ -374,9 +346,7 @@ fn opkssh_identity_directory() {
 /// opk hangs until its timeout, reports success, hides the OP's error code, or writes files.
 #[test]
 fn op_denial_fails_cleanly_and_writes_nothing() {
-    let op = Op::start(None);
-    let dir = TestDir::new(TMP);
-    let home = dir.join("home");
+    let (op, dir, home, _) = World::start().into_parts();
     let started = std::time::Instant::now();
     let run = browser_login(&home)
         .args([

@@ -9,9 +9,7 @@ use base64ct::{Base64UrlUnpadded, Encoding as _};
 use std::path::Path;
 use std::process::{Command, Output};
 
-use opk_e2e::{
-    BrowserLogin, LoginRun, Op, OpksshHost, TestCa, TestDir, VerifyHost, current_user, opkssh_bin,
-};
+use opk_e2e::{BrowserLogin, LoginRun, OpksshHost, VerifyHost, current_user, opkssh_bin};
 use opk_pktoken::PkToken;
 use opk_sshcert::OpkCert;
 
@@ -19,32 +17,14 @@ mod common;
 
 use common::*;
 
-/// One test's world: a test CA, an https OP, a temp dir.
-struct World {
-    dir: TestDir,
-    ca_file: String,
-    op: Op,
+/// The world of an interop test: [`World::https`], since opkssh only accepts https issuers.
+/// Fails first, with the install hint, when opkssh is missing.
+fn world() -> World {
+    assert!(opkssh_bin().is_file());
+    World::https()
 }
 
 impl World {
-    fn start() -> Self {
-        let opkssh = opkssh_bin(); // fail first, with the hint, when opkssh is missing
-        assert!(opkssh.is_file());
-        let dir = TestDir::new(TMP);
-        let ca = TestCa::generate(dir.path());
-        let op = Op::start(Some((&ca.server_cert, &ca.server_key)));
-        assert!(op.issuer.starts_with("https://"), "{}", op.issuer);
-        Self {
-            ca_file: ca.ca_cert.display().to_string(),
-            dir,
-            op,
-        }
-    }
-
-    fn env(&self) -> [(&str, &str); 1] {
-        [("SSL_CERT_FILE", self.ca_file.as_str())]
-    }
-
     fn providers(&self, client: &str) -> String {
         format!("{} {client} 24h\n", self.op.issuer)
     }
@@ -173,7 +153,7 @@ fn pkt_shape(compact: &str) -> String {
 #[test]
 fn opk_login_then_opkssh_verify_accepts_and_prints_the_same_line() {
     let etc_opk_existed = Path::new("/etc/opk").exists();
-    let w = World::start();
+    let w = world();
     let opkssh = opkssh_bin();
     let user = current_user();
     let home = w.dir.join("home");
@@ -241,7 +221,7 @@ fn opk_login_then_opkssh_verify_accepts_and_prints_the_same_line() {
 
 #[test]
 fn opkssh_login_then_opk_verify_accepts_through_sshd() {
-    let w = World::start();
+    let w = world();
     let opkssh = opkssh_bin();
     let user = current_user();
     let home = w.dir.join("home-opkssh");
@@ -300,7 +280,7 @@ fn opkssh_login_then_opk_verify_accepts_through_sshd() {
 
     // And through a real sshd with opk verify as AuthorizedKeysCommand, using opkssh's key files
     // with the stock ssh client.
-    let sshd = host.start_sshd(&[("SSL_CERT_FILE", &w.ca_file)]);
+    let sshd = host.start_sshd(&w.env());
     assert_ssh_ok(
         &sshd.ssh(&key, &user, "echo opkssh-cert-ok"),
         "opkssh-cert-ok",
@@ -339,7 +319,7 @@ fn json_after(text: &str, title: &str) -> serde_json::Value {
 
 #[test]
 fn opk_pk_token_round_trips_through_opkssh_inspect() {
-    let w = World::start();
+    let w = world();
     let opkssh = opkssh_bin();
     let user = current_user();
     let home = w.dir.join("home");
@@ -420,7 +400,7 @@ fn opk_pk_token_round_trips_through_opkssh_inspect() {
 /// certificate for OpenSSH, opk or opkssh, or if the two verifiers disagree.
 #[test]
 fn send_access_token_is_accepted_by_sshd_opk_and_opkssh() {
-    let w = World::start();
+    let w = world();
     let opkssh = opkssh_bin();
     let user = current_user();
     let home = w.dir.join("home");
@@ -437,19 +417,11 @@ fn send_access_token_is_accepted_by_sshd_opk_and_opkssh() {
         .lines()
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    assert_eq!(
-        names,
-        [
-            "openpubkey-act",
-            "openpubkey-pkt",
-            "permit-X11-forwarding",
-            "permit-agent-forwarding",
-            "permit-port-forwarding",
-            "permit-pty",
-            "permit-user-rc"
-        ],
-        "{listing}"
-    );
+    let expected: Vec<&str> = ["openpubkey-act", "openpubkey-pkt"]
+        .into_iter()
+        .chain(PERMISSIONS)
+        .collect();
+    assert_eq!(names, expected, "{listing}");
     let cert = read_cert(&cert_path);
     let act = cert.access_token().expect("openpubkey-act");
     assert!(act.len() > 10, "{act:?}");
@@ -457,7 +429,7 @@ fn send_access_token_is_accepted_by_sshd_opk_and_opkssh() {
     let providers = w.providers("opk-rs256");
     let allow = w.auth_id(&user, USER_EMAIL);
     let host = VerifyHost::new(&w.dir, "opk-host", Path::new(OPK), &providers, &allow);
-    let sshd = host.start_sshd(&[("SSL_CERT_FILE", &w.ca_file)]);
+    let sshd = host.start_sshd(&w.env());
     assert_ssh_ok(&sshd.ssh(&key, &user, "echo act-ok"), "act-ok");
     assert!(
         host.log_text().contains(&format!("allowed {USER_EMAIL}")),
@@ -488,7 +460,7 @@ fn send_access_token_is_accepted_by_sshd_opk_and_opkssh() {
 /// login would then add a second key and a second IdentityFile line).
 #[test]
 fn opkssh_identity_directory_names_match_opkssh() {
-    let w = World::start();
+    let w = world();
     let opkssh = opkssh_bin();
     let home = w.dir.join("home");
     let configure = Command::new(&opkssh)

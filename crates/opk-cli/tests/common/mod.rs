@@ -6,12 +6,72 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use opk_e2e::{BrowserLogin, LoginRun, Op, Sshd, TestDir, VerifyHost, current_user};
+use opk_e2e::{BrowserLogin, LoginRun, Op, Sshd, TestCa, TestDir, VerifyHost, current_user};
 use opk_sshcert::{EphemeralKey, OpkCert};
 
 pub(crate) const OPK: &str = env!("CARGO_BIN_EXE_opk");
 pub(crate) const TMP: &str = env!("CARGO_TARGET_TMPDIR");
 pub(crate) const USER_EMAIL: &str = "alice@example.com";
+/// The permissions every opkssh certificate carries, in wire order (upper-case X sorts first).
+pub(crate) const PERMISSIONS: [&str; 5] = [
+    "permit-X11-forwarding",
+    "permit-agent-forwarding",
+    "permit-port-forwarding",
+    "permit-pty",
+    "permit-user-rc",
+];
+
+/// One test's world: a per-test directory, a running test OP, a HOME for the client inside the
+/// directory, and the current user (sshd's target account and the policy's principal).
+pub(crate) struct World {
+    pub(crate) op: Op,
+    pub(crate) dir: TestDir,
+    pub(crate) home: PathBuf,
+    pub(crate) user: String,
+    /// The test CA's certificate when the OP serves https.
+    pub(crate) ca_file: Option<String>,
+}
+
+impl World {
+    /// An OP on http://localhost.
+    pub(crate) fn start() -> Self {
+        let op = Op::start(None);
+        Self::with(op, TestDir::new(TMP), None)
+    }
+
+    /// A test CA and an OP on https://localhost with its certificate; [`World::env`] points
+    /// SSL_CERT_FILE at the CA.
+    pub(crate) fn https() -> Self {
+        let dir = TestDir::new(TMP);
+        let ca = TestCa::generate(dir.path());
+        let op = Op::start(Some((&ca.server_cert, &ca.server_key)));
+        assert!(op.issuer.starts_with("https://"), "{}", op.issuer);
+        Self::with(op, dir, Some(ca.ca_cert.display().to_string()))
+    }
+
+    fn with(op: Op, dir: TestDir, ca_file: Option<String>) -> Self {
+        Self {
+            home: dir.join("home"),
+            user: current_user(),
+            op,
+            dir,
+            ca_file,
+        }
+    }
+
+    /// `(op, dir, home, user)`, for tests that need nothing else.
+    pub(crate) fn into_parts(self) -> (Op, TestDir, PathBuf, String) {
+        (self.op, self.dir, self.home, self.user)
+    }
+
+    /// The environment a client or verifier needs to trust the OP: SSL_CERT_FILE for https.
+    pub(crate) fn env(&self) -> Vec<(&str, &str)> {
+        self.ca_file
+            .iter()
+            .map(|ca| ("SSL_CERT_FILE", ca.as_str()))
+            .collect()
+    }
+}
 
 /// A host: opk's files (see `VerifyHost`) and sshd running with `opk verify`.
 pub(crate) struct Host {
