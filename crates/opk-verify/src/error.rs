@@ -1,4 +1,5 @@
-//! Why `opk verify` denied a key. Every variant is a one-line reason for stderr and the log.
+//! Why `opk verify` denied a key. Every variant is a one-line reason for stderr and the log: its
+//! `Display` says the cause, so no variant also exposes it as `source` (it would be said twice).
 
 use std::path::PathBuf;
 
@@ -8,7 +9,7 @@ use std::path::PathBuf;
 pub enum Error {
     /// `%k`/`%t` is not an opk certificate (sshd also calls us for plain keys: routine).
     #[error("offered key is not an opk certificate: {0}")]
-    Cert(#[from] opk_sshcert::Error),
+    Cert(opk_sshcert::Error),
     /// Not a user certificate.
     #[error("certificate is not a user certificate")]
     NotUserCert,
@@ -20,12 +21,12 @@ pub enum Error {
     #[error("certificate has no openpubkey-pkt extension")]
     NoPkToken,
     /// A server file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Read {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A server file is writable by others or not a regular file.
     #[error("refusing {path}: {why}; fix with: chown root {path} && chmod 640 {path}")]
@@ -54,16 +55,16 @@ pub enum Error {
         max: u64,
     },
     /// The providers or policy file is invalid.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Policy {
         /// The file.
         path: PathBuf,
         /// The problem.
-        source: opk_policy::Error,
+        error: opk_policy::Error,
     },
     /// The PK Token is malformed or fails verification.
     #[error("PK Token rejected: {0}")]
-    PkToken(#[from] opk_pktoken::Error),
+    PkToken(opk_pktoken::Error),
     /// The token's issuer is not in the providers file.
     #[error("unrecognized issuer {issuer:?}; issuers in {path}: {known}")]
     UnknownIssuer {
@@ -79,7 +80,7 @@ pub enum Error {
     IssuerScheme(String),
     /// The JWKS could not be had.
     #[error("cannot get the OP's signing keys: {0}")]
-    Jwks(#[from] opk_jwks::Error),
+    Jwks(opk_jwks::Error),
     /// The certified key is not the key the PK Token commits to.
     #[error("certificate key does not match the PK Token's user key (upk)")]
     KeyBinding,
@@ -99,4 +100,23 @@ pub enum Error {
     /// A certificate principal could inject sshd options (hazard H-1).
     #[error("certificate principal {0:?} is not allowed (letters, digits, . _ + @ -; at most 128)")]
     BadPrincipal(String),
+}
+
+// Written out rather than `#[from]`, which would also make the cause the `source`.
+impl From<opk_sshcert::Error> for Error {
+    fn from(e: opk_sshcert::Error) -> Self {
+        Error::Cert(e)
+    }
+}
+
+impl From<opk_pktoken::Error> for Error {
+    fn from(e: opk_pktoken::Error) -> Self {
+        Error::PkToken(e)
+    }
+}
+
+impl From<opk_jwks::Error> for Error {
+    fn from(e: opk_jwks::Error) -> Self {
+        Error::Jwks(e)
+    }
 }

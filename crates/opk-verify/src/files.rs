@@ -26,7 +26,7 @@ pub(crate) enum Owner {
 pub(crate) fn read_checked(path: &Path, owner: Owner) -> Result<Vec<u8>, Error> {
     let read_err = |source| Error::Read {
         path: path.to_owned(),
-        source,
+        error: source,
     };
     let mut opts = OpenOptions::new();
     opts.read(true);

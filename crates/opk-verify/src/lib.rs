@@ -99,7 +99,7 @@ pub fn verify(
     let providers =
         opk_policy::Providers::parse(&providers_text).map_err(|source| Error::Policy {
             path: paths.providers.clone(),
-            source,
+            error: source,
         })?;
     for problem in providers.problems() {
         log.line(&format!(
@@ -222,7 +222,7 @@ fn load_policy(
                         Ok(auth_id) => rows.extend(auth_id.for_home_of(principal).into_rows()),
                         Err(e) => log.line(&format!("home policy skipped: {e}")),
                     },
-                    Err(Error::Read { source, .. })
+                    Err(Error::Read { error: source, .. })
                         if source.kind() == std::io::ErrorKind::NotFound => {}
                     Err(e) => log.line(&format!("home policy skipped: {e}")),
                 }
@@ -241,7 +241,7 @@ fn load_policy(
 fn read_auth_id(path: &Path, text: &[u8], log: &mut Log) -> Result<opk_policy::AuthId, Error> {
     let auth_id = opk_policy::AuthId::parse(text).map_err(|source| Error::Policy {
         path: path.to_owned(),
-        source,
+        error: source,
     })?;
     for problem in auth_id.problems() {
         log.line(&format!("config problem in {}: {problem}", path.display()));

@@ -14,7 +14,7 @@ const DENY_KEYS: [&str; 2] = ["deny_emails", "deny_users"];
 pub(crate) fn check(path: &Path) -> Result<(), Error> {
     let text = match crate::files::read_checked(path, crate::files::Owner::System) {
         Ok(t) => t,
-        Err(Error::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+        Err(Error::Read { error: source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
             return Ok(());
         }
         Err(e) => return Err(e),

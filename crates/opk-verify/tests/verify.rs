@@ -191,7 +191,7 @@ fn unsafe_files_and_config_fail_closed() {
     assert!(matches!(
         host.run_logged(&op, "alice", &cert),
         Err(Error::Policy {
-            source: opk_policy::Error::DuplicateIssuer { .. },
+            error: opk_policy::Error::DuplicateIssuer { .. },
             ..
         })
     ));
