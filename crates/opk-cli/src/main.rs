@@ -47,17 +47,14 @@ fn main() -> ExitCode {
     }
 }
 
-/// The error and its causes on one line. Library errors often carry their cause's text in their
-/// own message as well as in `source()`; a cause already said is not repeated.
+/// The error and its causes on one line, joined by ": ". Library errors say each cause once
+/// (in their message or as `source()`, never both), so the chain is printed as it is.
 pub(crate) fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
     let mut line = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {
-        let text = c.to_string();
-        if !line.contains(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
+        line.push_str(": ");
+        line.push_str(&c.to_string());
         cause = c.source();
     }
     line.replace('\n', " ")
@@ -65,24 +62,65 @@ pub(crate) fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::error::Error as _;
+
     use super::one_line;
 
-    #[derive(Debug, thiserror::Error)]
-    #[error("request failed: {0}; check the network")]
-    struct Repeats(#[source] std::io::Error);
+    /// Fails if some error in `e`'s chain repeats the text of its cause.
+    fn assert_said_once(e: &(dyn std::error::Error + 'static)) {
+        let mut parent = e.to_string();
+        let mut cause = e.source();
+        while let Some(c) = cause {
+            let text = c.to_string();
+            assert!(
+                !parent.contains(&text),
+                "{parent:?} repeats its cause {text:?}"
+            );
+            parent = text;
+            cause = c.source();
+        }
+    }
 
     #[test]
-    fn causes_are_said_once_on_one_line() {
-        let io = || std::io::Error::other("connection refused");
-        let e = anyhow::Error::new(Repeats(io())).context("--provider");
+    fn the_chain_is_joined_on_one_line() {
+        let io = std::io::Error::other("connection refused");
+        let e = anyhow::Error::new(io).context("Failed to add to policy\nfor alice");
         assert_eq!(
             one_line(e.as_ref()),
-            "--provider: request failed: connection refused; check the network"
+            "Failed to add to policy for alice: connection refused"
         );
-        let e = anyhow::Error::new(io()).context("Failed to add to policy");
-        assert_eq!(
-            one_line(e.as_ref()),
-            "Failed to add to policy: connection refused"
-        );
+    }
+
+    /// One real error per library wrapper that `opk` prints: none may say a cause twice now
+    /// that `one_line` prints every cause.
+    #[test]
+    fn library_errors_say_each_cause_once() {
+        let plain_key = "AAAAC3NzaC1lZDI1NTE5AAAAIBxCN4w2PPkQMjeOb4p1D1I3aKh1lqL4fqz1Ib8cKjKT";
+        let cert = opk_sshcert::OpkCert::parse("ssh-ed25519", plain_key).expect_err("plain key");
+        assert_said_once(&opk_verify::Error::from(cert));
+        let url = opk_http::check_url("http://example.com/").expect_err("plain http");
+        assert_said_once(&opk_verify::Error::from(opk_jwks::Error::from(url)));
+        let pkt = opk_pktoken::PkToken::from_compact("x.y").expect_err("not a PK Token");
+        assert_said_once(&opk_verify::Error::from(pkt));
+        let choice = opk_login::ProviderChoice {
+            provider: Some("http://example.com,client"),
+            ..Default::default()
+        };
+        let provider = opk_login::resolve_provider(&choice).expect_err("plain http");
+        assert!(provider.source().is_some());
+        assert_said_once(&provider);
+        let dir = tempfile::tempdir().expect("tmp");
+        let add = opk_admin::add(
+            &opk_admin::AdminPaths::default(),
+            &opk_admin::AddRequest {
+                principal: "guest,root",
+                identity: "x@example.com",
+                issuer: "google",
+                auth_id_file: Some(&dir.path().join("auth_id")),
+            },
+        )
+        .expect_err("H-1");
+        assert!(add.source().is_some());
+        assert_said_once(&add);
     }
 }
