@@ -41,6 +41,7 @@ fn rs256_login_ssh_in_and_every_denial() {
         host.sshd_log()
     );
 
+    denied_while_config_sets_a_deny_list(&dir, &host, &key);
     denied_when_not_in_auth_id(&dir, &op, &key);
     denied_for_another_issuer(&dir, &op, &key);
     let cert = read_cert(&cert_path);
@@ -79,6 +80,26 @@ fn assert_written_as_opkssh_writes(key: &Path, cert_path: &Path) {
             "ssh-keygen -L lacks {needle:?}:\n{listing}"
         );
     }
+}
+
+/// O-2: a deny list in flow style (once missed by line sniffing) fails a real login closed, with
+/// the reason in the log; removing the file lets the same key in again.
+fn denied_while_config_sets_a_deny_list(dir: &TestDir, host: &Host, key: &Path) {
+    let user = current_user();
+    let name = host
+        .config
+        .strip_prefix(dir.path())
+        .expect("config in the test dir");
+    dir.write(&name.display().to_string(), "{deny_users: [root]}\n", 0o640);
+    assert_ssh_denied(&host.sshd.ssh(key, &user, "true"));
+    assert!(
+        host.log_text()
+            .contains(&format!("{} sets deny_users", host.config.display())),
+        "{}",
+        host.log_text()
+    );
+    std::fs::remove_file(&host.config).expect("rm config.yml");
+    assert_ssh_ok(&host.sshd.ssh(key, &user, "echo ok-again"), "ok-again");
 }
 
 /// A host whose auth_id allows bob, not alice: denied with opkssh's reason in the log.

@@ -97,6 +97,19 @@ pub enum Error {
         /// The key.
         key: &'static str,
     },
+    /// The server config cannot be read as opkssh's schema; ignoring it could turn its deny lists
+    /// off (hazard O-2 in docs/hazards.md).
+    #[error(
+        "{path} line {line}: {problem}; refusing all logins until it is fixed (opkssh would ignore the whole file, deny lists included)"
+    )]
+    Config {
+        /// The config file.
+        path: PathBuf,
+        /// 1-based line of the problem.
+        line: usize,
+        /// What is wrong.
+        problem: crate::server_config::ConfigProblem,
+    },
     /// A certificate principal could inject sshd options (hazard H-1).
     #[error("certificate principal {0:?} is not allowed (letters, digits, . _ + @ -; at most 128)")]
     BadPrincipal(String),

@@ -20,6 +20,7 @@ pub use log::Log;
 use opk_jwks::{JwksCache, JwksFetcher, Source};
 use opk_pktoken::{Jwk, PkToken, ProviderCheck};
 use opk_sshcert::{OpkCert, PublicKey};
+pub use server_config::ConfigProblem;
 
 /// Where the server's files are. Defaults are opkssh's, so an opkssh host switches by changing
 /// the binary path in sshd_config only.
@@ -93,7 +94,7 @@ pub fn verify(
     let pkt = PkToken::from_compact(cert.pk_token().ok_or(Error::NoPkToken)?)?;
 
     if let Some(config) = &paths.config {
-        server_config::check(config)?;
+        check_server_config(config, log)?;
     }
     let providers_text = files::read_checked(&paths.providers, files::Owner::System)?;
     let providers =
@@ -188,6 +189,37 @@ pub fn verify(
             .map_or_else(|| "policy".to_owned(), |l| format!("auth_id line {l}")),
     );
     Ok(Allowed { line, summary })
+}
+
+/// The server config, if any: logs what is ignored, refuses deny lists opk cannot enforce yet.
+fn check_server_config(path: &Path, log: &mut Log) -> Result<(), Error> {
+    let Some(config) = server_config::load(path)? else {
+        return Ok(());
+    };
+    for (key, line) in &config.unknown_keys {
+        log.line(&format!(
+            "config problem in {}: unknown key {key:?} at line {line} ignored",
+            path.display()
+        ));
+    }
+    if let Some(line) = config.env_vars_line.filter(|_| !config.env_vars.is_empty()) {
+        log.line(&format!(
+            "config problem in {}: env_vars at line {line} are not applied by this opk",
+            path.display()
+        ));
+    }
+    for (key, list) in [
+        ("deny_emails", &config.deny_emails),
+        ("deny_users", &config.deny_users),
+    ] {
+        if !list.is_empty() {
+            return Err(Error::UnsupportedConfig {
+                path: path.to_owned(),
+                key,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn cert_key_jwk(key: &PublicKey) -> Result<Jwk, Error> {

@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt as _;
 
 use common::{ALICE_ROW, Host, ISS, SUB, alice, login, now, op, op_with_seed};
 use opk_sshcert::{CertRequest, EphemeralKey, KeyAlgorithm, OpkCert};
-use opk_verify::{Error, Log, Request, verify};
+use opk_verify::{ConfigProblem, Error, Log, Request, verify};
 
 #[test]
 fn prints_opkssh_line_with_the_signature_key() {
@@ -215,6 +215,64 @@ fn unsafe_files_and_config_fail_closed() {
         for part in parts {
             assert!(line.contains(part), "{part:?} not in {line:?}");
         }
+    }
+}
+
+#[test]
+fn o2_server_config_is_parsed_as_yaml_and_fails_closed() {
+    let op = op();
+    let host = Host::new(ALICE_ROW);
+    let (_, cert) = alice(&op, KeyAlgorithm::EcdsaP256);
+    let config = host.dir.path().join("config.yml");
+    let write = |text: &str| {
+        std::fs::write(&config, text).expect("write");
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    };
+    // Styles a line scan misses still set the deny lists.
+    for text in [
+        "\"deny_users\": [root]\n",
+        "{deny_users: [root]}\n",
+        "admins: &a [root]\ndeny_users: *a\n",
+    ] {
+        write(text);
+        let r = host.run_logged(&op, "alice", &cert);
+        assert!(
+            matches!(
+                &r,
+                Err(Error::UnsupportedConfig {
+                    key: "deny_users",
+                    ..
+                })
+            ),
+            "{text:?}: {r:?}"
+        );
+    }
+    // A config that is not the schema fails closed with its line.
+    write("env_vars: {}\ndeny_users: [root]\n'deny_users': []\n");
+    let r = host.run_logged(&op, "alice", &cert);
+    assert!(
+        matches!(
+            &r,
+            Err(Error::Config {
+                line: 3,
+                problem: ConfigProblem::DuplicateKey(k),
+                ..
+            }) if k == "deny_users"
+        ),
+        "{r:?}"
+    );
+    // Unknown keys and empty lists do not stop a login; what is ignored is logged.
+    write("deny_users: []\nfuture_key: 1\nenv_vars:\n  HTTPS_PROXY: http://proxy:3128\n");
+    host.run_logged(&op, "alice", &cert).expect("allowed");
+    let log = host.log();
+    let path = config.display().to_string();
+    for part in [
+        format!("config problem in {path}: unknown key \"future_key\" at line 2 ignored"),
+        format!("config problem in {path}: env_vars at line 3 are not applied by this opk"),
+        format!("denied: {path} line 3: deny_users appears twice; refusing all logins"),
+        format!("denied: {path} sets deny_users"),
+    ] {
+        assert!(log.contains(&part), "{part:?} not in {log}");
     }
 }
 
