@@ -5,6 +5,8 @@
 //!   new file, never a mix; a failure before the rename leaves the old file as it was. Staging
 //!   several files before committing any keeps a set (key + certificate) whole on failure.
 //! - [`trust_problem`]: whether a file others could write is about to decide who logs in.
+//! - [`lookup_account`]: a passwd-format file read by hand, on purpose: a path tests can point
+//!   elsewhere, and no NSS call (getpwnam) from the login path.
 #![forbid(unsafe_code)]
 
 use std::fs::{File, Metadata, Permissions};
@@ -12,14 +14,35 @@ use std::io::Write as _;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
-/// A failed write, naming the file.
+/// A failed write, naming the file; the I/O error is its [`source`](std::error::Error::source).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write {}", path.display())]
+#[non_exhaustive]
 pub struct Error {
     /// The file that was to be written.
     pub path: PathBuf,
     /// Why.
     pub source: std::io::Error,
+}
+
+/// Why a file must not decide logins ([`trust_problem`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrustProblem {
+    /// Owned by someone other than root or the current user.
+    #[error("owned by uid {owner} (neither root nor this user, uid {euid})")]
+    Owner {
+        /// The file's owner.
+        owner: u32,
+        /// The effective uid of this process.
+        euid: u32,
+    },
+    /// Group or others may write it.
+    #[error("writable by group or others (mode {mode:o})")]
+    Writable {
+        /// The permission bits (`& 0o7777`).
+        mode: u32,
+    },
 }
 
 /// New content for `dest`, complete on disk but not yet in place.
@@ -176,18 +199,17 @@ fn parent_dir(path: &Path) -> &Path {
 /// Why a file or directory must not be trusted to decide logins, if it must not: it is owned by
 /// someone other than root or the current user, or group or others may write it. Whoever can
 /// write the providers file, the policy or the JWKS cache can let anyone in.
-pub fn trust_problem(meta: &Metadata) -> Option<String> {
+pub fn trust_problem(meta: &Metadata) -> Option<TrustProblem> {
     let euid = rustix::process::geteuid().as_raw();
     if meta.uid() != 0 && meta.uid() != euid {
-        Some(format!(
-            "owned by uid {} (neither root nor this user, uid {euid})",
-            meta.uid()
-        ))
+        Some(TrustProblem::Owner {
+            owner: meta.uid(),
+            euid,
+        })
     } else if meta.mode() & 0o022 != 0 {
-        Some(format!(
-            "writable by group or others (mode {:o})",
-            meta.mode() & 0o7777
-        ))
+        Some(TrustProblem::Writable {
+            mode: meta.mode() & 0o7777,
+        })
     } else {
         None
     }
@@ -267,9 +289,7 @@ mod tests {
         let err =
             write_atomic(Path::new("/nonexistent-opk-dir/f"), b"x", 0o600).expect_err("no dir");
         assert_eq!(err.to_string(), "cannot write /nonexistent-opk-dir/f");
-        // The cause is the source, not repeated in the message.
         assert_eq!(err.source.kind(), std::io::ErrorKind::NotFound);
-        assert!(std::error::Error::source(&err).is_some());
     }
 
     #[test]
@@ -324,7 +344,21 @@ mod tests {
         ] {
             std::fs::set_permissions(&p, Permissions::from_mode(mode)).expect("chmod");
             let meta = std::fs::metadata(&p).expect("m");
-            assert_eq!(trust_problem(&meta).is_none(), trusted, "{mode:o}");
+            let want = (!trusted).then_some(TrustProblem::Writable { mode });
+            assert_eq!(trust_problem(&meta), want, "{mode:o}");
         }
+        assert_eq!(
+            TrustProblem::Writable { mode: 0o664 }.to_string(),
+            "writable by group or others (mode 664)"
+        );
+        // Another owner (tests run as root, so chown works).
+        std::fs::set_permissions(&p, Permissions::from_mode(0o600)).expect("chmod");
+        std::os::unix::fs::chown(&p, Some(4242), None).expect("chown (needs root)");
+        let euid = rustix::process::geteuid().as_raw();
+        let meta = std::fs::metadata(&p).expect("m");
+        assert_eq!(
+            trust_problem(&meta),
+            Some(TrustProblem::Owner { owner: 4242, euid })
+        );
     }
 }

@@ -1,7 +1,11 @@
-//! Why `opk verify` denied a key. Every variant is a one-line reason for stderr and the log: its
-//! `Display` says the cause, so no variant also exposes it as `source` (it would be said twice).
+//! Why `opk verify` denied a key. Every variant is a one-line reason for stderr and the log, and
+//! says its cause in that line (none is a `source()`), as the wrapped crates' errors do: the
+//! log line is all an admin gets.
 
-use std::path::PathBuf;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::server_config::ConfigProblem;
 
 /// A denial. `opk verify` prints it as `Error: <reason>`, prints nothing on stdout, exits 1.
 #[derive(Debug, thiserror::Error)]
@@ -29,22 +33,22 @@ pub enum Error {
         error: std::io::Error,
     },
     /// A server file is writable by others or not a regular file.
-    #[error("refusing {path}: {why}; fix with: chown root {path} && chmod 640 {path}")]
+    #[error("refusing {path}: {problem}; fix with: chown root {path} && chmod 640 {path}")]
     UnsafeFile {
         /// The file.
         path: PathBuf,
         /// What is wrong with it.
-        why: String,
+        problem: UnsafeFile,
     },
     /// A user's home policy is not the user's own 0600 file (opkssh's readhome rule).
     #[error(
-        "refusing {path}: {why}; a home policy must be owned by its user with mode 0600: chmod 600 {path}"
+        "refusing {path}: {problem}; a home policy must be owned by its user with mode 0600: chmod 600 {path}"
     )]
     UnsafeHomeFile {
         /// The file.
         path: PathBuf,
         /// What is wrong with it.
-        why: String,
+        problem: UnsafeHomeFile,
     },
     /// A server file is over the size cap.
     #[error("{path} is over {max} bytes")]
@@ -66,14 +70,14 @@ pub enum Error {
     #[error("PK Token rejected: {0}")]
     PkToken(opk_pktoken::Error),
     /// The token's issuer is not in the providers file.
-    #[error("unrecognized issuer {issuer:?}; issuers in {path}: {known}")]
+    #[error("unrecognized issuer {issuer:?}; issuers in {path}: {}", .known.join(", "))]
     UnknownIssuer {
         /// The token's `iss`.
         issuer: String,
         /// The providers file.
         path: PathBuf,
-        /// The configured issuers, comma-separated.
-        known: String,
+        /// The configured issuers, in file order.
+        known: Vec<String>,
     },
     /// The issuer URL is neither https nor loopback http.
     #[error("issuer {0:?} must use https (http only on loopback)")]
@@ -85,8 +89,13 @@ pub enum Error {
     #[error("certificate key does not match the PK Token's user key (upk)")]
     KeyBinding,
     /// The policy does not allow this identity as this principal.
-    #[error("{0}")]
-    Denied(String),
+    #[error("{} at {files}", .decision.deny_reason.as_deref().unwrap_or("denied by policy"))]
+    Denied {
+        /// The policy's decision (not allowed), with its reason (boxed: it is large).
+        decision: Box<opk_policy::Decision>,
+        /// The policy files that were consulted.
+        files: PolicyFiles,
+    },
     /// The server config uses a feature opk does not implement; ignoring it would widen access.
     #[error(
         "{path} sets {key}, which this opk does not enforce yet; refusing all logins rather than ignoring it (remove {key} or keep opkssh)"
@@ -108,28 +117,104 @@ pub enum Error {
         /// 1-based line of the problem.
         line: usize,
         /// What is wrong.
-        problem: crate::server_config::ConfigProblem,
+        problem: ConfigProblem,
     },
-    /// A certificate principal could inject sshd options (hazard H-1).
+    /// A certificate principal could inject sshd options (hazard H-1 in docs/hazards.md).
     #[error("certificate principal {0:?} is not allowed (letters, digits, . _ + @ -; at most 128)")]
     BadPrincipal(String),
 }
 
-// Written out rather than `#[from]`, which would also make the cause the `source`.
-impl From<opk_sshcert::Error> for Error {
-    fn from(e: opk_sshcert::Error) -> Self {
-        Error::Cert(e)
+/// What is wrong with a system file ([`Error::UnsafeFile`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UnsafeFile {
+    /// A directory, device, FIFO…
+    #[error("not a regular file")]
+    NotRegular,
+    /// Others could change who logs in.
+    #[error("{0}")]
+    Untrusted(opk_files::TrustProblem),
+}
+
+/// What is wrong with a home policy ([`Error::UnsafeHomeFile`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UnsafeHomeFile {
+    /// A directory, device, FIFO…
+    #[error("not a regular file")]
+    NotRegular,
+    /// Owned by another uid than the user's.
+    #[error("not owned by the user")]
+    NotOwner,
+    /// Any mode but 0600.
+    #[error("mode is not 0600")]
+    Mode,
+}
+
+/// The policy files a denial was decided on: the system policy, and the home policy of the
+/// target user when home policies are read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PolicyFiles {
+    /// The system policy (`/etc/opk/auth_id`).
+    pub system: PathBuf,
+    /// The user whose `~/.opk/auth_id` was read too.
+    pub home_of: Option<String>,
+}
+
+impl PolicyFiles {
+    pub(crate) fn new(system: &Path, home_of: Option<&str>) -> Self {
+        Self {
+            system: system.to_owned(),
+            home_of: home_of.map(str::to_owned),
+        }
     }
 }
 
-impl From<opk_pktoken::Error> for Error {
-    fn from(e: opk_pktoken::Error) -> Self {
-        Error::PkToken(e)
+impl fmt::Display for PolicyFiles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.system.display())?;
+        match &self.home_of {
+            Some(user) => write!(f, " and ~{user}/.opk/auth_id"),
+            None => Ok(()),
+        }
     }
 }
 
-impl From<opk_jwks::Error> for Error {
-    fn from(e: opk_jwks::Error) -> Self {
-        Error::Jwks(e)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_variant_is_also_a_source() {
+        use std::error::Error as _;
+        let errors = [
+            Error::Read {
+                path: "/p".into(),
+                error: std::io::Error::other("x"),
+            },
+            Error::UnsafeFile {
+                path: "/p".into(),
+                problem: UnsafeFile::NotRegular,
+            },
+            Error::Cert(opk_sshcert::OpkCert::parse("ssh-ed25519", "!").expect_err("bad")),
+        ];
+        for e in errors {
+            assert!(e.source().is_none(), "{e}");
+        }
+    }
+
+    #[test]
+    fn messages_keep_their_fix() {
+        let e = Error::UnsafeHomeFile {
+            path: "/home/a/.opk/auth_id".into(),
+            problem: UnsafeHomeFile::Mode,
+        };
+        assert_eq!(
+            e.to_string(),
+            "refusing /home/a/.opk/auth_id: mode is not 0600; a home policy must be owned by its user with mode 0600: chmod 600 /home/a/.opk/auth_id"
+        );
+        let files = PolicyFiles::new(Path::new("/etc/opk/auth_id"), Some("bob"));
+        assert_eq!(files.to_string(), "/etc/opk/auth_id and ~bob/.opk/auth_id");
     }
 }

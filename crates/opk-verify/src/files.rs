@@ -7,7 +7,7 @@ use std::io::Read as _;
 use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
 use std::path::Path;
 
-use crate::Error;
+use crate::{Error, UnsafeFile, UnsafeHomeFile};
 
 /// The policy parsers' own cap: refuse bigger files before reading them.
 const MAX_POLICY_FILE: u64 = opk_policy::MAX_FILE_BYTES as u64;
@@ -24,42 +24,46 @@ pub(crate) enum Owner {
 
 /// Reads a policy file after checking it on the very descriptor that is read.
 pub(crate) fn read_checked(path: &Path, owner: Owner) -> Result<Vec<u8>, Error> {
-    let read_err = |source| Error::Read {
+    let read_err = |error| Error::Read {
         path: path.to_owned(),
-        error: source,
+        error,
     };
     let mut opts = OpenOptions::new();
     opts.read(true);
     if matches!(owner, Owner::User(_)) {
-        opts.custom_flags(libc::O_NOFOLLOW);
+        // The flag's bits are a small positive c_int on every Unix.
+        opts.custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
     }
     let file: File = opts.open(path).map_err(read_err)?;
     let meta = file.metadata().map_err(read_err)?;
-    let unsafe_file = |why: &str| Error::UnsafeFile {
-        path: path.to_owned(),
-        why: why.to_owned(),
-    };
-    if !meta.is_file() {
-        return Err(unsafe_file("not a regular file"));
-    }
     match owner {
         Owner::System => {
-            if let Some(why) = opk_files::trust_problem(&meta) {
-                return Err(unsafe_file(&why));
+            let problem = if !meta.is_file() {
+                Some(UnsafeFile::NotRegular)
+            } else {
+                opk_files::trust_problem(&meta).map(UnsafeFile::Untrusted)
+            };
+            if let Some(problem) = problem {
+                return Err(Error::UnsafeFile {
+                    path: path.to_owned(),
+                    problem,
+                });
             }
         }
         Owner::User(uid) => {
-            let why = if meta.uid() != uid {
-                "not owned by the user"
+            let problem = if !meta.is_file() {
+                Some(UnsafeHomeFile::NotRegular)
+            } else if meta.uid() != uid {
+                Some(UnsafeHomeFile::NotOwner)
             } else if meta.mode() & 0o777 != 0o600 {
-                "mode is not 0600"
+                Some(UnsafeHomeFile::Mode)
             } else {
-                ""
+                None
             };
-            if !why.is_empty() {
+            if let Some(problem) = problem {
                 return Err(Error::UnsafeHomeFile {
                     path: path.to_owned(),
-                    why: why.to_owned(),
+                    problem,
                 });
             }
         }

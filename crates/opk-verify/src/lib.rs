@@ -15,15 +15,17 @@ mod server_config;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub use error::Error;
-pub use log::Log;
 use opk_jwks::{JwksCache, JwksFetcher, Source};
 use opk_pktoken::{Jwk, PkToken, ProviderCheck};
+use opk_policy::ProviderRow;
 use opk_sshcert::{OpkCert, PublicKey};
+
+pub use error::{Error, PolicyFiles, UnsafeFile, UnsafeHomeFile};
+pub use log::Log;
 pub use server_config::ConfigProblem;
 
-/// Where the server's files are. Defaults are opkssh's, so an opkssh host switches by changing
-/// the binary path in sshd_config only.
+/// Where the server's files are. opk-cli fills it from flags whose defaults are opkssh's paths,
+/// so an opkssh host switches by changing the binary path in sshd_config only.
 #[derive(Clone, Debug)]
 pub struct ServerPaths {
     /// `/etc/opk/providers`.
@@ -40,20 +42,6 @@ pub struct ServerPaths {
     pub log: Option<PathBuf>,
     /// opkssh's server config (`/etc/opk/config.yml`); `None` skips it.
     pub config: Option<PathBuf>,
-}
-
-impl Default for ServerPaths {
-    fn default() -> Self {
-        Self {
-            providers: "/etc/opk/providers".into(),
-            auth_id: "/etc/opk/auth_id".into(),
-            home_policy: true,
-            passwd: "/etc/passwd".into(),
-            jwks_cache: Some("/var/cache/opk/jwks".into()),
-            log: Some("/var/log/opkssh.log".into()),
-            config: Some("/etc/opk/config.yml".into()),
-        }
-    }
 }
 
 /// sshd's `%u %k %t` and anything after them.
@@ -84,48 +72,80 @@ pub fn verify(
     fetcher: &dyn JwksFetcher,
     log: &mut Log,
 ) -> Result<Allowed, Error> {
-    let cert = OpkCert::parse(req.key_type, req.key_b64)?;
+    let (cert, pkt) = parse_offered_key(req)?;
+    if let Some(config) = &paths.config {
+        check_server_config(config, log)?;
+    }
+    let provider = find_provider(&paths.providers, pkt.issuer(), log)?;
+    verify_pk_token(&pkt, &provider, paths, now, fetcher, log)?;
+    check_key_binding(&cert, &pkt)?;
+    let matched_line = decide(paths, req.principal, &pkt, log)?;
+    let line = authorized_keys_line(&cert)?;
+    let summary = format!(
+        "allowed {} (sub={}, iss={}) as {} by {}",
+        pkt.claim_str("email").unwrap_or("<no email>"),
+        pkt.claim_str("sub").unwrap_or_default(),
+        pkt.issuer(),
+        req.principal,
+        matched_line.map_or_else(|| "policy".to_owned(), |l| format!("auth_id line {l}")),
+    );
+    Ok(Allowed { line, summary })
+}
+
+/// `%t %k` as a self-signed opk user certificate and the PK Token it carries. Cheap, and first:
+/// sshd calls verify for every key a client offers.
+fn parse_offered_key(req: &Request<'_>) -> Result<(OpkCert, PkToken), Error> {
+    let cert = OpkCert::parse(req.key_type, req.key_b64).map_err(Error::Cert)?;
     if !cert.is_user_cert() {
         return Err(Error::NotUserCert);
     }
     if !cert.is_self_signed() {
         return Err(Error::NotSelfSigned);
     }
-    let pkt = PkToken::from_compact(cert.pk_token().ok_or(Error::NoPkToken)?)?;
+    let pkt =
+        PkToken::from_compact(cert.pk_token().ok_or(Error::NoPkToken)?).map_err(Error::PkToken)?;
+    Ok((cert, pkt))
+}
 
-    if let Some(config) = &paths.config {
-        check_server_config(config, log)?;
-    }
-    let providers_text = files::read_checked(&paths.providers, files::Owner::System)?;
-    let providers =
-        opk_policy::Providers::parse(&providers_text).map_err(|source| Error::Policy {
-            path: paths.providers.clone(),
-            error: source,
-        })?;
-    for problem in providers.problems() {
-        log.line(&format!(
-            "config problem in {}: {problem}",
-            paths.providers.display()
-        ));
-    }
-    let issuer = pkt.issuer();
-    let provider = providers.find(issuer).ok_or_else(|| Error::UnknownIssuer {
-        issuer: issuer.to_owned(),
-        path: paths.providers.clone(),
-        known: providers
-            .rows()
-            .iter()
-            .map(|r| r.issuer.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
+/// The providers row for `issuer`, whose URL must be https (or loopback http).
+fn find_provider(path: &Path, issuer: &str, log: &mut Log) -> Result<ProviderRow, Error> {
+    let text = files::read_checked(path, files::Owner::System)?;
+    let providers = opk_policy::Providers::parse(&text).map_err(|error| Error::Policy {
+        path: path.to_owned(),
+        error,
     })?;
+    for problem in providers.problems() {
+        log.line(&format!("config problem in {}: {problem}", path.display()));
+    }
+    let provider = providers
+        .find(issuer)
+        .ok_or_else(|| Error::UnknownIssuer {
+            issuer: issuer.to_owned(),
+            path: path.to_owned(),
+            known: providers.rows().iter().map(|r| r.issuer.clone()).collect(),
+        })?
+        .clone();
     opk_http::check_url(issuer).map_err(|_| Error::IssuerScheme(issuer.to_owned()))?;
+    Ok(provider)
+}
 
+/// The PK Token against the provider's row and the OP's keys (JWKS cache, else fetched).
+fn verify_pk_token(
+    pkt: &PkToken,
+    provider: &ProviderRow,
+    paths: &ServerPaths,
+    now: SystemTime,
+    fetcher: &dyn JwksFetcher,
+    log: &mut Log,
+) -> Result<(), Error> {
+    let issuer = pkt.issuer();
     let cache = JwksCache::new(opk_jwks::CacheOptions {
         dir: paths.jwks_cache.clone(),
         ..Default::default()
     });
-    let outcome = cache.get(issuer, pkt.op_kid(), now, fetcher)?;
+    let outcome = cache
+        .get(issuer, pkt.op_kid(), now, fetcher)
+        .map_err(Error::Jwks)?;
     for warning in &outcome.warnings {
         log.line(&format!("jwks cache: {warning}"));
     }
@@ -144,51 +164,61 @@ pub fn verify(
         client_id: &provider.client_id,
         expiry: provider.expiry,
     };
-    pkt.verify(&check, &jwks, unix_now)?;
+    pkt.verify(&check, &jwks, unix_now).map_err(Error::PkToken)
+}
 
-    if cert_key_jwk(&cert.public_key())?.thumbprint() != pkt.cic().upk().thumbprint() {
+/// The certified key must be the key the PK Token commits to (its CIC `upk`).
+fn check_key_binding(cert: &OpkCert, pkt: &PkToken) -> Result<(), Error> {
+    let jwk = match cert.public_key() {
+        PublicKey::EcdsaP256 { x, y } => Jwk::ec_p256(x, y),
+        PublicKey::Ed25519(x) => Jwk::ed25519(x),
+    }
+    .map_err(Error::PkToken)?;
+    if jwk.thumbprint() != pkt.cic().upk().thumbprint() {
         return Err(Error::KeyBinding);
     }
+    Ok(())
+}
 
-    let rows = load_policy(paths, req.principal, log)?;
-    let decision = opk_policy::decide(&rows, req.principal, pkt.claims(), None);
+/// The policy's decision for this identity as `principal`; on success, the matching line.
+fn decide(
+    paths: &ServerPaths,
+    principal: &str,
+    pkt: &PkToken,
+    log: &mut Log,
+) -> Result<Option<usize>, Error> {
+    let rows = load_policy(paths, principal, log)?;
+    let decision = opk_policy::decide(&rows, principal, pkt.claims(), None);
     for warning in &decision.warnings {
         log.line(&format!("policy: {warning}"));
     }
     if !decision.allowed {
-        let reason = decision
-            .deny_reason
-            .unwrap_or_else(|| "denied by policy".to_owned());
-        return Err(Error::Denied(format!(
-            "{reason} at {}",
-            policy_paths(paths, req.principal)
-        )));
+        let home_of = paths.home_policy.then_some(principal);
+        return Err(Error::Denied {
+            decision: Box::new(decision),
+            files: PolicyFiles::new(&paths.auth_id, home_of),
+        });
     }
+    Ok(decision.matched_line)
+}
 
+/// sshd's line: trust the certificate's own key as a CA for exactly its principals. Every
+/// principal is checked first, since it is echoed into an sshd option (hazard H-1 in docs/hazards.md).
+fn authorized_keys_line(cert: &OpkCert) -> Result<String, Error> {
     for principal in cert.principals() {
         opk_policy::check_principal(principal)
             .map_err(|_| Error::BadPrincipal(principal.clone()))?;
     }
     let ca = cert.signature_key();
-    let ca_line = ca.to_openssh_line()?;
-    let line = if cert.principals().is_empty() {
+    let ca_line = ca.to_openssh_line().map_err(Error::Cert)?;
+    Ok(if cert.principals().is_empty() {
         format!("cert-authority {ca_line}")
     } else {
         format!(
             "cert-authority,principals=\"{}\" {ca_line}",
             cert.principals().join(",")
         )
-    };
-    let summary = format!(
-        "allowed {} (sub={}, iss={issuer}) as {} by {}",
-        pkt.claim_str("email").unwrap_or("<no email>"),
-        pkt.claim_str("sub").unwrap_or_default(),
-        req.principal,
-        decision
-            .matched_line
-            .map_or_else(|| "policy".to_owned(), |l| format!("auth_id line {l}")),
-    );
-    Ok(Allowed { line, summary })
+    })
 }
 
 /// The server config, if any: logs what is ignored, refuses deny lists opk cannot enforce yet.
@@ -222,13 +252,6 @@ fn check_server_config(path: &Path, log: &mut Log) -> Result<(), Error> {
     Ok(())
 }
 
-fn cert_key_jwk(key: &PublicKey) -> Result<Jwk, Error> {
-    Ok(match key {
-        PublicKey::EcdsaP256 { x, y } => Jwk::ec_p256(*x, *y)?,
-        PublicKey::Ed25519(x) => Jwk::ed25519(*x)?,
-    })
-}
-
 /// The system policy plus the target user's home policy (rows for that user only). Like
 /// opkssh, an unreadable system file is only a warning as long as some policy was read.
 fn load_policy(
@@ -254,8 +277,8 @@ fn load_policy(
                         Ok(auth_id) => rows.extend(auth_id.for_home_of(principal).into_rows()),
                         Err(e) => log.line(&format!("home policy skipped: {e}")),
                     },
-                    Err(Error::Read { error: source, .. })
-                        if source.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(Error::Read { error, .. })
+                        if error.kind() == std::io::ErrorKind::NotFound => {}
                     Err(e) => log.line(&format!("home policy skipped: {e}")),
                 }
             }
@@ -271,20 +294,12 @@ fn load_policy(
 }
 
 fn read_auth_id(path: &Path, text: &[u8], log: &mut Log) -> Result<opk_policy::AuthId, Error> {
-    let auth_id = opk_policy::AuthId::parse(text).map_err(|source| Error::Policy {
+    let auth_id = opk_policy::AuthId::parse(text).map_err(|error| Error::Policy {
         path: path.to_owned(),
-        error: source,
+        error,
     })?;
     for problem in auth_id.problems() {
         log.line(&format!("config problem in {}: {problem}", path.display()));
     }
     Ok(auth_id)
-}
-
-fn policy_paths(paths: &ServerPaths, principal: &str) -> String {
-    let mut out = paths.auth_id.display().to_string();
-    if paths.home_policy {
-        out.push_str(&format!(" and ~{principal}/.opk/auth_id"));
-    }
-    out
 }

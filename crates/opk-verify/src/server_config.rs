@@ -74,7 +74,7 @@ pub enum ConfigProblem {
 pub(crate) fn load(path: &Path) -> Result<Option<ServerConfig>, Error> {
     let text = match crate::files::read_checked(path, crate::files::Owner::System) {
         Ok(t) => t,
-        Err(Error::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+        Err(Error::Read { error, .. }) if error.kind() == std::io::ErrorKind::NotFound => {
             return Ok(None);
         }
         Err(e) => return Err(e),

@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt as _;
 
 use common::{ALICE_ROW, Host, ISS, SUB, alice, login, now, op, op_with_seed};
 use opk_sshcert::{CertRequest, EphemeralKey, KeyAlgorithm, OpkCert};
-use opk_verify::{ConfigProblem, Error, Log, Request, verify};
+use opk_verify::{ConfigProblem, Error, Log, Request, UnsafeFile, verify};
 
 #[test]
 fn prints_opkssh_line_with_the_signature_key() {
@@ -85,9 +85,13 @@ fn policy_and_binding_denials() {
     let host = Host::new(ALICE_ROW);
     let (_, cert) = alice(&op, KeyAlgorithm::EcdsaP256);
     // Another account than the row allows.
-    assert!(
-        matches!(host.run(&op, "root", &cert), Err(Error::Denied(r)) if r.contains("no policy to allow"))
-    );
+    assert!(matches!(
+        host.run(&op, "root", &cert),
+        Err(Error::Denied { decision, files })
+            if decision.deny_reason.as_deref().is_some_and(|r| r.contains("no policy to allow"))
+                && files.system == host.paths.auth_id
+                && files.home_of.is_none()
+    ));
     // %t that does not match the blob.
     assert!(matches!(
         host.run_typed(&op, "alice", &cert, "ssh-ed25519-cert-v01@openssh.com"),
@@ -139,7 +143,7 @@ fn o3_empty_identity_row_never_matches_a_token_without_email() {
     let host = Host::new(&format!("bob '' {ISS}\n"));
     let denied = host.run(&op, "bob", &cert);
     assert!(
-        matches!(&denied, Err(Error::Denied(r)) if r.contains("no policy to allow")),
+        matches!(&denied, Err(e @ Error::Denied { .. }) if e.to_string().contains("no policy to allow")),
         "{denied:?}"
     );
     // The same token and principal with the row's identity set to the token's sub: allowed, so
@@ -160,7 +164,10 @@ fn unsafe_files_and_config_fail_closed() {
     .expect("chmod");
     assert!(matches!(
         host.run_logged(&op, "alice", &cert),
-        Err(Error::UnsafeFile { .. })
+        Err(Error::UnsafeFile {
+            problem: UnsafeFile::Untrusted(opk_files::TrustProblem::Writable { mode: 0o666 }),
+            ..
+        })
     ));
     std::fs::set_permissions(
         &host.paths.providers,
@@ -261,6 +268,20 @@ fn o2_server_config_is_parsed_as_yaml_and_fails_closed() {
         ),
         "{r:?}"
     );
+    // A config others may write is refused like any server file (the deny lists are moot).
+    write("deny_users: []\n");
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    let r = host.run_logged(&op, "alice", &cert);
+    assert!(
+        matches!(
+            &r,
+            Err(Error::UnsafeFile {
+                path,
+                problem: UnsafeFile::Untrusted(opk_files::TrustProblem::Writable { mode: 0o666 }),
+            }) if *path == config
+        ),
+        "{r:?}"
+    );
     // Unknown keys and empty lists do not stop a login; what is ignored is logged.
     write("deny_users: []\nfuture_key: 1\nenv_vars:\n  HTTPS_PROXY: http://proxy:3128\n");
     host.run_logged(&op, "alice", &cert).expect("allowed");
@@ -323,7 +344,10 @@ fn home_policy_only_grants_its_owner() {
     // The row for bob in alice's home file does not let alice@example.com in as bob: bob's own
     // home has no policy file.
     let denied = host.run(&op, "bob", &cert);
-    assert!(matches!(&denied, Err(Error::Denied(_))), "{denied:?}");
+    assert!(
+        matches!(&denied, Err(Error::Denied { files, .. }) if files.home_of.as_deref() == Some("bob")),
+        "{denied:?}"
+    );
     // Bob's own home file with the same rows does (so the denial above is about whose file it is).
     let bob_file = write_home_policy(&bob_home);
     host.run(&op, "bob", &cert).expect("bob's own home row");
@@ -338,7 +362,7 @@ fn home_policy_only_grants_its_owner() {
     let denied_with = |what: &str, why: &str| {
         let before = host.log().len();
         let r = host.run(&op, "alice", &cert);
-        assert!(matches!(&r, Err(Error::Denied(_))), "{why}: {r:?}");
+        assert!(matches!(&r, Err(Error::Denied { .. })), "{why}: {r:?}");
         let want = format!("home policy skipped: {what} {}: ", file.display());
         let log = host.log();
         let line = log[before..].lines().find(|l| l.contains(&want));
@@ -351,13 +375,20 @@ fn home_policy_only_grants_its_owner() {
     let real = alice_home.join("real_auth_id");
     std::fs::rename(&file, &real).expect("mv");
     std::os::unix::fs::symlink(&real, &file).expect("symlink");
-    denied_with("cannot read", &format!("(os error {})", libc::ELOOP));
+    denied_with(
+        "cannot read",
+        &format!("(os error {})", rustix::io::Errno::LOOP.raw_os_error()),
+    );
     std::fs::remove_file(&file).expect("rm");
     std::fs::rename(&real, &file).expect("mv back");
     host.run(&op, "alice", &cert).expect("regular file again");
     // Mode other than 0600: ignored.
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     denied_with("refusing", "mode is not 0600");
+    // Mode 0600 but owned by another uid than alice's passwd entry (tests run as root): ignored.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    std::os::unix::fs::chown(&file, Some(uid + 4242), None).expect("chown (needs root)");
+    denied_with("refusing", "not owned by the user");
 }
 
 #[test]
