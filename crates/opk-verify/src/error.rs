@@ -124,6 +124,25 @@ pub enum Error {
     BadPrincipal(String),
 }
 
+// Written out rather than `#[from]`, which would also make the cause the `source`.
+impl From<opk_sshcert::Error> for Error {
+    fn from(e: opk_sshcert::Error) -> Self {
+        Error::Cert(e)
+    }
+}
+
+impl From<opk_pktoken::Error> for Error {
+    fn from(e: opk_pktoken::Error) -> Self {
+        Error::PkToken(e)
+    }
+}
+
+impl From<opk_jwks::Error> for Error {
+    fn from(e: opk_jwks::Error) -> Self {
+        Error::Jwks(e)
+    }
+}
+
 /// What is wrong with a system file ([`Error::UnsafeFile`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
