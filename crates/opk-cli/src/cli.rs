@@ -4,7 +4,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::{add, login, scp, ssh, verify};
+use crate::{add, login, scp, ssh, verify, zssh};
 
 /// SSH with OpenID Connect single sign-on, compatible with OPKSSH.
 #[derive(Parser, Debug)]
@@ -28,4 +28,6 @@ pub(crate) enum Command {
     Ssh(ssh::Args),
     /// Copy files to or from a host over SFTP, with the same connection rules as `opk ssh`.
     Scp(scp::Args),
+    /// SSH through an OpenZiti overlay to the host serving it as its own identity (zssh's flags).
+    Zssh(zssh::Args),
 }

@@ -9,6 +9,7 @@ mod login;
 mod scp;
 mod ssh;
 mod verify;
+mod zssh;
 
 use std::process::ExitCode;
 
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
         Command::Ssh(args) => return ssh::run(args),
         // scp prints each failed file itself and exits 1 if any failed.
         Command::Scp(args) => return scp::run(args),
+        Command::Zssh(args) => return zssh::run(args),
         Command::Login(args) => login::run(&args),
         Command::Add(args) => add::run(&args),
     };

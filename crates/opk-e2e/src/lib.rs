@@ -16,6 +16,7 @@
 //! | [`browser`] | [`BrowserLogin`] → [`LoginRun`]; [`login_lock`] for the machine-wide redirect ports |
 //! | [`verify_host`] | [`VerifyHost`]: `opk verify` with all its files in the test tree; [`install_opk`] |
 //! | [`opkssh`] | [`opkssh_bin`], [`OpksshHost`]: `opkssh verify` in a private mount namespace |
+//! | [`ziti`] | [`ziti::Network`]: a real OpenZiti network (quickstart, admin CLI, `ziti tunnel host/proxy`) |
 #![forbid(unsafe_code)]
 
 pub mod browser;
@@ -25,6 +26,7 @@ pub mod opkssh;
 pub mod process;
 pub mod sshd;
 pub mod verify_host;
+pub mod ziti;
 
 pub use browser::{BrowserLogin, LoginLock, LoginRun, login_lock};
 pub use dir::TestDir;

@@ -77,7 +77,7 @@ pub use client::{ChannelIo, ConnectOptions, Endpoint, Session, connect};
 pub use error::{AuthHint, Error};
 pub use forward::{dynamic, local, remote};
 pub use hostkey::{HostKeyPolicy, Strictness};
-pub use plan::{Plan, SshArgs, Tty, ssh};
+pub use plan::{Plan, SshArgs, Tty, ssh, ssh_over};
 pub use run::{EXIT_SSH_ERROR, RunOptions, run};
 pub use spec::{
     Dynamic, Forward, Hop, parse_destination, parse_dynamic, parse_forward, parse_jumps,

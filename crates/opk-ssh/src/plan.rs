@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::hostkey::{HostKeyPolicy, Strictness};
 use crate::run::{RunOptions, run};
 use crate::spec::{Dynamic, Forward, Hop, parse_destination, parse_dynamic, parse_forward};
-use crate::transport::Tcp;
+use crate::transport::{Tcp, Transport};
 
 /// `-t` / `-T`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -406,12 +406,17 @@ impl Plan {
 
 /// `opk ssh`: resolves, connects, forwards, runs; returns the exit status to use.
 pub fn ssh(args: &SshArgs) -> Result<u8, Error> {
-    let plan = Plan::resolve(args)?;
-    crate::block_on(execute(plan))?
+    ssh_over(args, &Tcp)
 }
 
-async fn execute(plan: Plan) -> Result<u8, Error> {
-    let session = Arc::new(connect(&plan.connect, &Tcp).await?);
+/// `opk ssh` whose first hop goes through `transport` instead of TCP (`opk zssh`: the overlay).
+pub fn ssh_over(args: &SshArgs, transport: &dyn Transport) -> Result<u8, Error> {
+    let plan = Plan::resolve(args)?;
+    crate::block_on(execute(plan, transport))?
+}
+
+async fn execute(plan: Plan, transport: &dyn Transport) -> Result<u8, Error> {
+    let session = Arc::new(connect(&plan.connect, transport).await?);
     for f in &plan.local {
         crate::forward::local(session.clone(), f).await?;
     }

@@ -126,6 +126,35 @@ pub enum Error {
     /// The controller's TOTP provisioning URL does not parse.
     #[error("the controller's MFA provisioning URL is not an otpauth://totp URL")]
     ProvisioningUrl,
+    /// The identity may not dial the service (or it does not exist).
+    #[error(
+        "the OpenZiti service {service:?} is not available to identity {identity}; check the service name (-s) and the identity's Dial policy"
+    )]
+    NoService {
+        /// The service asked for.
+        service: String,
+        /// Our identity.
+        identity: String,
+    },
+    /// The Dial session names no edge router with a TLS listener.
+    #[error(
+        "no edge router can carry service {service:?}; check the service's edge-router policies"
+    )]
+    NoRouter {
+        /// The service.
+        service: String,
+    },
+    /// The controller asks for a TOTP code and none could be had.
+    #[error(
+        "the controller asks for a TOTP code: run on a terminal to be prompted, or pass --totp-command"
+    )]
+    TotpMissing,
+    /// `--totp-command` failed.
+    #[error("the TOTP command {command:?} failed; check it prints the current code")]
+    TotpCommand {
+        /// The command.
+        command: String,
+    },
     /// The service connection is closed.
     #[error("the overlay connection is closed")]
     ConnectionClosed,

@@ -24,6 +24,7 @@ mod frame;
 mod hosting;
 mod identity;
 mod mfa;
+mod overlay;
 mod router;
 
 pub use controller::{ApiSession, Controller, EdgeRouter, Service, ServiceSession};
@@ -33,6 +34,7 @@ pub use frame::{Frame, MAX_BODY, MAX_HEADERS};
 pub use hosting::identity_secret;
 pub use identity::Identity;
 pub use mfa::{MfaEnrollment, Totp};
+pub use overlay::{OverlayOptions, OverlayTransport, TotpSource};
 pub use router::{Incoming, Listener, RouterChannel, ZitiStream, tls_config};
 
 /// Entry points for fuzz targets (fuzz/); not part of the API.

@@ -3,7 +3,7 @@
 //! Dial sessions, router hello, end-to-end encrypted dials to an addressable terminator, TOTP
 //! MFA, and the refusals a user meets.
 
-mod network;
+use opk_e2e::ziti as network;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

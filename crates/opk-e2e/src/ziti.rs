@@ -5,19 +5,19 @@
 //! process through a pipe on its stdin, so nothing outlives the test run, and the CLI's own
 //! config goes to the temp dir (HOME), not the machine's ~/.config.
 
-#![allow(dead_code, unreachable_pub)] // a test-only module: each test binary uses part of it
-
 use std::io::{BufRead as _, BufReader};
 use std::net::TcpListener;
+
+use crate::free_port;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Runs `program args…` so that it dies when `Guard` is dropped or this process exits: a shell
+/// Runs `program args…` so that it dies when `Tied` is dropped or this process exits: a shell
 /// holds the program's pid and kills it when its stdin (our pipe) reaches EOF.
-pub struct Guard(Child);
+pub struct Tied(Child);
 
-impl Guard {
+impl Tied {
     fn spawn(program: &Path, args: &[&str], home: &Path, log: &Path) -> Self {
         let log = std::fs::File::create(log).expect("log file");
         let child = Command::new("sh")
@@ -36,7 +36,7 @@ impl Guard {
     }
 }
 
-impl Drop for Guard {
+impl Drop for Tied {
     fn drop(&mut self) {
         drop(self.0.stdin.take());
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -68,23 +68,19 @@ pub fn ziti_bin() -> PathBuf {
     path
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
 /// A running quickstart network.
 pub struct Network {
+    /// Everything of this network: quickstart home, identities, logs.
     pub dir: tempfile::TempDir,
+    /// The controller (edge client API) port on 127.0.0.1.
     pub ctrl_port: u16,
+    /// The edge router's TLS listener port on 127.0.0.1.
     pub router_port: u16,
     home: PathBuf,
     ziti: PathBuf,
-    hosts: Vec<Guard>,
+    hosts: Vec<Tied>,
     // Last: dropped after the hosts.
-    _quickstart: Guard,
+    _quickstart: Tied,
 }
 
 impl Network {
@@ -97,7 +93,7 @@ impl Network {
         let (ctrl_port, router_port) = (free_port(), free_port());
         let log = dir.path().join("quickstart.log");
         let qs_home = dir.path().join("qs");
-        let quickstart = Guard::spawn(
+        let quickstart = Tied::spawn(
             &ziti,
             &[
                 "edge",
@@ -251,7 +247,7 @@ impl Network {
         let port = free_port();
         let log = self.dir.path().join(format!("proxy-{service}.log"));
         let spec = format!("{service}:{port}");
-        let guard = Guard::spawn(
+        let guard = Tied::spawn(
             &self.ziti,
             &[
                 "tunnel",
@@ -303,7 +299,7 @@ impl Network {
                 .and_then(|s| s.to_str())
                 .unwrap_or("host")
         ));
-        let guard = Guard::spawn(
+        let guard = Tied::spawn(
             &self.ziti,
             &["tunnel", "host", "-i", identity.to_str().expect("utf-8")],
             &self.home,
