@@ -18,6 +18,10 @@ use std::time::Duration;
 pub use crate::url::check_url;
 
 /// One error type for the crate; every message is one line saying what is wrong and what to do.
+///
+/// Causes from other libraries (I/O, TLS, HTTP, JSON) are said in the message and are not
+/// `source()`: the message alone is the complete line `opk verify` logs, and a caller printing
+/// the source chain never repeats them.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -33,13 +37,13 @@ pub enum Error {
     },
     /// The CA file named by `SSL_CERT_FILE` could not be read.
     #[error(
-        "cannot read CA file {path} (from SSL_CERT_FILE): {source}; fix the path or unset SSL_CERT_FILE"
+        "cannot read CA file {path} (from SSL_CERT_FILE): {error}; fix the path or unset SSL_CERT_FILE"
     )]
     CaFile {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The CA file named by `SSL_CERT_FILE` holds no PEM certificate.
     #[error(
@@ -58,22 +62,22 @@ pub enum Error {
         url: String,
     },
     /// The request timed out.
-    #[error("request to {url} timed out ({source}); check that the server is reachable")]
+    #[error("request to {url} timed out ({error}); check that the server is reachable")]
     Timeout {
         /// The URL.
         url: String,
         /// ureq's description of which phase timed out.
-        source: Box<ureq::Error>,
+        error: Box<ureq::Error>,
     },
     /// Connecting, TLS or the HTTP exchange failed.
     #[error(
-        "request to {url} failed: {source}; check the network, the URL and the server's certificate"
+        "request to {url} failed: {error}; check the network, the URL and the server's certificate"
     )]
     Request {
         /// The URL.
         url: String,
         /// The underlying error.
-        source: Box<ureq::Error>,
+        error: Box<ureq::Error>,
     },
     /// The server answered with a status other than the one required.
     #[error("{url} answered HTTP {status}, expected 200; check the URL and the server")]
@@ -94,12 +98,12 @@ pub enum Error {
         limit: usize,
     },
     /// The response body is not JSON.
-    #[error("response from {url} is not valid JSON ({source}); check the URL")]
+    #[error("response from {url} is not valid JSON ({error}); check the URL")]
     Json {
         /// The URL.
         url: String,
         /// The parse error.
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
     /// The response body is JSON but not an object.
     #[error("response from {url} is JSON but not an object; check the URL")]
@@ -286,10 +290,29 @@ pub fn sanitize(s: &str, max_chars: usize) -> String {
     out
 }
 
+/// Test support for the error tests of opk-http, opk-jwks and opk-oidc (feature `testing`).
+#[cfg(any(test, feature = "testing"))]
+#[doc(hidden)]
+pub mod testing {
+    /// Joins `e` and its sources with ": ", as the CLI prints them, and panics if a cause's text
+    /// was already said or the result is not one line.
+    pub fn assert_causes_said_once(e: &(dyn std::error::Error + 'static)) {
+        let mut line = e.to_string();
+        let mut next = e.source();
+        while let Some(cause) = next {
+            let text = cause.to_string();
+            assert!(!line.contains(&text), "{text:?} repeated in {line:?}");
+            line = format!("{line}: {text}");
+            next = cause.source();
+        }
+        assert!(!line.contains('\n'), "{line:?}");
+    }
+}
+
 fn parse_object(url: &str, bytes: &[u8]) -> Result<serde_json::Value, Error> {
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|source| Error::Json {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|error| Error::Json {
         url: url.to_owned(),
-        source,
+        error,
     })?;
     if !value.is_object() {
         return Err(Error::NotObject {
@@ -303,11 +326,11 @@ fn request_error(url: &str, e: ureq::Error) -> Error {
     match e {
         ureq::Error::Timeout(_) => Error::Timeout {
             url: url.to_owned(),
-            source: Box::new(e),
+            error: Box::new(e),
         },
         e => Error::Request {
             url: url.to_owned(),
-            source: Box::new(e),
+            error: Box::new(e),
         },
     }
 }
@@ -315,6 +338,41 @@ fn request_error(url: &str, e: ureq::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::testing::assert_causes_said_once;
+
+    #[test]
+    fn every_cause_is_said_once() {
+        let url = "https://op.example/x";
+        let io = || std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let errors = [
+            check_url("http://op.example/").expect_err("plain http"),
+            roots::load_roots(&[], Some(Path::new("/nonexistent/ca.pem"))).expect_err("missing"),
+            Error::CaFileEmpty { path: "/x".into() },
+            Error::NoRootCerts { url: url.into() },
+            request_error(url, ureq::Error::Timeout(ureq::Timeout::Global)),
+            request_error(url, ureq::Error::Io(io())),
+            request_error(url, ureq::Error::HostNotFound),
+            Error::Status {
+                url: url.into(),
+                status: 503,
+            },
+            Error::BodyTooLarge {
+                url: url.into(),
+                limit: 1,
+            },
+            parse_object(url, b"{").expect_err("truncated"),
+            parse_object(url, b"[]").expect_err("array"),
+        ];
+        for e in &errors {
+            assert_causes_said_once(e);
+        }
+        let msg = errors[5].to_string();
+        assert!(
+            msg.contains("refused") && msg.contains("check the network"),
+            "{msg}"
+        );
+    }
 
     #[test]
     fn sanitize_replaces_controls_and_caps() {

@@ -35,9 +35,9 @@ pub(crate) fn load_roots(
         }
     }
     if let Some(path) = extra {
-        let certs = read_certs(path).map_err(|source| Error::CaFile {
+        let certs = read_certs(path).map_err(|error| Error::CaFile {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         if certs.is_empty() {
             return Err(Error::CaFileEmpty {

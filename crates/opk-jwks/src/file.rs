@@ -29,34 +29,60 @@ pub(crate) fn base_name(issuer: &str) -> String {
     Base64UrlUnpadded::encode_string(&Sha256::digest(issuer.as_bytes()))
 }
 
-/// Parses a cache file for `issuer`. `Err` says why the content is unusable.
-pub(crate) fn parse(data: &[u8], issuer: &str) -> Result<Entry, &'static str> {
+/// Why a cache file is not used (it is then replaced).
+#[derive(Debug)]
+pub(crate) enum Unusable {
+    /// It could not be opened or read.
+    Io(io::Error),
+    /// Someone other than root or us could have written it; opk-files says who.
+    Untrusted(opk_files::TrustProblem),
+    TooLarge,
+    /// Not JSON of the record's shape (a `jwks` without `keys` included).
+    NotARecord,
+    OtherIssuer,
+}
+
+impl std::fmt::Display for Unusable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unusable::Io(e) => write!(f, "{e}"),
+            Unusable::Untrusted(why) => write!(f, "the file is {why}"),
+            Unusable::TooLarge => f.write_str("it is larger than 1 MiB"),
+            Unusable::NotARecord => f.write_str("it is not a complete cache record"),
+            Unusable::OtherIssuer => f.write_str("it belongs to a different issuer"),
+        }
+    }
+}
+
+/// Parses a cache file for `issuer`.
+pub(crate) fn parse(data: &[u8], issuer: &str) -> Result<Entry, Unusable> {
     if data.len() as u64 > MAX_CACHE_FILE {
-        return Err("it is larger than 1 MiB");
+        return Err(Unusable::TooLarge);
     }
     // A `jwks` without a `keys` array fails here too: Jwks deserializes only from a JWKS.
-    let entry: Entry =
-        serde_json::from_slice(data).map_err(|_| "it is not a complete cache record")?;
+    let entry: Entry = serde_json::from_slice(data).map_err(|_| Unusable::NotARecord)?;
     if entry.issuer != issuer {
-        return Err("it belongs to a different issuer");
+        return Err(Unusable::OtherIssuer);
     }
     Ok(entry)
 }
 
-/// Reads and parses the cache file. `Ok(None)`: no file. `Err`: unusable, with the reason.
-pub(crate) fn read(path: &Path, issuer: &str) -> Result<Option<Entry>, String> {
+/// Reads and parses the cache file. `Ok(None)`: no file.
+pub(crate) fn read(path: &Path, issuer: &str) -> Result<Option<Entry>, Unusable> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e.to_string()),
+        Err(e) => return Err(Unusable::Io(e)),
     };
-    let meta = file.metadata().map_err(|e| e.to_string())?;
-    opk_files::trust_problem(&meta).map_or(Ok(()), |why| Err(format!("the file is {why}")))?;
+    let meta = file.metadata().map_err(Unusable::Io)?;
+    if let Some(why) = opk_files::trust_problem(&meta) {
+        return Err(Unusable::Untrusted(why));
+    }
     let mut data = Vec::new();
     file.take(MAX_CACHE_FILE + 1)
         .read_to_end(&mut data)
-        .map_err(|e| e.to_string())?;
-    parse(&data, issuer).map(Some).map_err(str::to_owned)
+        .map_err(Unusable::Io)?;
+    parse(&data, issuer).map(Some)
 }
 
 /// Creates the cache directory (0755: the content is public keys) if missing.
@@ -137,7 +163,8 @@ mod tests {
         }
         let mut huge = record(ISS, 1).into_bytes();
         huge.extend(std::iter::repeat_n(b' ', MAX_CACHE_FILE as usize));
-        assert_eq!(parse(&huge, ISS).err(), Some("it is larger than 1 MiB"));
+        assert!(matches!(parse(&huge, ISS), Err(Unusable::TooLarge)));
+        assert_eq!(Unusable::TooLarge.to_string(), "it is larger than 1 MiB");
     }
 
     /// Cheap deterministic fuzzing: truncations, byte flips and random bytes never panic, and
@@ -177,7 +204,7 @@ mod tests {
     fn write_then_read_round_trips_and_leaves_no_temp() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join(format!("{}.json", base_name(ISS)));
-        assert_eq!(read(&path, ISS), Ok(None));
+        assert!(matches!(read(&path, ISS), Ok(None)));
         let entry = parse(record(ISS, 7).as_bytes(), ISS).expect("good");
         write_atomic(&path, &entry).expect("write");
         let back = read(&path, ISS).expect("read").expect("present");

@@ -18,6 +18,9 @@ pub use fetch::HttpJwksFetcher;
 pub use opk_pktoken::Jwks;
 
 /// One error type for the crate; every message is one line saying what is wrong and what to do.
+///
+/// Errors of opk-http are wrapped transparently; other causes are said in the message and are
+/// not `source()`, so printing the source chain never repeats them.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -69,12 +72,12 @@ pub enum Error {
         error: opk_pktoken::Error,
     },
     /// A fetcher other than [`HttpJwksFetcher`] failed.
-    #[error("fetching the JWKS for issuer {issuer} failed: {message}")]
+    #[error("fetching the JWKS for issuer {issuer} failed: {error}")]
     Fetch {
         /// The issuer.
         issuer: String,
-        /// What went wrong and what to do.
-        message: String,
+        /// What went wrong (said in the message, so not a `source()`).
+        error: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -90,5 +93,35 @@ pub mod fuzzing {
     /// Parses `data` as a cache file for a fixed issuer; must never panic.
     pub fn fuzz_cache_file(data: &[u8]) {
         let _ = crate::file::parse(data, "https://issuer.example");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use opk_http::testing::assert_causes_said_once;
+
+    #[test]
+    fn every_cause_is_said_once() {
+        let doc = serde_json::json!({"issuer": "https://x", "jwks_uri": "http://evil.example/k"});
+        let url = discovery_url("https://x");
+        let discovery = Discovery::from_document("https://x", &url, &doc).expect("issuer matches");
+        let errors = [
+            Error::Http(opk_http::check_url("ftp://x").expect_err("scheme")),
+            Discovery::from_document("https://y", &url, &doc).expect_err("mismatch"),
+            Discovery::from_document("https://x", &url, &serde_json::json!({}))
+                .expect_err("no issuer"),
+            discovery.endpoint(Endpoint::Jwks).expect_err("plain http"),
+            discovery.endpoint(Endpoint::Token).expect_err("missing"),
+            check_jwks_shape("https://x", &serde_json::json!([])).expect_err("not an object"),
+            Error::Fetch {
+                issuer: "https://x".into(),
+                error: std::io::Error::other("refused").into(),
+            },
+        ];
+        for e in &errors {
+            assert_causes_said_once(e);
+        }
     }
 }

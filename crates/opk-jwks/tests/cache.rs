@@ -53,7 +53,7 @@ impl JwksFetcher for Fake {
             Some(kids) => Ok(parsed(kids)),
             None => Err(Error::Fetch {
                 issuer: issuer.to_owned(),
-                message: "OP is down".into(),
+                error: "OP is down".into(),
             }),
         }
     }

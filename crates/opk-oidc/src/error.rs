@@ -4,14 +4,17 @@
 ///
 /// Strings that came from the network (OP error codes and descriptions) are already sanitised
 /// (control characters replaced, length capped) so they are safe to print on a terminal.
+///
+/// Errors of opk-http and of the discovery rules (opk-jwks) are wrapped transparently; a variant
+/// says its cause in its message or exposes it as `source()`, never both.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The `--provider` string is malformed.
     #[error(
-        "invalid provider {0}: expected ISSUER,CLIENT_ID[,CLIENT_SECRET[,SCOPES]] with space-separated scopes"
+        "invalid provider ({0}): expected ISSUER,CLIENT_ID[,CLIENT_SECRET[,SCOPES]] with space-separated scopes"
     )]
-    InvalidProvider(String),
+    InvalidProvider(ProviderProblem),
 
     /// A Google issuer was given without the (public) client secret Google requires.
     #[error(
@@ -19,14 +22,12 @@ pub enum Error {
     )]
     GoogleNeedsSecret,
 
-    /// A URL (issuer or endpoint) is not https and not http to a loopback host.
+    /// The issuer is not https (nor http to a loopback host), or has a query or fragment.
     #[error(
-        "{what} {url:?} is not allowed ({reason}): use an https:// URL (http:// is accepted only for localhost, 127.0.0.0/8 or [::1])"
+        "issuer {url:?} is not allowed ({reason}): use an https:// URL (http:// is accepted only for localhost, 127.0.0.0/8 or [::1])"
     )]
-    UrlNotAllowed {
-        /// Which URL this is, e.g. "issuer" or "token_endpoint".
-        what: &'static str,
-        /// The offending URL (sanitised).
+    IssuerNotAllowed {
+        /// The issuer (sanitised).
         url: String,
         /// Why it was rejected.
         reason: &'static str,
@@ -42,16 +43,17 @@ pub enum Error {
 
     /// Every configured loopback port is already taken.
     #[error(
-        "all loopback redirect ports {ports} are in use: close the other login (or the program using those ports) and run again"
+        "all loopback redirect ports {} are in use: close the other login (or the program using those ports) and run again",
+        join_ports(.ports)
     )]
     PortsInUse {
-        /// The ports that were tried, comma-separated.
-        ports: String,
+        /// The ports that were tried, in order.
+        ports: Vec<u16>,
     },
 
     /// The operating system's random number generator failed.
-    #[error("could not get random bytes from the operating system: {0}")]
-    Random(String),
+    #[error("could not get random bytes from the operating system")]
+    Random(#[source] getrandom::Error),
 
     /// The OP redirected back with `error=...` (e.g. the user denied consent).
     #[error("the OpenID provider refused the login: {error}{}: run the login again", fmt_desc(.description))]
@@ -77,13 +79,13 @@ pub enum Error {
 
     /// The token endpoint's 200 response is unusable.
     #[error("the token endpoint response is invalid: {0}")]
-    TokenResponse(String),
+    TokenResponse(TokenResponseProblem),
 
     /// The ID token is not a compact JWT or its payload is unreadable.
     #[error(
         "the ID token returned by the provider is malformed: {0}; the provider is misbehaving or not an OpenID provider"
     )]
-    IdToken(String),
+    IdToken(IdTokenProblem),
 
     /// The ID token's `nonce` claim is not the nonce that was sent.
     #[error(
@@ -104,14 +106,85 @@ pub enum Error {
     #[error("loopback redirect listener failed: {0}")]
     Listener(std::io::Error),
 
-    /// A malformed HTTP request reached the loopback listener (internal to the serve loop and
-    /// the fuzzing hook; never returned by `login_with_browser`).
-    #[error("bad HTTP request on the loopback listener: {0}")]
-    BadRequest(&'static str),
-
     /// The HTTP client (opk-http) failed.
     #[error(transparent)]
     Http(#[from] opk_http::Error),
+}
+
+/// What is wrong with a `--provider` string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProviderProblem {
+    /// Not 2 to 4 comma-separated fields; the number found.
+    FieldCount(usize),
+    /// The client ID field is empty.
+    EmptyClientId,
+}
+
+impl std::fmt::Display for ProviderProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::FieldCount(n) => write!(f, "got {n} comma-separated fields, need 2 to 4"),
+            Self::EmptyClientId => f.write_str("the client ID is empty"),
+        }
+    }
+}
+
+/// What is wrong with the token endpoint's 200 response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenResponseProblem {
+    /// No `id_token`: the `openid` scope was probably not requested.
+    NoIdToken,
+    /// A token member is present but not a string.
+    NotAString(&'static str),
+}
+
+impl std::fmt::Display for TokenResponseProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NoIdToken => {
+                f.write_str("it has no id_token: make sure the scopes include `openid`")
+            }
+            Self::NotAString(name) => write!(f, "`{name}` is not a string"),
+        }
+    }
+}
+
+/// What is wrong with the ID token's shape (its signature is checked later, by the caller).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IdTokenProblem {
+    /// Not three dot-separated segments; the number found.
+    Segments(usize),
+    /// Segment `n` (1-based) is empty or not base64url.
+    SegmentNotBase64url(usize),
+    /// The payload does not decode.
+    PayloadNotBase64url,
+    /// The payload is not JSON.
+    PayloadNotJson,
+    /// The `nonce` claim is absent.
+    NoNonce,
+    /// The `nonce` claim is not a string.
+    NonceNotString,
+}
+
+impl std::fmt::Display for IdTokenProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Segments(n) => write!(f, "expected 3 dot-separated segments, found {n}"),
+            Self::SegmentNotBase64url(i) => write!(f, "segment {i} is not base64url"),
+            Self::PayloadNotBase64url => f.write_str("the payload is not base64url"),
+            Self::PayloadNotJson => f.write_str("the payload is not JSON"),
+            Self::NoNonce => f.write_str("the nonce claim is missing"),
+            Self::NonceNotString => f.write_str("the nonce claim is not a string"),
+        }
+    }
+}
+
+fn join_ports(ports: &[u16]) -> String {
+    let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+    ports.join(", ")
 }
 
 /// Renders an optional description as ` (description)`.
@@ -125,6 +198,65 @@ fn fmt_desc(d: &Option<String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use opk_http::testing::assert_causes_said_once;
+
+    #[test]
+    fn every_cause_is_said_once() {
+        let jwt = |payload: &str| {
+            use base64ct::{Base64UrlUnpadded, Encoding};
+            format!(
+                "e30.{}.c2ln",
+                Base64UrlUnpadded::encode_string(payload.as_bytes())
+            )
+        };
+        let errors = [
+            "https://x"
+                .parse::<crate::ProviderSpec>()
+                .expect_err("one field"),
+            "http://x,c"
+                .parse::<crate::ProviderSpec>()
+                .expect_err("plain http"),
+            "https://accounts.google.com,c"
+                .parse::<crate::ProviderSpec>()
+                .expect_err("secret"),
+            Error::Discovery(opk_jwks::Error::Discovery {
+                url: "https://x/.well-known/openid-configuration".into(),
+                field: "token_endpoint",
+            }),
+            Error::Http(opk_http::check_url("ftp://x").expect_err("scheme")),
+            Error::PortsInUse {
+                ports: vec![3000, 10001],
+            },
+            Error::Random(getrandom::Error::UNSUPPORTED),
+            Error::Op {
+                error: "access_denied".into(),
+                description: Some("no".into()),
+            },
+            Error::TokenEndpoint {
+                status: 400,
+                error: "invalid_grant".into(),
+                description: None,
+            },
+            Error::TokenResponse(TokenResponseProblem::NoIdToken),
+            crate::flow::check_id_token("a.b", "n").expect_err("segments"),
+            crate::flow::check_id_token(&jwt("{}"), "n").expect_err("no nonce"),
+            Error::Listener(std::io::Error::other("EMFILE")),
+            Error::Timeout { secs: 300 },
+        ];
+        for e in &errors {
+            assert_causes_said_once(e);
+        }
+        // The source is there for callers that walk the chain, and not repeated in the message.
+        let random = Error::Random(getrandom::Error::UNSUPPORTED);
+        let cause = std::error::Error::source(&random).expect("getrandom's error");
+        assert!(!random.to_string().contains(&cause.to_string()));
+        assert!(
+            errors[5].to_string().contains("3000, 10001"),
+            "{}",
+            errors[5]
+        );
+    }
 
     #[test]
     fn op_error_message_is_one_line_with_description() {

@@ -13,6 +13,7 @@ use opk_jwks::{Discovery, Endpoint};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::error::{IdTokenProblem, TokenResponseProblem};
 use crate::pct;
 use crate::provider::ProviderSpec;
 use crate::request::{ReadError, Request, Response, read_request};
@@ -130,18 +131,15 @@ fn bind_loopback(ports: &[u16]) -> Result<(u16, Vec<TcpListener>), Error> {
         }
         return Ok((port, listeners));
     }
-    let ports = ports
-        .iter()
-        .map(u16::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
-    Err(Error::PortsInUse { ports })
+    Err(Error::PortsInUse {
+        ports: ports.to_vec(),
+    })
 }
 
 /// `n` random bytes from the OS, base64url without padding.
 fn random_b64(n: usize) -> Result<String, Error> {
     let mut buf = vec![0u8; n];
-    getrandom::fill(&mut buf).map_err(|e| Error::Random(e.to_string()))?;
+    getrandom::fill(&mut buf).map_err(Error::Random)?;
     Ok(Base64UrlUnpadded::encode_string(&buf))
 }
 
@@ -174,10 +172,7 @@ pub(crate) fn build_url(endpoint: &str, params: &[(&str, &str)]) -> String {
 pub(crate) fn check_id_token(jwt: &str, nonce: &str) -> Result<(), Error> {
     let segs: Vec<&str> = jwt.split('.').collect();
     if segs.len() != 3 {
-        return Err(Error::IdToken(format!(
-            "expected 3 dot-separated segments, found {}",
-            segs.len()
-        )));
+        return Err(Error::IdToken(IdTokenProblem::Segments(segs.len())));
     }
     for (i, s) in segs.iter().enumerate() {
         // The signature may not be empty either: `alg: none` tokens are never acceptable.
@@ -186,21 +181,18 @@ pub(crate) fn check_id_token(jwt: &str, nonce: &str) -> Result<(), Error> {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         {
-            return Err(Error::IdToken(format!(
-                "segment {} is not base64url",
-                i + 1
-            )));
+            return Err(Error::IdToken(IdTokenProblem::SegmentNotBase64url(i + 1)));
         }
     }
     let payload = Base64UrlUnpadded::decode_vec(segs[1])
-        .map_err(|_| Error::IdToken("the payload is not base64url".into()))?;
+        .map_err(|_| Error::IdToken(IdTokenProblem::PayloadNotBase64url))?;
     let claims: Value = serde_json::from_slice(&payload)
-        .map_err(|_| Error::IdToken("the payload is not JSON".into()))?;
+        .map_err(|_| Error::IdToken(IdTokenProblem::PayloadNotJson))?;
     match claims.get("nonce") {
         Some(Value::String(n)) if n == nonce => Ok(()),
         Some(Value::String(_)) => Err(Error::NonceMismatch),
-        Some(_) => Err(Error::IdToken("the nonce claim is not a string".into())),
-        None => Err(Error::IdToken("the nonce claim is missing".into())),
+        Some(_) => Err(Error::IdToken(IdTokenProblem::NonceNotString)),
+        None => Err(Error::IdToken(IdTokenProblem::NoNonce)),
     }
 }
 
@@ -283,7 +275,7 @@ impl Session<'_> {
             );
             (r, Outcome::Continue)
         };
-        let Ok(params) = pct::parse_query(query) else {
+        let Some(params) = pct::parse_query(query) else {
             return stray();
         };
         if pct::get(&params, "state") != Some(self.state.as_str()) {
@@ -351,16 +343,15 @@ impl Session<'_> {
                 description,
             });
         }
-        let opt = |name: &str| -> Result<Option<String>, Error> {
+        let opt = |name: &'static str| -> Result<Option<String>, Error> {
             match body.get(name) {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(_) => Err(Error::TokenResponse(format!("`{name}` is not a string"))),
+                Some(_) => Err(Error::TokenResponse(TokenResponseProblem::NotAString(name))),
             }
         };
-        let id_token = opt("id_token")?.ok_or_else(|| {
-            Error::TokenResponse("it has no id_token: make sure the scopes include `openid`".into())
-        })?;
+        let id_token =
+            opt("id_token")?.ok_or(Error::TokenResponse(TokenResponseProblem::NoIdToken))?;
         check_id_token(&id_token, self.nonce)?;
         Ok(Tokens {
             id_token,

@@ -13,7 +13,7 @@ mod pct;
 mod provider;
 mod request;
 
-pub use error::Error;
+pub use error::{Error, IdTokenProblem, ProviderProblem, TokenResponseProblem};
 pub use flow::{LoginOptions, Tokens, login_with_browser};
 pub use http::OidcHttp;
 pub use provider::ProviderSpec;

@@ -1,83 +1,63 @@
-//! RFC 3986 percent-encoding (for the authorize URL) and
-//! `application/x-www-form-urlencoded` decoding (for the callback query).
+//! RFC 3986 percent-encoding (for the authorize URL) and `application/x-www-form-urlencoded`
+//! decoding (for the callback query), on the `percent-encoding` crate. The query splitting is
+//! ours because it must be strict where `form_urlencoded` is lenient: a malformed escape,
+//! invalid UTF-8 or a duplicate name makes the callback a stray, never a guess.
 
-use crate::Error;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
 /// Most query parameters accepted on the callback; a real OP sends about five.
 pub(crate) const MAX_QUERY_PARAMS: usize = 64;
 
-/// Percent-encodes everything except RFC 3986 "unreserved" characters, so the result is safe as a
-/// query-parameter name or value regardless of which delimiters the value contains.
+/// Everything but RFC 3986 "unreserved" characters is escaped, so the result is safe as a
+/// query-parameter name or value whichever delimiters the value contains.
+const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Percent-encodes `s` for a query parameter name or value.
 pub(crate) fn encode(s: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(s.len());
-    for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0x0f)]));
-        }
-    }
-    out
+    utf8_percent_encode(s, NOT_UNRESERVED).to_string()
 }
 
-fn hex_val(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// Decodes one form-urlencoded component: `+` is a space, `%XX` a byte; the result must be UTF-8.
-pub(crate) fn decode(s: &str) -> Result<String, Error> {
+/// Decodes one form-urlencoded component: `+` is a space, `%XX` a byte; every `%` must start a
+/// valid escape and the result must be UTF-8.
+pub(crate) fn decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b'%' => {
-                let hi = bytes.get(i + 1).copied().and_then(hex_val);
-                let lo = bytes.get(i + 2).copied().and_then(hex_val);
-                match (hi, lo) {
-                    (Some(h), Some(l)) => out.push(h << 4 | l),
-                    _ => return Err(Error::BadRequest("invalid percent-escape in query")),
-                }
-                i += 3;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
+    let escapes_ok = bytes.iter().enumerate().all(|(i, &b)| {
+        b != b'%'
+            || bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    });
+    if !escapes_ok {
+        return None;
     }
-    String::from_utf8(out).map_err(|_| Error::BadRequest("query is not UTF-8"))
+    let spaced = s.replace('+', " ");
+    percent_decode_str(&spaced)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
 }
 
-/// Parses a query string into name/value pairs. Duplicate names are rejected: a second `state` or
-/// `code` is never legitimate and would make "which one counts" ambiguous.
-pub(crate) fn parse_query(q: &str) -> Result<Vec<(String, String)>, Error> {
+/// Parses a query string into name/value pairs; `None` if any component is malformed, there are
+/// too many, or a name repeats (a second `state` or `code` is never legitimate and would make
+/// "which one counts" ambiguous).
+pub(crate) fn parse_query(q: &str) -> Option<Vec<(String, String)>> {
     let mut out: Vec<(String, String)> = Vec::new();
     for part in q.split('&').filter(|p| !p.is_empty()) {
         if out.len() >= MAX_QUERY_PARAMS {
-            return Err(Error::BadRequest("too many query parameters"));
+            return None;
         }
         let (k, v) = part.split_once('=').unwrap_or((part, ""));
-        let k = decode(k)?;
-        let v = decode(v)?;
+        let (k, v) = (decode(k)?, decode(v)?);
         if out.iter().any(|(name, _)| *name == k) {
-            return Err(Error::BadRequest("duplicate query parameter"));
+            return None;
         }
         out.push((k, v));
     }
-    Ok(out)
+    Some(out)
 }
 
 /// Looks up a parameter by name in a parsed query.
@@ -123,7 +103,7 @@ mod tests {
     #[test]
     fn decode_rejects_bad_escapes() {
         for bad in ["%", "%4", "%G0", "%0g", "abc%", "%ff", "%C3"] {
-            assert!(decode(bad).is_err(), "{bad:?} should be rejected");
+            assert!(decode(bad).is_none(), "{bad:?} should be rejected");
         }
     }
 
@@ -135,9 +115,9 @@ mod tests {
         assert_eq!(get(&p, "empty"), Some(""));
         assert_eq!(get(&p, "flag"), Some(""));
         assert_eq!(get(&p, "missing"), None);
-        assert!(parse_query("state=a&state=b").is_err());
+        assert!(parse_query("state=a&state=b").is_none());
         let many: Vec<String> = (0..=MAX_QUERY_PARAMS).map(|i| format!("k{i}=v")).collect();
-        assert!(parse_query(&many.join("&")).is_err());
+        assert!(parse_query(&many.join("&")).is_none());
         let ok: Vec<String> = (0..MAX_QUERY_PARAMS).map(|i| format!("k{i}=v")).collect();
         assert_eq!(
             parse_query(&ok.join("&")).expect("at cap").len(),

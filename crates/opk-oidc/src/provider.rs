@@ -4,6 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::Error;
+use crate::error::ProviderProblem;
 use opk_http::sanitize;
 
 /// Scopes used when a `--provider` string names none (opkssh's default for `--provider`).
@@ -45,17 +46,21 @@ impl fmt::Debug for ProviderSpec {
 impl ProviderSpec {
     /// Checks the invariants `FromStr` enforces; useful for specs built from a config file.
     pub fn validate(&self) -> Result<(), Error> {
-        check_url("issuer", &self.issuer)?;
+        let refuse = |reason| Error::IssuerNotAllowed {
+            url: sanitize(&self.issuer, 200),
+            reason,
+        };
+        match opk_http::check_url(&self.issuer) {
+            Err(opk_http::Error::BadUrl { reason, .. }) => return Err(refuse(reason)),
+            Err(other) => return Err(Error::Http(other)),
+            Ok(()) => {}
+        }
         // OIDC Core: the issuer has no query or fragment.
         if self.issuer.contains(['?', '#']) {
-            return Err(Error::UrlNotAllowed {
-                what: "issuer",
-                url: sanitize(&self.issuer, 200),
-                reason: "an issuer has no query or fragment",
-            });
+            return Err(refuse("an issuer has no query or fragment"));
         }
         if self.client_id.is_empty() {
-            return Err(Error::InvalidProvider("(the client ID is empty)".into()));
+            return Err(Error::InvalidProvider(ProviderProblem::EmptyClientId));
         }
         if is_google(&self.issuer) && self.client_secret.as_deref().unwrap_or("").is_empty() {
             return Err(Error::GoogleNeedsSecret);
@@ -80,9 +85,8 @@ impl FromStr for ProviderSpec {
     fn from_str(s: &str) -> Result<Self, Error> {
         let fields: Vec<&str> = s.split(',').collect();
         if fields.len() < 2 || fields.len() > 4 {
-            return Err(Error::InvalidProvider(format!(
-                "(got {} comma-separated fields, need 2 to 4)",
-                fields.len()
+            return Err(Error::InvalidProvider(ProviderProblem::FieldCount(
+                fields.len(),
             )));
         }
         let client_secret = fields
@@ -110,19 +114,6 @@ impl FromStr for ProviderSpec {
         spec.validate()?;
         Ok(spec)
     }
-}
-
-/// Accepts `https://` URLs, and `http://` only to a loopback host: [`opk_http::check_url`], the
-/// one rule for every URL opk contacts (login and verify alike), with `what` named in the error.
-pub(crate) fn check_url(what: &'static str, url: &str) -> Result<(), Error> {
-    opk_http::check_url(url).map_err(|e| match e {
-        opk_http::Error::BadUrl { reason, .. } => Error::UrlNotAllowed {
-            what,
-            url: sanitize(url, 200),
-            reason,
-        },
-        other => Error::Http(other),
-    })
 }
 
 #[cfg(test)]
@@ -232,7 +223,7 @@ mod tests {
             "https://op.example.com#f,c",
         ] {
             assert!(
-                matches!(parse(bad), Err(Error::UrlNotAllowed { .. })),
+                matches!(parse(bad), Err(Error::IssuerNotAllowed { .. })),
                 "{bad} should be rejected: {:?}",
                 parse(bad)
             );

@@ -1,5 +1,6 @@
-//! Minimal HTTP/1.x for the loopback redirect listener: read and parse one request head (capped
-//! and time-limited, since anything on the machine can connect), and write small responses.
+//! Minimal HTTP/1.x for the loopback redirect listener: read one request head (capped and
+//! time-limited, since anything on the machine can connect), parse it with `httparse`, and write
+//! small fixed responses (hand-written: four headers, no server framework needed for that).
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -39,48 +40,41 @@ fn head_end(buf: &[u8]) -> Option<usize> {
     buf.windows(4).position(|w| w == b"\r\n\r\n")
 }
 
-/// Parses a complete request head (bytes before `\r\n\r\n`, or a whole buffer containing it).
+/// Parses a complete request head (bytes up to `\r\n\r\n`, or a whole buffer containing it)
+/// with `httparse`, then applies the stricter rules of a loopback callback listener.
 pub(crate) fn parse_head(data: &[u8]) -> Result<Request, ReadError> {
     let end = head_end(data).ok_or(ReadError::Malformed("incomplete request head"))?;
     if end > MAX_HEAD {
         return Err(ReadError::TooLarge);
     }
-    let head =
-        std::str::from_utf8(&data[..end]).map_err(|_| ReadError::Malformed("head is not UTF-8"))?;
-    let mut lines = head.split("\r\n");
-    let request_line = lines.next().unwrap_or_default();
-    let mut parts = request_line.split(' ');
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let head = &data[..end + 4];
+    // httparse accepts obs-text in header values; nothing legitimate here sends non-UTF-8.
+    if std::str::from_utf8(head).is_err() {
+        return Err(ReadError::Malformed("head is not UTF-8"));
+    }
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    match req.parse(head) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err(ReadError::Malformed("bad request head")),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(ReadError::Malformed("too many headers"));
+        }
+        Err(httparse::Error::Version) => {
+            return Err(ReadError::Malformed("unsupported HTTP version"));
+        }
+        Err(_) => return Err(ReadError::Malformed("bad request head")),
+    }
+    let (Some(method), Some(target)) = (req.method, req.path) else {
         return Err(ReadError::Malformed("bad request line"));
     };
-    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+    // httparse takes any token as a method; real ones are upper case.
+    if !method.bytes().all(|b| b.is_ascii_uppercase()) {
         return Err(ReadError::Malformed("bad method"));
-    }
-    if !matches!(version, "HTTP/1.0" | "HTTP/1.1") {
-        return Err(ReadError::Malformed("unsupported HTTP version"));
     }
     // Browsers send origin-form ("/path?query") to an origin server; nothing else is expected.
     if !target.starts_with('/') || target.bytes().any(|b| !(0x21..0x7f).contains(&b)) {
         return Err(ReadError::Malformed("bad request target"));
-    }
-    let mut count = 0;
-    for line in lines {
-        count += 1;
-        if count > MAX_HEADERS {
-            return Err(ReadError::Malformed("too many headers"));
-        }
-        // Bare CR/LF inside a line, obsolete folding, or a missing colon: refuse rather than guess.
-        let Some((name, _value)) = line.split_once(':') else {
-            return Err(ReadError::Malformed("header without colon"));
-        };
-        if name.is_empty()
-            || !name.bytes().all(|b| b.is_ascii_graphic())
-            || line.contains(['\r', '\n'])
-        {
-            return Err(ReadError::Malformed("bad header line"));
-        }
     }
     let target = target.split('#').next().unwrap_or_default();
     let (path, query) = match target.split_once('?') {
