@@ -46,8 +46,8 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
-    /// The discovery document member naming this endpoint.
-    pub fn field(self) -> &'static str {
+    /// The discovery document member naming this endpoint (also its `Display`).
+    fn field(self) -> &'static str {
         match self {
             Endpoint::Jwks => "jwks_uri",
             Endpoint::Authorization => "authorization_endpoint",

@@ -183,7 +183,7 @@ mod tests {
         }
         let p = parse("https://accounts.google.com,cid,GOCSPX-x").expect("with secret");
         assert_eq!(p.client_secret.as_deref(), Some("GOCSPX-x"));
-        // H-9: other issuers never need (or get) a secret.
+        // H-9 (docs/hazards.md): other issuers never need (or get) a secret.
         assert_eq!(
             parse("https://gitlab.com,cid")
                 .expect("gitlab")
