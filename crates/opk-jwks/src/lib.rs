@@ -114,7 +114,10 @@ mod tests {
                 .expect_err("no issuer"),
             discovery.endpoint(Endpoint::Jwks).expect_err("plain http"),
             discovery.endpoint(Endpoint::Token).expect_err("missing"),
-            check_jwks_shape("https://x", &serde_json::json!([])).expect_err("not an object"),
+            Error::InvalidJwks {
+                issuer: "https://x".into(),
+                error: Jwks::from_json(&serde_json::json!([])).expect_err("not an object"),
+            },
             Error::Fetch {
                 issuer: "https://x".into(),
                 error: std::io::Error::other("refused").into(),
