@@ -69,12 +69,7 @@ pub(crate) struct Args {
 /// Runs it. Exit status: the remote command's (128+n for a signal), or 255 when opk ssh itself
 /// fails (as OpenSSH), so scripts can tell the two apart.
 pub(crate) fn run(cmd: Args) -> ExitCode {
-    let tty = match (cmd.no_tty, cmd.tty) {
-        (true, _) => opk_ssh::Tty::Never,
-        (false, 0) => opk_ssh::Tty::Auto,
-        (false, 1) => opk_ssh::Tty::Want,
-        (false, _) => opk_ssh::Tty::Force,
-    };
+    let tty = opk_ssh::Tty::from_flags(cmd.no_tty, cmd.tty);
     let args = opk_ssh::SshArgs {
         destination: cmd.destination,
         command: cmd.command,

@@ -70,12 +70,7 @@ pub(crate) fn run(cmd: Args) -> ExitCode {
     // known_hosts entries collide for hosts behind one router).
     let name = cmd.target.rsplit('@').next().unwrap_or(&cmd.target);
     let name = name.split(':').next().unwrap_or(name);
-    let tty = match (cmd.no_tty, cmd.tty) {
-        (true, _) => opk_ssh::Tty::Never,
-        (false, 0) => opk_ssh::Tty::Auto,
-        (false, 1) => opk_ssh::Tty::Want,
-        (false, _) => opk_ssh::Tty::Force,
-    };
+    let tty = opk_ssh::Tty::from_flags(cmd.no_tty, cmd.tty);
     let args = opk_ssh::SshArgs {
         options: vec![format!("HostKeyAlias={name}.{}.ziti", cmd.service)],
         destination: cmd.target.clone(),

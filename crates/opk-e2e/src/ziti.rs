@@ -272,8 +272,9 @@ impl Network {
         port
     }
 
-    /// Waits until the controller lists a terminator for `service`.
-    pub fn wait_for_terminator(&self, service: &str) {
+    /// Waits until the controller lists a terminator for `service`; `log` (a host's log) is
+    /// shown when it does not come.
+    pub fn wait_for_terminator(&self, service: &str, log: Option<&Path>) {
         let deadline = Instant::now() + Duration::from_secs(60);
         let filter = format!("service.name=\"{service}\"");
         loop {
@@ -283,7 +284,9 @@ impl Network {
             }
             assert!(
                 Instant::now() < deadline,
-                "no terminator for {service} after 60 s"
+                "no terminator for {service} after 60 s; host log:\n{}",
+                log.and_then(|l| std::fs::read_to_string(l).ok())
+                    .unwrap_or_default()
             );
             std::thread::sleep(Duration::from_millis(300));
         }
@@ -306,20 +309,7 @@ impl Network {
             &log,
         );
         self.hosts.push(guard);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let filter = format!("service.name=\"{service}\"");
-        loop {
-            let list = self.cli(&["edge", "list", "terminators", &filter]);
-            if list.contains(service) && !list.contains("results: none") {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no terminator for {service} after 60 s; tunnel log:\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(300));
-        }
+        self.wait_for_terminator(service, Some(&log));
     }
 }
 

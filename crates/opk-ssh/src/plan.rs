@@ -30,6 +30,18 @@ pub enum Tty {
     Never,
 }
 
+impl Tty {
+    /// From OpenSSH's flags: `-T` (`never`), else `-t` given `count` times.
+    pub fn from_flags(never: bool, count: u8) -> Self {
+        match (never, count) {
+            (true, _) => Tty::Never,
+            (false, 0) => Tty::Auto,
+            (false, 1) => Tty::Want,
+            (false, _) => Tty::Force,
+        }
+    }
+}
+
 /// `opk ssh`'s arguments, as parsed by the CLI.
 #[derive(Debug, Clone, Default)]
 pub struct SshArgs {

@@ -366,7 +366,7 @@ fn opk_hosts_a_service_without_a_tunneler() {
             .expect("bind");
         let named = tokio::spawn(prefix_echo(named));
         let plain = tokio::spawn(prefix_echo(plain));
-        tokio::task::spawn_blocking(|| fixture().net.wait_for_terminator("echo2"))
+        tokio::task::spawn_blocking(|| fixture().net.wait_for_terminator("echo2", None))
             .await
             .expect("terminator");
 
