@@ -5,6 +5,7 @@
 
 mod add;
 mod cli;
+mod connect;
 mod login;
 mod scp;
 mod ssh;

@@ -1,7 +1,6 @@
 //! `opk scp`: OpenSSH scp's flags in, [`opk_scp::scp`] copies; exit 0 only if every file copied.
 
 use std::io::IsTerminal as _;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// `opk scp [-r] [-p] [-q] [-P port] [-i key] [-o opt] [-F file] [-J jump] SRC... DEST`.
@@ -19,23 +18,8 @@ pub(crate) struct Args {
     quiet: bool,
     #[arg(help = "Port to connect to", short = 'P')]
     port: Option<u16>,
-    #[arg(
-        help = "Identity (private key) file; its KEY-cert.pub is used with it. Repeatable",
-        short = 'i'
-    )]
-    identity: Vec<PathBuf>,
-    #[arg(
-        help = "ssh_config option (Key=Value); only the options opk ssh supports. Repeatable",
-        short = 'o'
-    )]
-    option: Vec<String>,
-    #[arg(
-        help = "ssh_config file to read instead of ~/.ssh/config (\"none\": no file)",
-        short = 'F'
-    )]
-    config: Option<PathBuf>,
-    #[arg(help = "Jump hosts: [user@]host[:port][,...]", short = 'J')]
-    jump: Option<String>,
+    #[command(flatten)]
+    connect: crate::connect::ConnectFlags,
     #[arg(
         help = "Files or directories to copy: local paths or [user@]host:path (remote globs and ~ work)",
         value_name = "SRC",
@@ -63,10 +47,10 @@ pub(crate) fn run(cmd: Args) -> ExitCode {
             progress: !cmd.quiet && std::io::stderr().is_terminal(),
         },
         port: cmd.port,
-        identity_files: cmd.identity,
-        ssh_options: cmd.option,
-        config_file: cmd.config,
-        jump: cmd.jump,
+        identity_files: cmd.connect.identity,
+        ssh_options: cmd.connect.option,
+        config_file: cmd.connect.config,
+        jump: cmd.connect.jump,
     };
     let mut report = |e: &opk_scp::Error| eprintln!("opk scp: {}", crate::one_line(e));
     match opk_scp::scp(&args, &mut report) {

@@ -1,7 +1,6 @@
 //! `opk ssh`: OpenSSH-style flags in, [`opk_ssh::ssh`] does the work; its exit status out.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::ArgAction;
@@ -14,25 +13,12 @@ pub(crate) struct Args {
     port: Option<u16>,
     #[arg(help = "User to log in as", short = 'l')]
     login: Option<String>,
-    #[arg(
-        help = "Identity (private key) file; its KEY-cert.pub is used with it. Repeatable",
-        short = 'i'
-    )]
-    identity: Vec<PathBuf>,
+    #[command(flatten)]
+    connect: crate::connect::ConnectFlags,
     #[arg(help = "Force a PTY (-t: if stdin is a terminal; -tt: always)", short = 't', action = ArgAction::Count)]
     tty: u8,
     #[arg(help = "Never request a PTY", short = 'T')]
     no_tty: bool,
-    #[arg(
-        help = "ssh_config option (Key=Value); only the options opk ssh supports. Repeatable",
-        short = 'o'
-    )]
-    option: Vec<String>,
-    #[arg(
-        help = "ssh_config file to read instead of ~/.ssh/config (\"none\": no file)",
-        short = 'F'
-    )]
-    config: Option<PathBuf>,
     #[arg(
         help = "Local forward [bind:]port:host:hostport. Repeatable",
         short = 'L'
@@ -45,8 +31,6 @@ pub(crate) struct Args {
     remote: Vec<String>,
     #[arg(help = "SOCKS5 proxy on [bind:]port. Repeatable", short = 'D')]
     dynamic: Vec<String>,
-    #[arg(help = "Jump hosts: [user@]host[:port][,...]", short = 'J')]
-    jump: Option<String>,
     #[arg(
         help = "Forward the ssh-agent (SSH_AUTH_SOCK) to the server",
         short = 'A'
@@ -75,14 +59,14 @@ pub(crate) fn run(cmd: Args) -> ExitCode {
         command: cmd.command,
         port: cmd.port,
         login: cmd.login,
-        identity_files: cmd.identity,
-        options: cmd.option,
-        config_file: cmd.config,
+        identity_files: cmd.connect.identity,
+        options: cmd.connect.option,
+        config_file: cmd.connect.config,
         tty,
         local: cmd.local,
         remote: cmd.remote,
         dynamic: cmd.dynamic,
-        jump: cmd.jump,
+        jump: cmd.connect.jump,
         forward_agent: cmd.forward_agent,
         no_command: cmd.no_command,
         stdin_null: cmd.stdin_null,
