@@ -49,7 +49,17 @@ struct Run<'a> {
     summary: Summary,
 }
 
-impl Run<'_> {
+impl<'a> Run<'a> {
+    fn new(sftp: &'a SftpSession, opts: Options, report: &'a mut dyn FnMut(&Error)) -> Self {
+        Self {
+            sftp,
+            opts,
+            progress: Progress::new(opts.progress),
+            report,
+            summary: Summary::default(),
+        }
+    }
+
     fn fail(&mut self, e: Error) {
         self.summary.errors += 1;
         self.progress.suspend(|| (self.report)(&e));
@@ -82,13 +92,7 @@ pub async fn upload(
     opts: Options,
     report: &mut dyn FnMut(&Error),
 ) -> Summary {
-    let mut run = Run {
-        sftp,
-        opts,
-        progress: Progress::new(opts.progress),
-        report,
-        summary: Summary::default(),
-    };
+    let mut run = Run::new(sftp, opts, report);
     let dest_is_dir = sftp
         .metadata(dest)
         .await
@@ -304,13 +308,7 @@ pub async fn download(
     opts: Options,
     report: &mut dyn FnMut(&Error),
 ) -> Summary {
-    let mut run = Run {
-        sftp,
-        opts,
-        progress: Progress::new(opts.progress),
-        report,
-        summary: Summary::default(),
-    };
+    let mut run = Run::new(sftp, opts, report);
     let mut expanded = Vec::new();
     for s in sources {
         if has_glob(s) {
