@@ -9,46 +9,30 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::{OPK, TMP};
-use opk_e2e::{Sshd, TestDir, current_user};
+use opk_e2e::{KeyHost, current_user};
 
-struct KeyHost {
-    sshd: Sshd,
-    dir: TestDir,
-    key: PathBuf,
+/// A plain-key sshd and a HOME that knows its host key.
+struct ScpHost {
+    host: KeyHost,
     home: PathBuf,
 }
 
-impl KeyHost {
+impl std::ops::Deref for ScpHost {
+    type Target = KeyHost;
+    fn deref(&self) -> &KeyHost {
+        &self.host
+    }
+}
+
+impl ScpHost {
     fn start() -> Self {
-        let dir = TestDir::new(TMP);
-        let key = dir.join("user_key");
-        let out = Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-            .arg(&key)
-            .output()
-            .expect("ssh-keygen");
-        assert!(out.status.success(), "ssh-keygen");
-        let pubkey = std::fs::read_to_string(dir.join("user_key.pub")).expect("pub");
-        let ak = dir.write("authorized_keys", &pubkey, 0o644);
-        let sshd = Sshd::start(&dir, &format!("/usr/bin/cat {}", ak.display()));
-        let host_pub =
-            std::fs::read_to_string(dir.join("ssh_host_ed25519_key.pub")).expect("host pub");
-        let mut parts = host_pub.split_whitespace();
-        let (t, k) = (parts.next().expect("type"), parts.next().expect("key"));
-        let home = dir.join("home");
+        let host = KeyHost::start(TMP);
+        let home = host.dir.join("home");
         std::fs::create_dir_all(home.join(".ssh")).expect("mkdir");
         std::fs::create_dir_all(home.join("etc-ssh")).expect("mkdir");
-        std::fs::write(
-            home.join(".ssh/known_hosts"),
-            format!("[127.0.0.1]:{} {t} {k}\n", sshd.port),
-        )
-        .expect("known_hosts");
-        Self {
-            sshd,
-            dir,
-            key,
-            home,
-        }
+        std::fs::write(home.join(".ssh/known_hosts"), host.known_hosts_line())
+            .expect("known_hosts");
+        Self { host, home }
     }
 
     fn remote(&self, path: &Path) -> String {
@@ -143,7 +127,7 @@ fn listing(root: &Path) -> Vec<(PathBuf, Option<Vec<u8>>, u32, i64)> {
 
 #[test]
 fn tree_with_odd_names_both_ways_byte_identical_with_p() {
-    let h = KeyHost::start();
+    let h = ScpHost::start();
     let local = h.dir.join("local ✓");
     make_tree(&local);
     let remote_dir = h.dir.join("remote side");
@@ -198,7 +182,7 @@ fn tree_with_odd_names_both_ways_byte_identical_with_p() {
 
 #[test]
 fn missing_source_and_permission_denied_exit_non_zero() {
-    let h = KeyHost::start();
+    let h = ScpHost::start();
     let out_dir = h.dir.join("out");
     std::fs::create_dir(&out_dir).expect("mkdir");
     let missing = h.dir.join("does not exist");

@@ -12,52 +12,11 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Host, OPK, TMP, login};
-use opk_e2e::{Guard, Op, Sshd, TestDir, current_user, free_port};
+use opk_e2e::{Guard, KeyHost, Op, Sshd, TestDir, current_user, free_port, keygen};
 
-/// An sshd accepting one plain key (AuthorizedKeysCommand = cat of an authorized_keys file).
-struct KeyHost {
-    sshd: Sshd,
-    dir: TestDir,
-    /// The user key sshd accepts.
-    key: PathBuf,
-}
-
-impl KeyHost {
-    fn start() -> Self {
-        let dir = TestDir::new(TMP);
-        let key = dir.join("user_key");
-        keygen(&key);
-        let pubkey = std::fs::read_to_string(dir.join("user_key.pub")).expect("pub");
-        let ak = dir.write("authorized_keys", &pubkey, 0o644);
-        let sshd = Sshd::start(&dir, &format!("/usr/bin/cat {}", ak.display()));
-        Self { sshd, dir, key }
-    }
-
-    /// The known_hosts line for this server.
-    fn known_hosts_line(&self) -> String {
-        let host_pub =
-            std::fs::read_to_string(self.dir.join("ssh_host_ed25519_key.pub")).expect("host pub");
-        let mut parts = host_pub.split_whitespace();
-        let (t, k) = (parts.next().expect("type"), parts.next().expect("key"));
-        format!("[127.0.0.1]:{} {t} {k}\n", self.sshd.port)
-    }
-
-    fn dest(&self) -> String {
-        format!("{}@127.0.0.1", current_user())
-    }
-
-    fn port(&self) -> String {
-        self.sshd.port.to_string()
-    }
-}
-
-fn keygen(path: &Path) {
-    let out = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(path)
-        .output()
-        .expect("ssh-keygen");
-    assert!(out.status.success(), "ssh-keygen");
+/// `user@127.0.0.1` for a [`KeyHost`].
+fn key_host_dest() -> String {
+    format!("{}@127.0.0.1", current_user())
 }
 
 /// A fresh HOME with `.ssh/known_hosts` holding `known`.
@@ -110,10 +69,10 @@ fn show(out: &Output) -> String {
 
 #[test]
 fn exec_stdin_exit_codes_and_signals() {
-    let h = KeyHost::start();
+    let h = KeyHost::start(TMP);
     let home = home_with(&h.dir, &h.known_hosts_line());
     let key = h.key.display().to_string();
-    let base = ["-i", &key, "-p", &h.port(), &h.dest()];
+    let base = ["-i", &key, "-p", &h.sshd.port.to_string(), &key_host_dest()];
     let with = |cmd: &'static str| {
         let mut v = base.to_vec();
         v.push(cmd);
@@ -143,10 +102,19 @@ fn exec_stdin_exit_codes_and_signals() {
     assert_eq!(text(&out.stdout), "two words\n", "{}", show(&out));
 
     // Options after the destination, as OpenSSH takes them; the command's own flags stay its.
-    let dest = h.dest();
+    let dest = key_host_dest();
     let out = opk_ssh(
         &home,
-        &[&dest, "-i", &key, "-p", &h.port(), "echo", "-n", "after"],
+        &[
+            &dest,
+            "-i",
+            &key,
+            "-p",
+            &h.sshd.port.to_string(),
+            "echo",
+            "-n",
+            "after",
+        ],
         b"",
     );
     assert_eq!(text(&out.stdout), "after", "{}", show(&out));
@@ -156,7 +124,11 @@ fn exec_stdin_exit_codes_and_signals() {
 
     // Nobody listening: opk's own failure is 255 with one line saying where.
     let dead = free_port().to_string();
-    let out = opk_ssh(&home, &["-i", &key, "-p", &dead, &h.dest(), "true"], b"");
+    let out = opk_ssh(
+        &home,
+        &["-i", &key, "-p", &dead, &key_host_dest(), "true"],
+        b"",
+    );
     assert_eq!(out.status.code(), Some(255), "{}", show(&out));
     let err = text(&out.stderr);
     assert!(
@@ -169,7 +141,7 @@ fn exec_stdin_exit_codes_and_signals() {
     // Unsupported -o keys are refused up front, in one line.
     let out = opk_ssh(
         &home,
-        &["-o", "ProxyCommand=nc %h %p", &h.dest(), "true"],
+        &["-o", "ProxyCommand=nc %h %p", &key_host_dest(), "true"],
         b"",
     );
     assert_eq!(out.status.code(), Some(255), "{}", show(&out));
@@ -182,7 +154,14 @@ fn exec_stdin_exit_codes_and_signals() {
     let other_s = other.display().to_string();
     let out = opk_ssh(
         &home,
-        &["-i", &other_s, "-p", &h.port(), &h.dest(), "true"],
+        &[
+            "-i",
+            &other_s,
+            "-p",
+            &h.sshd.port.to_string(),
+            &key_host_dest(),
+            "true",
+        ],
         b"",
     );
     assert_eq!(out.status.code(), Some(255), "{}", show(&out));
@@ -195,10 +174,10 @@ fn exec_stdin_exit_codes_and_signals() {
 
 #[test]
 fn known_hosts_strict_mismatch_accept_new_and_user_file() {
-    let h = KeyHost::start();
+    let h = KeyHost::start(TMP);
     let key = h.key.display().to_string();
-    let port = h.port();
-    let args = ["-i", key.as_str(), "-p", &port, &h.dest(), "echo in"];
+    let port = h.sshd.port.to_string();
+    let args = ["-i", key.as_str(), "-p", &port, &key_host_dest(), "echo in"];
 
     // Strict by default: an unknown host is refused before authentication.
     let home = home_with(&h.dir, "");
@@ -275,7 +254,7 @@ fn known_hosts_strict_mismatch_accept_new_and_user_file() {
 
 #[test]
 fn ssh_config_alias() {
-    let h = KeyHost::start();
+    let h = KeyHost::start(TMP);
     let home = home_with(&h.dir, "");
     let kh = h.dir.write("kh", &h.known_hosts_line(), 0o644);
     let config = h.dir.write(
@@ -357,10 +336,10 @@ fn background(home: &Path, args: &[&str]) -> Guard {
 
 #[test]
 fn forwards_carry_bytes() {
-    let h = KeyHost::start();
+    let h = KeyHost::start(TMP);
     let home = home_with(&h.dir, &h.known_hosts_line());
     let key = h.key.display().to_string();
-    let port = h.port();
+    let port = h.sshd.port.to_string();
     let echo = echo_server();
     let payload: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
 
@@ -369,7 +348,7 @@ fn forwards_carry_bytes() {
     let spec = format!("{lport}:127.0.0.1:{echo}");
     let mut g = background(
         &home,
-        &["-N", "-L", &spec, "-i", &key, "-p", &port, &h.dest()],
+        &["-N", "-L", &spec, "-i", &key, "-p", &port, &key_host_dest()],
     );
     round_trip(connect_when_up(lport, &mut g.0), &payload);
     drop(g);
@@ -379,7 +358,7 @@ fn forwards_carry_bytes() {
     let spec = format!("{rport}:127.0.0.1:{echo}");
     let mut g = background(
         &home,
-        &["-N", "-R", &spec, "-i", &key, "-p", &port, &h.dest()],
+        &["-N", "-R", &spec, "-i", &key, "-p", &port, &key_host_dest()],
     );
     round_trip(connect_when_up(rport, &mut g.0), &payload);
     drop(g);
@@ -389,7 +368,7 @@ fn forwards_carry_bytes() {
     let spec = dport.to_string();
     let mut g = background(
         &home,
-        &["-N", "-D", &spec, "-i", &key, "-p", &port, &h.dest()],
+        &["-N", "-D", &spec, "-i", &key, "-p", &port, &key_host_dest()],
     );
     let mut s = connect_when_up(dport, &mut g.0);
     s.set_read_timeout(Some(Duration::from_secs(20)))
@@ -410,8 +389,8 @@ fn forwards_carry_bytes() {
 
 #[test]
 fn jump_host() {
-    let jump = KeyHost::start();
-    let target = KeyHost::start();
+    let jump = KeyHost::start(TMP);
+    let target = KeyHost::start(TMP);
     // One HOME knowing both servers; each accepts its own key (both are offered with -i).
     let known = format!("{}{}", jump.known_hosts_line(), target.known_hosts_line());
     let home = home_with(&target.dir, &known);
@@ -430,8 +409,8 @@ fn jump_host() {
         "-J",
         &hop,
         "-p",
-        &target.port(),
-        &target.dest(),
+        &target.sshd.port.to_string(),
+        &key_host_dest(),
         "echo through-jump",
     ];
     let out = opk_ssh(&home, &args, b"");
@@ -501,7 +480,7 @@ impl Drop for Tmux {
 
 #[test]
 fn interactive_shell_in_tmux_resize_exit_and_escape() {
-    let h = KeyHost::start();
+    let h = KeyHost::start(TMP);
     let home = home_with(&h.dir, &h.known_hosts_line());
     let tmux = Tmux {
         sock: h.dir.join("tmux.sock"),
@@ -513,7 +492,7 @@ fn interactive_shell_in_tmux_resize_exit_and_escape() {
         h.dir.path().display(),
         h.key.display(),
         h.sshd.port,
-        h.dest()
+        key_host_dest()
     );
     tmux.run(&[
         "new-session",
@@ -649,15 +628,15 @@ impl Agent {
 
 #[test]
 fn agent_authentication_and_opt_in_forwarding() {
-    let h = KeyHost::start();
+    let h = KeyHost::start(TMP);
     let home = home_with(&h.dir, &h.known_hosts_line());
     let agent = Agent::start(&h.dir);
     agent.add(&h.key);
-    let port = h.port();
+    let port = h.sshd.port.to_string();
     let run = |extra: &[&str], cmd: &str| {
         let mut args = vec!["-p", port.as_str()];
         args.extend_from_slice(extra);
-        let dest = h.dest();
+        let dest = key_host_dest();
         args.push(&dest);
         args.push(cmd);
         let mut c = opk_ssh_cmd(&home, &args);
@@ -745,16 +724,26 @@ fn expired_pk_token_is_named_with_what_to_do() {
 
 #[test]
 fn closed_stdout_ends_quietly_like_sigpipe() {
-    let h = KeyHost::start();
+    let h = KeyHost::start(TMP);
     let home = home_with(&h.dir, &h.known_hosts_line());
     let key = h.key.display().to_string();
     // `opk ssh host yes | head -n 1`, with the reader leaving after one line.
-    let mut child = opk_ssh_cmd(&home, &["-i", &key, "-p", &h.port(), &h.dest(), "yes"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("opk ssh");
+    let mut child = opk_ssh_cmd(
+        &home,
+        &[
+            "-i",
+            &key,
+            "-p",
+            &h.sshd.port.to_string(),
+            &key_host_dest(),
+            "yes",
+        ],
+    )
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("opk ssh");
     let mut out = child.stdout.take().expect("stdout");
     let mut first = [0u8; 2];
     out.read_exact(&mut first).expect("first line");

@@ -11,7 +11,7 @@ use std::process::{Command, Output, Stdio};
 
 use common::{Host, OPK, TMP, login};
 use opk_e2e::ziti::Network;
-use opk_e2e::{Op, Sshd, TestDir, current_user};
+use opk_e2e::{KeyHost, Op, Sshd, TestDir, current_user};
 
 /// One network for every case (it takes ~20 s to start): service `zssh` hosted by identity
 /// `ssh-host` (an sshd that accepts one plain key), service `zssh-opk` hosted by `opk-host` (an
@@ -21,8 +21,7 @@ struct Fixture {
     // Held for its processes (controller, router, tunnelers), which end with it.
     _net: Network,
     dir: TestDir,
-    plain: Sshd,
-    user_key: PathBuf,
+    plain: KeyHost,
     laptop: PathBuf,
     op: Op,
     opk_host: Host,
@@ -31,17 +30,13 @@ struct Fixture {
 impl Fixture {
     fn start() -> Self {
         let dir = TestDir::new(TMP);
-        let user_key = dir.join("user_key");
-        keygen(&user_key);
-        let pubkey = std::fs::read_to_string(dir.join("user_key.pub")).expect("pub");
-        let ak = dir.write("authorized_keys", &pubkey, 0o644);
-        let plain = Sshd::start(&dir, &format!("/usr/bin/cat {}", ak.display()));
+        let plain = KeyHost::start(TMP);
 
         let op = Op::start(None);
         let opk_host = Host::allowing_alice(&dir, "opk-host", &op, "opk-rs256");
 
         let mut net = Network::start();
-        net.service("zssh", plain.port);
+        net.service("zssh", plain.sshd.port);
         net.service("zssh-opk", opk_host.sshd.port);
         let ssh_host = net.identity("ssh-host", &["zssh.binders"]);
         let opk_host_id = net.identity("opk-host", &["zssh-opk.binders"]);
@@ -52,7 +47,6 @@ impl Fixture {
             _net: net,
             dir,
             plain,
-            user_key,
             laptop,
             op,
             opk_host,
@@ -67,15 +61,6 @@ fn zssh_over_a_real_overlay() {
     host_keys_are_checked_per_target_identity(&f);
     refusals_say_what_is_wrong(&f);
     opk_certificate_checked_by_opk_verify_behind_the_overlay(&f);
-}
-
-fn keygen(path: &Path) {
-    let out = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(path)
-        .output()
-        .expect("ssh-keygen");
-    assert!(out.status.success(), "ssh-keygen");
 }
 
 /// A fresh HOME whose known_hosts holds `known`.
@@ -142,8 +127,12 @@ fn show(out: &Output) -> String {
 }
 
 fn commands_run_over_the_overlay_with_their_exit_status_and_stdin(f: &Fixture) {
-    let home = fresh_home(f, "home-exec", &known_line(&f.plain, "ssh-host", "zssh"));
-    let key = f.user_key.to_str().expect("utf-8");
+    let home = fresh_home(
+        f,
+        "home-exec",
+        &known_line(&f.plain.sshd, "ssh-host", "zssh"),
+    );
+    let key = f.plain.key.to_str().expect("utf-8");
     let target = format!("{}@ssh-host", current_user());
 
     let out = zssh(
@@ -175,7 +164,7 @@ fn commands_run_over_the_overlay_with_their_exit_status_and_stdin(f: &Fixture) {
 }
 
 fn host_keys_are_checked_per_target_identity(f: &Fixture) {
-    let key = f.user_key.to_str().expect("utf-8");
+    let key = f.plain.key.to_str().expect("utf-8");
     let target = format!("{}@ssh-host", current_user());
     // opk-host's key recorded under ssh-host's name: a mismatch naming the file and line.
     let home = fresh_home(
@@ -186,7 +175,7 @@ fn host_keys_are_checked_per_target_identity(f: &Fixture) {
     let wrong = std::fs::read_to_string(home.join(".ssh/known_hosts")).expect("read");
     assert_ne!(
         wrong,
-        known_line(&f.plain, "ssh-host", "zssh"),
+        known_line(&f.plain.sshd, "ssh-host", "zssh"),
         "two sshds, two host keys"
     );
     let out = zssh(f, &home, &["-i", key, &target, "true"], b"");
@@ -205,11 +194,11 @@ fn host_keys_are_checked_per_target_identity(f: &Fixture) {
 }
 
 fn refusals_say_what_is_wrong(f: &Fixture) {
-    let key = f.user_key.to_str().expect("utf-8");
+    let key = f.plain.key.to_str().expect("utf-8");
     let home = fresh_home(
         f,
         "home-refusals",
-        &known_line(&f.plain, "ssh-host", "zssh"),
+        &known_line(&f.plain.sshd, "ssh-host", "zssh"),
     );
     // An identity that hosts nothing.
     let out = zssh(f, &home, &["-i", key, "nobody", "true"], b"");

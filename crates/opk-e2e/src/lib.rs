@@ -12,7 +12,7 @@
 //! | [`dir`] | [`TestDir`]: a per-test directory sshd accepts, kept with `OPK_E2E_KEEP` |
 //! | [`TestCa`] | an openssl CA and a localhost server certificate (from `opk-testkit`) |
 //! | [`op`] | [`Op`]: the test OpenID Provider and its request log |
-//! | [`sshd`] | [`Sshd`]: sshd with an AuthorizedKeysCommand, the stock ssh client, [`ssh_keygen_list`] |
+//! | [`sshd`] | [`Sshd`]: sshd with an AuthorizedKeysCommand, the stock ssh client, [`ssh_keygen_list`]; [`KeyHost`]: sshd for one plain key, [`keygen`] |
 //! | [`browser`] | [`BrowserLogin`] → [`LoginRun`]; [`login_lock`] for the machine-wide redirect ports |
 //! | [`verify_host`] | [`VerifyHost`]: `opk verify` with all its files in the test tree; [`install_opk`] |
 //! | [`opkssh`] | [`opkssh_bin`], [`OpksshHost`]: `opkssh verify` in a private mount namespace |
@@ -34,5 +34,5 @@ pub use op::Op;
 pub use opk_testkit::TestCa;
 pub use opkssh::{OPKSSH_NS_SCRIPT, OPKSSH_VERSION, OpksshHost, opkssh_bin};
 pub use process::{Guard, current_user, free_port, repo_root, run_ok, user_home};
-pub use sshd::{Sshd, ssh_keygen_list};
+pub use sshd::{KeyHost, Sshd, keygen, ssh_keygen_list};
 pub use verify_host::{VerifyHost, install_opk};

@@ -155,3 +155,53 @@ pub fn ssh_keygen_list(cert: &Path) -> String {
     let out = run_ok(Command::new("ssh-keygen").arg("-L").arg("-f").arg(cert));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// `ssh-keygen -t ed25519` with no passphrase into `path` (and `path.pub`).
+pub fn keygen(path: &Path) {
+    run_ok(
+        Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(path),
+    );
+}
+
+/// An sshd that accepts one plain ed25519 user key (its AuthorizedKeysCommand cats an
+/// authorized_keys file): for client tests where the login method is not what is tested.
+pub struct KeyHost {
+    /// The server. Declared first: it stops before its directory goes.
+    pub sshd: Sshd,
+    /// Its directory (host key, config, log, the user key).
+    pub dir: TestDir,
+    /// The user key sshd accepts (`key.pub` beside it).
+    pub key: PathBuf,
+}
+
+impl KeyHost {
+    /// Starts one under `base`.
+    pub fn start(base: &str) -> Self {
+        let dir = TestDir::new(base);
+        let key = dir.join("user_key");
+        keygen(&key);
+        let pubkey = std::fs::read_to_string(dir.join("user_key.pub")).expect("pub");
+        let ak = dir.write("authorized_keys", &pubkey, 0o644);
+        let sshd = Sshd::start(&dir, &format!("/usr/bin/cat {}", ak.display()));
+        Self { sshd, dir, key }
+    }
+
+    /// The host key as (`type`, `base64`).
+    pub fn host_key(&self) -> (String, String) {
+        let host_pub =
+            std::fs::read_to_string(self.dir.join("ssh_host_ed25519_key.pub")).expect("host pub");
+        let mut parts = host_pub.split_whitespace();
+        (
+            parts.next().expect("type").to_owned(),
+            parts.next().expect("key").to_owned(),
+        )
+    }
+
+    /// The known_hosts line for this server at 127.0.0.1.
+    pub fn known_hosts_line(&self) -> String {
+        let (t, k) = self.host_key();
+        format!("[127.0.0.1]:{} {t} {k}\n", self.sshd.port)
+    }
+}
