@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use clap::ArgAction;
+
 #[derive(clap::Args, Debug)]
 pub(crate) struct ConnectFlags {
     #[arg(
@@ -22,4 +24,19 @@ pub(crate) struct ConnectFlags {
     pub(crate) config: Option<PathBuf>,
     #[arg(help = "Jump hosts: [user@]host[:port][,...]", short = 'J')]
     pub(crate) jump: Option<String>,
+}
+
+/// `-t` (repeatable) and `-T`, as ssh reads them.
+#[derive(clap::Args, Debug)]
+pub(crate) struct TtyFlags {
+    #[arg(help = "Force a PTY (-t: if stdin is a terminal; -tt: always)", short = 't', action = ArgAction::Count)]
+    tty: u8,
+    #[arg(help = "Never request a PTY", short = 'T')]
+    no_tty: bool,
+}
+
+impl TtyFlags {
+    pub(crate) fn tty(&self) -> opk_ssh::Tty {
+        opk_ssh::Tty::from_flags(self.no_tty, self.tty)
+    }
 }

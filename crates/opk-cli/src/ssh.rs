@@ -3,8 +3,6 @@
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::ArgAction;
-
 /// `opk ssh [options] [user@]host [command...]`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
@@ -15,10 +13,8 @@ pub(crate) struct Args {
     login: Option<String>,
     #[command(flatten)]
     connect: crate::connect::ConnectFlags,
-    #[arg(help = "Force a PTY (-t: if stdin is a terminal; -tt: always)", short = 't', action = ArgAction::Count)]
-    tty: u8,
-    #[arg(help = "Never request a PTY", short = 'T')]
-    no_tty: bool,
+    #[command(flatten)]
+    tty: crate::connect::TtyFlags,
     #[arg(
         help = "Local forward [bind:]port:host:hostport. Repeatable",
         short = 'L'
@@ -53,7 +49,7 @@ pub(crate) struct Args {
 /// Runs it. Exit status: the remote command's (128+n for a signal), or 255 when opk ssh itself
 /// fails (as OpenSSH), so scripts can tell the two apart.
 pub(crate) fn run(cmd: Args) -> ExitCode {
-    let tty = opk_ssh::Tty::from_flags(cmd.no_tty, cmd.tty);
+    let tty = cmd.tty.tty();
     let args = opk_ssh::SshArgs {
         destination: cmd.destination,
         command: cmd.command,

@@ -6,8 +6,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::ArgAction;
-
 /// `opk zssh [flags] [user@]identity [command...]`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
@@ -35,10 +33,8 @@ pub(crate) struct Args {
         long = "totp-command"
     )]
     totp_command: Option<String>,
-    #[arg(help = "Force a PTY (-t: if stdin is a terminal; -tt: always)", short = 't', action = ArgAction::Count)]
-    tty: u8,
-    #[arg(help = "Never request a PTY", short = 'T')]
-    no_tty: bool,
+    #[command(flatten)]
+    tty: crate::connect::TtyFlags,
     #[arg(help = "[user@]identity: the OpenZiti identity hosting the SSH server")]
     target: String,
     #[arg(
@@ -70,7 +66,7 @@ pub(crate) fn run(cmd: Args) -> ExitCode {
     // known_hosts entries collide for hosts behind one router).
     let name = cmd.target.rsplit('@').next().unwrap_or(&cmd.target);
     let name = name.split(':').next().unwrap_or(name);
-    let tty = opk_ssh::Tty::from_flags(cmd.no_tty, cmd.tty);
+    let tty = cmd.tty.tty();
     let args = opk_ssh::SshArgs {
         options: vec![format!("HostKeyAlias={name}.{}.ziti", cmd.service)],
         destination: cmd.target.clone(),
