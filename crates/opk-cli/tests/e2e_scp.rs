@@ -4,12 +4,12 @@
 
 mod common;
 
-use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::{OPK, TMP};
 use opk_e2e::{KeyHost, current_user};
+use opk_testkit::tree::{ODD_DIRS, ODD_NAMES, listing, make_odd_tree};
 
 /// A plain-key sshd and a HOME that knows its host key.
 struct ScpHost {
@@ -65,71 +65,11 @@ fn show(out: &Output) -> String {
     )
 }
 
-const NAMES: &[&str] = &[
-    "plain.txt",
-    "with space.txt",
-    "ünïcødé ✓ 名前.bin",
-    "-dash",
-    "quote'and\"double",
-    "sub dir/nested file",
-    "sub dir/deeper/empty",
-    "sub dir/deeper/big.bin",
-    ".hidden",
-];
-
-fn make_tree(root: &Path) {
-    for (i, name) in NAMES.iter().enumerate() {
-        let p = root.join(name);
-        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-        let data: Vec<u8> = match *name {
-            "sub dir/deeper/empty" => Vec::new(),
-            "sub dir/deeper/big.bin" => (0..3_000_000u32)
-                .map(|x| (x.wrapping_mul(2_654_435_761) >> 11) as u8)
-                .collect(),
-            _ => format!("{i} {name}\n").repeat(i + 1).into_bytes(),
-        };
-        std::fs::write(&p, data).expect("write");
-    }
-    let f = std::fs::File::options()
-        .write(true)
-        .open(root.join("plain.txt"))
-        .expect("open");
-    let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_100_000_000);
-    f.set_times(
-        std::fs::FileTimes::new()
-            .set_modified(old)
-            .set_accessed(old),
-    )
-    .expect("times");
-}
-
-/// (path, contents, mode, mtime) of every entry, sorted.
-fn listing(root: &Path) -> Vec<(PathBuf, Option<Vec<u8>>, u32, i64)> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("read_dir") {
-            let p = e.expect("entry").path();
-            let m = std::fs::metadata(&p).expect("meta");
-            let rel = p.strip_prefix(root).expect("prefix").to_path_buf();
-            let contents = if m.is_dir() {
-                stack.push(p.clone());
-                None
-            } else {
-                Some(std::fs::read(&p).expect("read"))
-            };
-            out.push((rel, contents, m.mode() & 0o7777, m.mtime()));
-        }
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
-}
-
 #[test]
 fn tree_with_odd_names_both_ways_byte_identical_with_p() {
     let h = ScpHost::start();
     let local = h.dir.join("local ✓");
-    make_tree(&local);
+    make_odd_tree(&local);
     let remote_dir = h.dir.join("remote side");
     let up = h.scp(&[
         "-r",
@@ -144,7 +84,7 @@ fn tree_with_odd_names_both_ways_byte_identical_with_p() {
         show(&up)
     );
     assert_eq!(listing(&local), listing(&remote_dir), "upload with -p");
-    assert_eq!(listing(&local).len(), NAMES.len() + 2);
+    assert_eq!(listing(&local).len(), ODD_NAMES.len() + ODD_DIRS);
 
     let back = h.dir.join("back");
     std::fs::create_dir(&back).expect("mkdir");

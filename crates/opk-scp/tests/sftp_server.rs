@@ -2,12 +2,13 @@
 //! program sshd runs for the sftp subsystem). Trees with odd names both ways, byte for byte;
 //! -p; globs; `~`; missing sources; permission denied (read-only server); disk full (/dev/full).
 
-use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, UNIX_EPOCH};
 
 use opk_scp::{Error, Options, SftpSession, download, resolve_remote, start, upload};
+use opk_testkit::tree::{
+    ODD_NAMES, OLD_MTIME, assert_same_bytes, assert_same_modes_and_times, make_odd_tree,
+};
 
 const SFTP_SERVER: &str = "/usr/lib/openssh/sftp-server";
 
@@ -35,107 +36,6 @@ fn rt() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-const ODD: &[&str] = &[
-    "plain.txt",
-    "with space.txt",
-    "ünïcødé ✓.bin",
-    "-leading-dash",
-    "quote'and\"double",
-    "sub dir/nested file",
-    "sub dir/deeper/émpty",
-    "sub dir/deeper/big.bin",
-    ".hidden",
-];
-
-fn make_tree(root: &Path) {
-    for (i, name) in ODD.iter().enumerate() {
-        let p = root.join(name);
-        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-        let data: Vec<u8> = match *name {
-            "sub dir/deeper/émpty" => Vec::new(),
-            // Several MiB so many reads/writes are outstanding at once.
-            "sub dir/deeper/big.bin" => (0..5_000_000u32)
-                .map(|x| (x.wrapping_mul(2_654_435_761) >> 13) as u8)
-                .collect(),
-            _ => format!("{i}: {name}\n").repeat(i + 1).into_bytes(),
-        };
-        std::fs::write(&p, data).expect("write");
-    }
-    std::fs::set_permissions(
-        root.join("plain.txt"),
-        std::fs::Permissions::from_mode(0o751),
-    )
-    .expect("chmod");
-    std::fs::set_permissions(
-        root.join("sub dir/deeper"),
-        std::fs::Permissions::from_mode(0o750),
-    )
-    .expect("chmod");
-    let old = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
-    for name in ["plain.txt", "with space.txt", "sub dir/deeper/big.bin"] {
-        let f = std::fs::File::options()
-            .write(true)
-            .open(root.join(name))
-            .expect("open");
-        f.set_times(
-            std::fs::FileTimes::new()
-                .set_modified(old)
-                .set_accessed(old),
-        )
-        .expect("times");
-    }
-}
-
-/// (relative path, contents or None for a directory, mode, mtime) for every entry under `root`.
-fn listing(root: &Path) -> Vec<(PathBuf, Option<Vec<u8>>, u32, i64)> {
-    use std::os::unix::fs::MetadataExt as _;
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("read_dir") {
-            let p = e.expect("entry").path();
-            let m = std::fs::metadata(&p).expect("meta");
-            let rel = p.strip_prefix(root).expect("prefix").to_path_buf();
-            if m.is_dir() {
-                stack.push(p.clone());
-                out.push((rel, None, m.mode() & 0o7777, m.mtime()));
-            } else {
-                out.push((
-                    rel,
-                    Some(std::fs::read(&p).expect("read")),
-                    m.mode() & 0o7777,
-                    m.mtime(),
-                ));
-            }
-        }
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
-}
-
-fn same_bytes(a: &Path, b: &Path) {
-    let strip = |l: Vec<(PathBuf, Option<Vec<u8>>, u32, i64)>| {
-        l.into_iter().map(|(p, c, _, _)| (p, c)).collect::<Vec<_>>()
-    };
-    let (la, lb) = (strip(listing(a)), strip(listing(b)));
-    assert_eq!(la.len(), ODD.len() + 2, "entries (files + 2 dirs)");
-    assert!(
-        la == lb,
-        "trees differ:\n{:?}\n{:?}",
-        la.iter().map(|x| &x.0).collect::<Vec<_>>(),
-        lb.iter().map(|x| &x.0).collect::<Vec<_>>()
-    );
-}
-
-fn same_modes_and_times(a: &Path, b: &Path) {
-    let meta = |l: Vec<(PathBuf, Option<Vec<u8>>, u32, i64)>| {
-        l.into_iter()
-            .map(|(p, _, m, t)| (p, m, t))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(meta(listing(a)), meta(listing(b)));
-}
-
 fn opts(recursive: bool, preserve: bool) -> Options {
     Options {
         recursive,
@@ -148,7 +48,7 @@ fn opts(recursive: bool, preserve: bool) -> Options {
 fn tree_with_odd_names_up_and_down_byte_identical_with_p() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let (local, home) = (tmp.path().join("local tree ✓"), tmp.path().join("home"));
-    make_tree(&local);
+    make_odd_tree(&local);
     std::fs::create_dir(&home).expect("home");
     rt().block_on(async {
         let (sftp, _child) = server(&home, &[]).await;
@@ -164,9 +64,9 @@ fn tree_with_odd_names_up_and_down_byte_identical_with_p() {
         )
         .await;
         assert_eq!(errors, Vec::<String>::new());
-        assert_eq!(s.files, ODD.len() as u64);
-        same_bytes(&local, &home.join("up loaded"));
-        same_modes_and_times(&local, &home.join("up loaded"));
+        assert_eq!(s.files, ODD_NAMES.len() as u64);
+        assert_same_bytes(&local, &home.join("up loaded"));
+        assert_same_modes_and_times(&local, &home.join("up loaded"));
 
         // And back, into an existing directory: lands as <dir>/<name>.
         let back = tmp.path().join("back");
@@ -180,9 +80,9 @@ fn tree_with_odd_names_up_and_down_byte_identical_with_p() {
         )
         .await;
         assert_eq!(errors, Vec::<String>::new());
-        assert_eq!((s.files, s.errors), (ODD.len() as u64, 0));
-        same_bytes(&local, &back.join("up loaded"));
-        same_modes_and_times(&local, &back.join("up loaded"));
+        assert_eq!((s.files, s.errors), (ODD_NAMES.len() as u64, 0));
+        assert_same_bytes(&local, &back.join("up loaded"));
+        assert_same_modes_and_times(&local, &back.join("up loaded"));
     });
 }
 
@@ -190,7 +90,7 @@ fn tree_with_odd_names_up_and_down_byte_identical_with_p() {
 fn without_p_times_are_new_and_modes_kept() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let (local, home) = (tmp.path().join("src"), tmp.path().join("home"));
-    make_tree(&local);
+    make_odd_tree(&local);
     std::fs::create_dir(&home).expect("home");
     rt().block_on(async {
         let (sftp, _child) = server(&home, &[]).await;
@@ -207,11 +107,7 @@ fn without_p_times_are_new_and_modes_kept() {
     });
     use std::os::unix::fs::MetadataExt as _;
     let m = std::fs::metadata(home.join("copy.txt")).expect("copied");
-    assert_ne!(
-        m.mtime(),
-        1_000_000_000,
-        "-p not given: mtime is the copy's"
-    );
+    assert_ne!(m.mtime(), OLD_MTIME, "-p not given: mtime is the copy's");
     assert_eq!(
         std::fs::read(home.join("copy.txt")).expect("read"),
         std::fs::read(local.join("plain.txt")).expect("read")
@@ -222,7 +118,7 @@ fn without_p_times_are_new_and_modes_kept() {
 fn remote_globs_and_home_paths() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let home = tmp.path().join("home");
-    make_tree(&home.join("t"));
+    make_odd_tree(&home.join("t"));
     let out = tmp.path().join("out");
     std::fs::create_dir(&out).expect("mkdir");
     rt().block_on(async {
@@ -277,7 +173,7 @@ fn chain(e: &Error) -> String {
 fn missing_sources_directories_and_targets_are_errors() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let home = tmp.path().join("home");
-    make_tree(&home.join("t"));
+    make_odd_tree(&home.join("t"));
     let out = tmp.path().join("out");
     std::fs::create_dir(&out).expect("mkdir");
     rt().block_on(async {
@@ -338,7 +234,7 @@ fn missing_sources_directories_and_targets_are_errors() {
 fn permission_denied_by_a_read_only_server() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let home = tmp.path().join("home");
-    make_tree(&home.join("t"));
+    make_odd_tree(&home.join("t"));
     rt().block_on(async {
         let (sftp, _child) = server(&home, &["-R"]).await;
         let mut e = Vec::new();
@@ -370,7 +266,7 @@ fn permission_denied_by_a_read_only_server() {
 fn disk_full_both_ways() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let home = tmp.path().join("home");
-    make_tree(&home.join("t"));
+    make_odd_tree(&home.join("t"));
     rt().block_on(async {
         let (sftp, _child) = server(&home, &[]).await;
         let mut e = Vec::new();

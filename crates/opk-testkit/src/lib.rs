@@ -8,12 +8,14 @@
 //! | [`tls`] | [`TestCa`]: an openssl CA and a localhost server certificate |
 //! | [`process`] | [`Guard`]: a child process killed on drop; [`run_ok`]: a command that must succeed |
 //! | [`rng`] | [`rng::seeded`], [`rng::garbage`]: reproducible pseudo-random input for fuzz-style tests |
+//! | [`tree`] | [`tree::make_odd_tree`] and [`tree::listing`]: a tree of awkward names to copy and compare |
 #![forbid(unsafe_code)]
 
 pub mod http;
 pub mod process;
 pub mod rng;
 pub mod tls;
+pub mod tree;
 
 pub use http::{Request, Response, StubServer};
 pub use process::{Guard, run_ok};
