@@ -39,7 +39,9 @@
 // Users: the login page accepts any login name with any password, except the password
 // `reject`, which ends the flow with error=access_denied. Claims: sub = login name,
 // email = login name if it contains '@' else <name>@example.com, email_verified = true,
-// name = login name. Consent is granted automatically (no page).
+// name = login name, auth_time (every client has require_auth_time). The password `mfa` adds
+// amr ["pwd","otp","mfa"] and acr "mfa"; with any other password the ID token has neither.
+// Consent is granted automatically (no page).
 //
 // Scopes: openid, email, profile, offline_access. Scope claims are put into the ID token
 // itself (conformIdTokenClaims: false). Refresh tokens are issued on every code/device
@@ -146,6 +148,8 @@ function nativeClient(clientId, alg) {
     grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
     redirect_uris: [...REDIRECT_URIS],
     id_token_signed_response_alg: alg,
+    // auth_time in every ID token, for opk's authentication-context rules (auth_age=).
+    require_auth_time: true,
   };
 }
 
@@ -366,8 +370,12 @@ async function handleInteraction(req, res, url) {
     }, { mergeWithLastSubmission: false });
     return true;
   }
-  log(`login ${JSON.stringify(login)} for client ${details.params.client_id}`);
-  await provider.interactionFinished(req, res, { login: { accountId: login } }, { mergeWithLastSubmission: false });
+  // The password `mfa` stands for a second factor: amr ["pwd","otp","mfa"] and acr "mfa" in the
+  // ID token. Any other password: no amr or acr claim at all.
+  const mfa = password === 'mfa';
+  const extra = mfa ? { amr: ['pwd', 'otp', 'mfa'], acr: 'mfa' } : {};
+  log(`login ${JSON.stringify(login)} for client ${details.params.client_id}${mfa ? ' with mfa' : ''}`);
+  await provider.interactionFinished(req, res, { login: { accountId: login, ...extra } }, { mergeWithLastSubmission: false });
   return true;
 }
 
@@ -421,8 +429,11 @@ provider = new Provider(issuer, {
   },
   responseTypes: ['code'],
   scopes: ['openid', 'email', 'profile', 'offline_access'],
+  // amr and acr reach the ID token only when a scope lists them (they come from the login,
+  // see the password `mfa`); acr also needs acrValues.
+  acrValues: ['mfa'],
   claims: {
-    openid: ['sub'],
+    openid: ['sub', 'acr', 'amr'],
     email: ['email', 'email_verified'],
     profile: ['name'],
   },

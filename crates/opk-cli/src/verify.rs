@@ -14,7 +14,7 @@ pub(crate) struct Args {
     pub(crate) cert: String,
     /// Type of the offered key (%t).
     pub(crate) key_type: String,
-    /// Further sshd tokens (e.g. %C), accepted like opkssh and ignored.
+    /// Further sshd tokens (e.g. %C), passed to policy plugins as opkssh does.
     pub(crate) extra: Vec<String>,
     /// Providers file.
     #[arg(long, env = "OPK_PROVIDERS_FILE", default_value = "/etc/opk/providers")]
@@ -46,7 +46,20 @@ pub(crate) struct Args {
         hide = true
     )]
     pub(crate) passwd_file: PathBuf,
-    /// opkssh's server config; verify refuses all logins if it sets deny lists opk cannot enforce yet.
+    /// Policy plugin directory (opkssh's location by default).
+    #[arg(
+        long,
+        env = "OPK_POLICY_PLUGIN_DIR",
+        default_value = "/etc/opk/policy.d"
+    )]
+    pub(crate) policy_plugin_dir: PathBuf,
+    /// Seconds one policy plugin may run before it is killed (and does not allow).
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub(crate) plugin_timeout: f64,
+    /// Also append one JSON record per decision to this file (for a SIEM).
+    #[arg(long, env = "OPK_AUDIT_LOG")]
+    pub(crate) audit_log: Option<PathBuf>,
+    /// opkssh's server config: deny_emails, deny_users, env_vars (for the HTTP client and plugins).
     #[arg(long, env = "OPK_SERVER_CONFIG", default_value = "/etc/opk/config.yml")]
     pub(crate) config_path: PathBuf,
 }
@@ -61,8 +74,13 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         jwks_cache: (!args.no_jwks_cache).then(|| args.jwks_cache_dir.clone()),
         log: Some(args.log_file.clone()),
         config: Some(args.config_path.clone()),
+        plugins: Some(args.policy_plugin_dir.clone()),
+        plugin_timeout: Duration::try_from_secs_f64(args.plugin_timeout).unwrap_or(Duration::ZERO),
     };
     let mut log = opk_verify::Log::open(paths.log.as_deref());
+    if let Some(audit) = &args.audit_log {
+        log.audit_to(audit);
+    }
     log.line(&format!(
         "opk verify: principal={:?} key_type={:?} key_len={} extra={:?}",
         args.principal,
@@ -74,6 +92,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         principal: &args.principal,
         key_b64: &args.cert,
         key_type: &args.key_type,
+        extra_args: &args.extra,
     };
     let fetcher = opk_jwks::HttpJwksFetcher::new(opk_http::HttpOptions {
         connect_timeout: Duration::from_secs(5),
@@ -92,6 +111,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
                 .is_ok()
             {
                 log.line(&allowed.summary);
+                log.decision(&args.principal, Ok(&allowed.rule));
                 return ExitCode::SUCCESS;
             }
             "cannot write to stdout".to_owned()
@@ -100,6 +120,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         Err(_) => "internal error (panic) while verifying; denied".to_owned(),
     };
     log.line(&format!("denied: {reason}"));
+    log.decision(&args.principal, Err(&reason));
     eprintln!("Error: {reason}");
     ExitCode::FAILURE
 }

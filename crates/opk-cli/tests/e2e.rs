@@ -82,19 +82,39 @@ fn assert_written_as_opkssh_writes(key: &Path, cert_path: &Path) {
     }
 }
 
-/// O-2: a deny list in flow style (once missed by line sniffing) fails a real login closed, with
-/// the reason in the log; removing the file lets the same key in again.
+/// The deny lists of config.yml through a real sshd: the email listed (in another case, in flow
+/// style, once missed by line sniffing) is refused, a config listing someone else lets the same
+/// key in, and the account listed is refused; each reason is in the log.
 fn denied_while_config_sets_a_deny_list(dir: &TestDir, host: &Host, key: &Path) {
     let user = current_user();
     let name = host
         .config
         .strip_prefix(dir.path())
-        .expect("config in the test dir");
-    dir.write(&name.display().to_string(), "{deny_users: [root]}\n", 0o640);
+        .expect("config in the test dir")
+        .display()
+        .to_string();
+    let email = USER_EMAIL.to_uppercase();
+    dir.write(&name, &format!("{{deny_emails: [\"{email}\"]}}\n"), 0o640);
+    assert_ssh_denied(&host.sshd.ssh(key, &user, "true"));
+    let want = format!(
+        "email {email:?} is in deny_emails of {}",
+        host.config.display()
+    );
+    assert!(host.log_text().contains(&want), "{}", host.log_text());
+    dir.write(
+        &name,
+        "deny_emails:\n  - mallory@example.com\ndeny_users: [nobody-here]\n",
+        0o640,
+    );
+    assert_ssh_ok(&host.sshd.ssh(key, &user, "echo not-listed"), "not-listed");
+    dir.write(
+        &name,
+        &format!("deny_users: [{}]\n", user.to_uppercase()),
+        0o640,
+    );
     assert_ssh_denied(&host.sshd.ssh(key, &user, "true"));
     assert!(
-        host.log_text()
-            .contains(&format!("{} sets deny_users", host.config.display())),
+        host.log_text().contains("is in deny_users of"),
         "{}",
         host.log_text()
     );
@@ -351,6 +371,16 @@ fn https_op_trusted_through_ssl_cert_file() {
         "{log}"
     );
     assert!(!log.contains("allowed "), "{log}");
+    // The same CA named by `env_vars` in config.yml instead of verify's environment: opkssh
+    // exports those before any network call, opk hands them to its HTTP client.
+    let via_config = Host::start(&dir, "via-config", &providers, &auth, &[]);
+    let name = via_config.config.strip_prefix(dir.path()).expect("in dir");
+    dir.write(
+        &name.display().to_string(),
+        &format!("env_vars:\n  SSL_CERT_FILE: {ca_file}\n"),
+        0o640,
+    );
+    assert_ssh_ok(&via_config.sshd.ssh(&key, &user, "echo env-ok"), "env-ok");
 }
 
 /// A login that times out (nobody completes the browser step) exits 1 with the timeout as its

@@ -523,3 +523,59 @@ fn opkssh_identity_directory_names_match_opkssh() {
     );
     w.dir.keep_if_asked();
 }
+
+/// opk's authentication-context column is a fourth word on the row. The reference opkssh skips
+/// rows without exactly three words, so it reads `<user> <email> <issuer> amr=mfa` as granting
+/// nothing, never as the three-word row that would let the email in without a second factor.
+/// Same files, same token (signed in with the test OP's `mfa`): opkssh allows the three-word row
+/// and denies the four-word ones; opk allows the row whose requirement the token meets. Fails if
+/// opkssh ever reads such a row as the row without its requirement (first opkssh run allowed).
+#[test]
+fn auth_context_rows_are_never_broader_in_opkssh() {
+    let w = world();
+    let opkssh = opkssh_bin();
+    let user = current_user();
+    let home = w.dir.join("home");
+    browser_login(&home)
+        .args(["--provider", &provider(&w.op, "opk-rs256")])
+        .envs(w.env())
+        .password("mfa")
+        .run()
+        .assert_success("opk login with mfa");
+    let (key_type, b64) = type_and_b64(&home.join(".ssh/id_ecdsa-cert.pub"));
+    let providers = w.providers("opk-rs256");
+    let iss = &w.op.issuer;
+    for (i, (rows, opk_allows, opkssh_allows)) in [
+        (format!("{user} {USER_EMAIL} {iss} amr=mfa\n"), true, false),
+        (
+            format!("{user} {USER_EMAIL} {iss} amr=mfa,auth_age=15m,acr=mfa\n"),
+            true,
+            false,
+        ),
+        (format!("{user} {USER_EMAIL} {iss} amr=hwk\n"), false, false),
+        (format!("{user} {USER_EMAIL} {iss}\n"), true, true),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let reference = OpksshHost::new(&w.dir, &format!("opkssh-{i}"), &providers, &rows);
+        let ours = VerifyHost::new(
+            &w.dir,
+            &format!("opk-{i}"),
+            Path::new(OPK),
+            &providers,
+            &rows,
+        );
+        let theirs = reference.verify(&opkssh, &user, &b64, &key_type, &w.env());
+        let mine = ours.verify(&user, &b64, &key_type, &w.env());
+        // The last row, identical but for the fourth word, is the control: opkssh allows it.
+        match opkssh_allows {
+            true => assert_allowed(&theirs, "opkssh verify"),
+            false => assert_denied(&theirs, "opkssh verify"),
+        }
+        match opk_allows {
+            true => assert_allowed(&mine, "opk verify"),
+            false => assert_denied(&mine, "opk verify"),
+        }
+    }
+}

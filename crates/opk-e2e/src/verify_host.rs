@@ -17,10 +17,16 @@ pub struct VerifyHost {
     pub auth_id: PathBuf,
     /// opk's log.
     pub log: PathBuf,
+    /// opk's JSON audit record (`--audit-log`).
+    pub audit: PathBuf,
     /// The JWKS cache directory.
     pub cache: PathBuf,
     /// The server config path (absent unless a test writes it).
     pub config: PathBuf,
+    /// The policy plugin directory (absent unless a test makes it).
+    pub plugins: PathBuf,
+    /// `--plugin-timeout` in seconds, when set.
+    pub plugin_timeout: Option<f64>,
     passwd: Option<PathBuf>,
 }
 
@@ -37,8 +43,11 @@ impl VerifyHost {
             providers: dir.write(&format!("{name}/providers"), providers, 0o640),
             auth_id: dir.write(&format!("{name}/auth_id"), auth_id, 0o640),
             log: dir.join(&format!("{name}/opk.log")),
+            audit: dir.join(&format!("{name}/audit.jsonl")),
             cache: dir.join(&format!("{name}/jwks")),
             config: dir.join(&format!("{name}/config.yml")),
+            plugins: dir.join(&format!("{name}/policy.d")),
+            plugin_timeout: None,
             passwd: None,
         }
     }
@@ -59,11 +68,18 @@ impl VerifyHost {
             s(&self.auth_id),
             "--log-file".into(),
             s(&self.log),
+            "--audit-log".into(),
+            s(&self.audit),
             "--jwks-cache-dir".into(),
             s(&self.cache),
             "--config-path".into(),
             s(&self.config),
+            "--policy-plugin-dir".into(),
+            s(&self.plugins),
         ];
+        if let Some(secs) = self.plugin_timeout {
+            args.extend(["--plugin-timeout".into(), secs.to_string()]);
+        }
         match &self.passwd {
             Some(p) => args.extend(["--passwd-file".into(), s(p)]),
             None => args.push("--no-home-policy".into()),
@@ -99,6 +115,15 @@ impl VerifyHost {
             self.args().join(" ")
         );
         Sshd::start_in(&self.base, &command)
+    }
+
+    /// The audit records so far, one JSON object each.
+    pub fn audit_records(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.audit)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+            .collect()
     }
 
     /// The log so far.

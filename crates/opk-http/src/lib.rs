@@ -7,8 +7,11 @@
 //! - No redirects (an OP endpoint that redirects is refused rather than followed: SSRF).
 //! - Plain `http://` only to loopback hosts ([`check_url`]).
 //! - Bodies are capped ([`HttpOptions::max_body`]) and must be JSON objects.
+//! - Proxies as Go picks them (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`; loopback never), from
+//!   the environment overlaid with [`HttpOptions::env`] (opkssh's `env_vars`).
 #![forbid(unsafe_code)]
 
+mod proxy;
 mod roots;
 mod url;
 
@@ -105,6 +108,14 @@ pub enum Error {
         /// The parse error.
         error: serde_json::Error,
     },
+    /// A proxy variable holds something that is not a proxy URL.
+    #[error(
+        "proxy setting {value:?} (HTTPS_PROXY or HTTP_PROXY) is not a proxy URL; use http://host:port or unset it"
+    )]
+    BadProxy {
+        /// The value.
+        value: String,
+    },
     /// The response body is JSON but not an object.
     #[error("response from {url} is JSON but not an object; check the URL")]
     NotObject {
@@ -122,6 +133,19 @@ pub struct HttpOptions {
     pub total_timeout: Duration,
     /// Largest response body accepted, in bytes.
     pub max_body: usize,
+    /// Variables that take precedence over the process environment for `SSL_CERT_FILE` and the
+    /// proxy variables: the `env_vars` of opkssh's server config, which opkssh exports.
+    pub env: Vec<(String, String)>,
+}
+
+impl HttpOptions {
+    /// `name` from [`HttpOptions::env`], else from the process environment.
+    fn var(&self, name: &str) -> Option<String> {
+        match self.env.iter().rev().find(|(k, _)| k == name) {
+            Some((_, v)) => Some(v.clone()),
+            None => std::env::var(name).ok(),
+        }
+    }
 }
 
 impl Default for HttpOptions {
@@ -131,6 +155,7 @@ impl Default for HttpOptions {
             connect_timeout: Duration::from_secs(5),
             total_timeout: Duration::from_secs(10),
             max_body: 1024 * 1024,
+            env: Vec::new(),
         }
     }
 }
@@ -143,6 +168,7 @@ pub struct HttpClient {
     /// No trust anchor at all: https requests fail with a clear error instead of an opaque
     /// "unknown issuer" from rustls.
     no_roots: bool,
+    proxy: proxy::ProxyEnv,
 }
 
 impl HttpClient {
@@ -152,7 +178,10 @@ impl HttpClient {
     /// Fails only if `SSL_CERT_FILE` is set but unreadable or holds no certificate.
     pub fn new(opts: HttpOptions) -> Result<Self, Error> {
         let system: Vec<&Path> = roots::SYSTEM_BUNDLES.iter().map(Path::new).collect();
-        let extra = roots::ssl_cert_file_from_env();
+        let extra = opts
+            .var("SSL_CERT_FILE")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
         Self::with_roots(opts, &system, extra.as_deref())
     }
 
@@ -163,6 +192,7 @@ impl HttpClient {
         system_bundles: &[&Path],
         extra_ca_file: Option<&Path>,
     ) -> Result<Self, Error> {
+        let proxy = proxy::ProxyEnv::from_lookup(&|name| opts.var(name))?;
         let certs = roots::load_roots(system_bundles, extra_ca_file)?;
         let no_roots = certs.is_empty();
         let certs: Vec<ureq::tls::Certificate<'static>> = certs
@@ -180,6 +210,8 @@ impl HttpClient {
             // Never follow: a redirect could point discovery at an internal host (SSRF).
             .max_redirects(0)
             .max_redirects_will_error(false)
+            // Chosen per request (proxy.rs), as Go does, rather than ureq's reading of the env.
+            .proxy(None)
             .timeout_connect(Some(opts.connect_timeout))
             .timeout_global(Some(opts.total_timeout))
             .user_agent(concat!("opk/", env!("CARGO_PKG_VERSION")))
@@ -189,6 +221,7 @@ impl HttpClient {
             agent: ureq::Agent::new_with_config(config),
             max_body: opts.max_body,
             no_roots,
+            proxy,
         })
     }
 
@@ -198,6 +231,9 @@ impl HttpClient {
         let resp = self
             .agent
             .get(url)
+            .config()
+            .proxy(self.proxy_for(url))
+            .build()
             .call()
             .map_err(|e| request_error(url, e))?;
         let (status, body) = self.read_json(url, resp)?;
@@ -222,6 +258,9 @@ impl HttpClient {
         let resp = self
             .agent
             .post(url)
+            .config()
+            .proxy(self.proxy_for(url))
+            .build()
             .send_form(form.iter().copied())
             .map_err(|e| request_error(url, e))?;
         let (status, body) = self.read_json(url, resp)?;
@@ -236,6 +275,11 @@ impl HttpClient {
             }
             Err(e) => Err(e),
         }
+    }
+
+    fn proxy_for(&self, url: &str) -> Option<ureq::Proxy> {
+        let (https, host, port) = url::host_port(url)?;
+        self.proxy.for_target(https, &host, port)
     }
 
     fn admit(&self, url: &str) -> Result<(), Error> {

@@ -1,6 +1,6 @@
 //! Trust anchors: the system CA bundle plus `SSL_CERT_FILE`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
@@ -49,13 +49,6 @@ pub(crate) fn load_roots(
     Ok(roots)
 }
 
-/// The `SSL_CERT_FILE` value, if set and non-empty.
-pub(crate) fn ssl_cert_file_from_env() -> Option<PathBuf> {
-    std::env::var_os("SSL_CERT_FILE")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-}
-
 fn read_certs(path: &Path) -> std::io::Result<Vec<CertificateDer<'static>>> {
     use std::io::Read;
     let file = std::fs::File::open(path)?;
@@ -77,7 +70,7 @@ mod tests {
     const CERT_PEM: &str =
         "-----BEGIN CERTIFICATE-----\nMIIBhTCCASugAwIBAgIUBm3j\n-----END CERTIFICATE-----\n";
 
-    fn write(dir: &Path, name: &str, content: &str) -> PathBuf {
+    fn write(dir: &Path, name: &str, content: &str) -> std::path::PathBuf {
         let path = dir.join(name);
         std::fs::write(&path, content).expect("write");
         path

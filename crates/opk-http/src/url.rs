@@ -61,6 +61,24 @@ pub fn check_url(url: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// The scheme (https or not), host (IPv6 without brackets, lower case) and port of a URL that
+/// [`check_url`] accepted.
+pub(crate) fn host_port(url: &str) -> Option<(bool, String, u16)> {
+    let (https, rest) = match strip_prefix_ci(url, "https://") {
+        Some(rest) => (true, rest),
+        None => (false, strip_prefix_ci(url, "http://")?),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (host, port) = split_host_port(&rest[..end])?;
+    let port = match port {
+        Some(p) => p.parse().ok()?,
+        None if https => 443,
+        None => 80,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Some((https, host.to_ascii_lowercase(), port))
+}
+
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix)

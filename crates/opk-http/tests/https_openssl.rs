@@ -144,3 +144,49 @@ fn ssl_cert_file_child() {
     let c = HttpClient::new(HttpOptions::default()).expect("client from env");
     assert_eq!(c.get_json(&url).expect("https get")["issuer"], "tls-ok");
 }
+
+/// opkssh's `env_vars` reach the client as [`HttpOptions::env`], not the process environment:
+/// `HTTPS_PROXY` sends https requests through the proxy as CONNECT; `NO_PROXY` names and
+/// loopback hosts go direct, as in Go.
+#[test]
+fn env_overrides_choose_the_proxy() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let ca = TestCa::generate(dir.path());
+    let proxy = opk_testkit::StubServer::start(|_| opk_testkit::Response::new(403));
+    let client = |extra: &[(&str, &str)]| {
+        let mut env = vec![
+            ("SSL_CERT_FILE".to_owned(), ca.ca_cert.display().to_string()),
+            ("HTTPS_PROXY".to_owned(), proxy.base().to_owned()),
+        ];
+        env.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        HttpClient::new(HttpOptions {
+            connect_timeout: Duration::from_secs(2),
+            env,
+            ..HttpOptions::default()
+        })
+        .expect("client")
+    };
+    let err = client(&[])
+        .get_json("https://op.example/.well-known/openid-configuration")
+        .expect_err("the proxy refuses");
+    let seen = proxy.requests();
+    assert_eq!(seen.len(), 1, "{err}");
+    assert_eq!(
+        (seen[0].method.as_str(), seen[0].target.as_str()),
+        ("CONNECT", "op.example:443")
+    );
+    // Listed in NO_PROXY, or a loopback host: never through the proxy.
+    let _ = client(&[("NO_PROXY", "example")]).get_json("https://op.example/x");
+    let _ = client(&[]).get_json(&format!("https://127.0.0.1:{}/x", proxy.port()));
+    assert_eq!(proxy.requests().len(), 1);
+    // A value that is no proxy URL fails the client, naming it.
+    let bad = HttpClient::new(HttpOptions {
+        env: vec![("https_proxy".to_owned(), "http://[x".to_owned())],
+        ..HttpOptions::default()
+    });
+    assert!(matches!(bad, Err(Error::BadProxy { value }) if value == "http://[x"));
+}

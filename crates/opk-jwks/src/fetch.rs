@@ -13,6 +13,7 @@ use crate::{Endpoint, Error, Jwks, JwksFetcher};
 #[derive(Debug)]
 pub struct HttpJwksFetcher {
     opts: HttpOptions,
+    env: OnceLock<Vec<(String, String)>>,
     client: OnceLock<HttpClient>,
 }
 
@@ -21,6 +22,7 @@ impl HttpJwksFetcher {
     pub fn new(opts: HttpOptions) -> Self {
         Self {
             opts,
+            env: OnceLock::new(),
             client: OnceLock::new(),
         }
     }
@@ -36,7 +38,10 @@ impl HttpJwksFetcher {
         if let Some(c) = self.client.get() {
             return Ok(c);
         }
-        let built = HttpClient::new(self.opts.clone())?;
+        let mut opts = self.opts.clone();
+        opts.env
+            .extend(self.env.get().into_iter().flatten().cloned());
+        let built = HttpClient::new(opts)?;
         // A concurrent caller may have won the race; either client is equivalent.
         Ok(self.client.get_or_init(|| built))
     }
@@ -45,6 +50,11 @@ impl HttpJwksFetcher {
 impl JwksFetcher for HttpJwksFetcher {
     /// OIDC discovery ([`crate::discover`]: the issuer must match byte-exactly), then GET its
     /// `jwks_uri`.
+    /// Kept for the client, which is built on the first fetch; a second call is ignored.
+    fn set_env(&self, vars: &[(String, String)]) {
+        let _ = self.env.set(vars.to_vec());
+    }
+
     fn fetch(&self, issuer: &str) -> Result<Jwks, Error> {
         // Check before building the client: a bad issuer should not cost a CA-bundle parse.
         opk_http::check_url(&crate::discovery_url(issuer))?;

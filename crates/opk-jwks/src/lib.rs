@@ -85,6 +85,11 @@ pub enum Error {
 pub trait JwksFetcher {
     /// Returns the issuer's JWKS, reduced to the keys opk can verify with.
     fn fetch(&self, issuer: &str) -> Result<Jwks, Error>;
+
+    /// The server config's `env_vars`, which opkssh exports before any network call: a fetcher
+    /// that uses the network applies those that steer it (proxy variables, `SSL_CERT_FILE`).
+    /// Called before the first fetch; the default ignores them.
+    fn set_env(&self, _vars: &[(String, String)]) {}
 }
 
 /// Entry points for fuzzers and property tests; not a stable API.

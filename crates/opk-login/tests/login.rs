@@ -226,11 +226,14 @@ fn verify_at(
         jwks_cache: None,
         log: None,
         config: Some(dir.join("config.yml")),
+        plugins: None,
+        plugin_timeout: Duration::from_secs(5),
     };
     let req = opk_verify::Request {
         principal: "alice",
         key_b64: &cert.to_b64(),
         key_type: cert.cert_type(),
+        extra_args: &[],
     };
     let mut log = opk_verify::Log::open(None);
     opk_verify::verify(&paths, &req, now, op, &mut log).map(|a| a.line)

@@ -1,5 +1,6 @@
-//! `auth_id` policy files: `<principal> <identity> <issuer>` rows.
+//! `auth_id` policy files: `<principal> <identity> <issuer> [requirements]` rows.
 
+use crate::context::AuthContext;
 use crate::table::{ProblemKind, TableProblem, parse_table_named};
 use crate::{Error, FileKind};
 
@@ -12,6 +13,8 @@ pub struct AuthIdRow {
     pub identity: String,
     /// The issuer; compared byte-exactly with the token's `iss`.
     pub issuer: String,
+    /// The optional fourth column (opk only): what the sign-in itself must satisfy.
+    pub context: AuthContext,
     /// 1-based line in its file.
     pub line_number: usize,
 }
@@ -24,8 +27,8 @@ pub struct AuthId {
 }
 
 impl AuthId {
-    /// Parses `auth_id` contents. Rows without exactly 3 columns, or with bad quoting, are
-    /// skipped and listed in [`AuthId::problems`] so that one bad line cannot lock everyone out.
+    /// Parses `auth_id` contents. Rows without 3 or 4 columns, with a fourth column that is not
+    /// a requirement list, or with bad quoting, are skipped and listed in [`AuthId::problems`] so that one bad line cannot lock everyone out.
     /// Errors only when the file is over [`crate::MAX_FILE_BYTES`].
     ///
     /// Rows with an empty or bare-prefix identity are kept (the matcher refuses them and warns),
@@ -36,14 +39,23 @@ impl AuthId {
         let mut rows = Vec::new();
         for row in table.rows {
             let line_number = row.line_number;
-            match <[String; 3]>::try_from(row.words) {
-                Ok([principal, identity, issuer]) => rows.push(AuthIdRow {
+            let mut words = row.words;
+            let context = match words.len() {
+                3 => Ok(AuthContext::default()),
+                4 => AuthContext::parse(&words.pop().unwrap_or_default())
+                    .map_err(ProblemKind::BadRequirements),
+                got => Err(ProblemKind::WrongColumnCount { expected: 3, got }),
+            };
+            match (context, <[String; 3]>::try_from(words)) {
+                (Ok(context), Ok([principal, identity, issuer])) => rows.push(AuthIdRow {
                     principal,
                     identity,
                     issuer,
+                    context,
                     line_number,
                 }),
-                Err(words) => problems.push(TableProblem {
+                (Err(kind), _) => problems.push(TableProblem { line_number, kind }),
+                (Ok(_), Err(words)) => problems.push(TableProblem {
                     line_number,
                     kind: ProblemKind::WrongColumnCount {
                         expected: 3,

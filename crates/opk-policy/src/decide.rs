@@ -50,6 +50,10 @@ fn deny(reason: String, warnings: Vec<MatchWarning>) -> Decision {
 /// the identity is matched against the ID-token claims, then against the `userinfo` claims; the
 /// first match grants access.
 ///
+/// A row with requirements (its fourth column, [`crate::AuthContext`]) grants only when the ID
+/// token meets them at `now` (unix seconds); otherwise evaluation goes on, and a denial names
+/// the unmet requirement of the first such row.
+///
 /// When `userinfo` is given and there is at least one row, its `sub` must equal the ID token's.
 /// Safer than opkssh: both must be non-empty strings (opkssh accepted two absent `sub`s). A token
 /// without a string `iss` is denied outright.
@@ -58,6 +62,7 @@ pub fn decide(
     principal: &str,
     claims: &Map<String, Value>,
     userinfo: Option<&Map<String, Value>>,
+    now: i64,
 ) -> Decision {
     let iss = str_claim(claims, "iss");
     let email = str_claim(claims, "email");
@@ -84,6 +89,7 @@ pub fn decide(
             );
         }
     }
+    let mut unmet = None;
     for row in rows {
         if row.issuer != iss || row.principal != principal {
             continue;
@@ -96,6 +102,10 @@ pub fn decide(
             warnings.append(&mut m.warnings);
             matched = m.matched;
         }
+        if matched && let Err(why) = row.context.check(claims, now) {
+            unmet.get_or_insert((row.line_number, why));
+            continue;
+        }
         if matched {
             return Decision {
                 allowed: true,
@@ -104,6 +114,17 @@ pub fn decide(
                 deny_reason: None,
             };
         }
+    }
+    if let Some((line, why)) = unmet {
+        return deny(
+            format!(
+                "policy line {line} would allow {} with (issuer={}) to assume {}, but it {why}",
+                one_line(email),
+                one_line(iss),
+                one_line(principal)
+            ),
+            warnings,
+        );
     }
     deny(
         format!(

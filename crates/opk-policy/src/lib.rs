@@ -2,8 +2,11 @@
 //!
 //! - [`Providers`]: `/etc/opk/providers` rows (`<issuer> <client_id> <expiry>`);
 //! - [`AuthId`]: `auth_id` policy rows (`<principal> <identity> <issuer>`) and the home-file rule;
+//! - [`AuthContext`]: a row's optional fourth column (opk only): `auth_age=`, `amr=`, `acr=`;
 //! - [`identity_matches`]: the identity-attribute matcher (opkssh's `validateClaim`);
 //! - [`decide()`]: first-match evaluation of rows against a principal and claims;
+//! - [`DenyList`]: the server config's `deny_emails` and `deny_users`, checked before rows;
+//! - [`plugin_env`], [`split_command`], [`plugin_allows`]: opkssh's policy-plugin contract;
 //! - [`check_principal`]: the certificate-principal check (hazard H-1 in `docs/hazards.md`);
 //! - [`add_row`] and [`issuer_alias`]: `opk add`, as a rewrite of the file contents.
 //!
@@ -15,18 +18,24 @@
 
 mod add;
 mod auth_id;
+mod context;
 mod decide;
+mod deny;
 mod glob;
 mod gofmt;
 mod matcher;
+mod plugin;
 mod principal;
 mod providers;
 mod table;
 
 pub use add::{AddOutcome, add_row, issuer_alias};
 pub use auth_id::{AuthId, AuthIdRow};
+pub use context::{AuthContext, ContextSyntax, Unmet};
 pub use decide::{Decision, decide};
+pub use deny::{Denial, DenyList};
 pub use matcher::{Match, MatchWarning, identity_matches};
+pub use plugin::{PLUGIN_ENV_PREFIX, PluginRequest, plugin_allows, plugin_env, split_command};
 pub use principal::check_principal;
 pub use providers::{ProviderRow, Providers};
 pub use table::{ProblemKind, TableProblem, quote_word};
@@ -201,6 +210,15 @@ impl fmt::Display for WordProblem {
             Self::Control => "it contains a control character such as a tab or newline",
             Self::OtherWhitespace => "it contains non-ASCII white space, which the reader may trim",
         })
+    }
+}
+
+/// A JSON object as claims, for the unit tests.
+#[cfg(test)]
+fn test_claims(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    match v {
+        serde_json::Value::Object(m) => m,
+        _ => unreachable!("claims must be a JSON object"),
     }
 }
 

@@ -20,7 +20,7 @@ pub(crate) struct Row {
 }
 
 /// Why a line was skipped. Skipped lines are logged by the caller, never fatal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProblemKind {
     /// A `'` was opened and never closed.
     UnterminatedSingleQuote,
@@ -38,6 +38,8 @@ pub enum ProblemKind {
         /// Columns found.
         got: usize,
     },
+    /// An `auth_id` row's fourth column is not a requirement list.
+    BadRequirements(crate::ContextSyntax),
 }
 
 /// A skipped line and why.
@@ -66,6 +68,7 @@ impl fmt::Display for ProblemKind {
                 f,
                 "wrong number of arguments (expected={expected}, got={got}); quote words that contain spaces"
             ),
+            Self::BadRequirements(why) => write!(f, "{why}; the row is skipped"),
         }
     }
 }
@@ -138,7 +141,7 @@ fn is_split_char(c: char) -> bool {
 }
 
 /// Splits one line into words with go-shellquote's rules.
-fn split_words(line: &str) -> Result<Vec<String>, ProblemKind> {
+pub(crate) fn split_words(line: &str) -> Result<Vec<String>, ProblemKind> {
     let mut words = Vec::new();
     let mut chars = line.chars().peekable();
     while let Some(&c) = chars.peek() {
@@ -318,7 +321,11 @@ mod tests {
         let t = parse_table(b"ok 1\n'open\n\"open\nend\\\nok 2\n").expect("small");
         assert_eq!(t.rows.len(), 2);
         assert_eq!(t.rows[1].line_number, 5);
-        let kinds: Vec<_> = t.problems.iter().map(|p| (p.line_number, p.kind)).collect();
+        let kinds: Vec<_> = t
+            .problems
+            .iter()
+            .map(|p| (p.line_number, p.kind.clone()))
+            .collect();
         assert_eq!(
             kinds,
             vec![

@@ -1,8 +1,12 @@
 //! `auth_id` parsing, the home-file rule and first-match evaluation.
 
-use opk_policy::{AuthId, AuthIdRow, MatchWarning, ProblemKind, decide};
+use opk_policy::{
+    AuthContext, AuthId, AuthIdRow, ContextSyntax, MatchWarning, ProblemKind, decide,
+};
 use serde_json::{Map, Value, json};
 
+/// The clock of every decision here (unix seconds).
+const NOW: i64 = 1_800_000_000;
 const GOOGLE: &str = "https://accounts.google.com";
 const AZURE: &str = "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0";
 const GH: &str = "https://token.actions.githubusercontent.com";
@@ -41,6 +45,7 @@ fn parses_documented_example() {
             principal: "alice".into(),
             identity: "alice@example.com".into(),
             issuer: GOOGLE.into(),
+            context: AuthContext::default(),
             line_number: 2
         }
     );
@@ -55,7 +60,7 @@ fn wrong_columns_and_bad_quotes_are_problems() {
     let p: Vec<_> = a
         .problems()
         .iter()
-        .map(|p| (p.line_number, p.kind))
+        .map(|p| (p.line_number, p.kind.clone()))
         .collect();
     assert_eq!(
         p,
@@ -69,10 +74,7 @@ fn wrong_columns_and_bad_quotes_are_problems() {
             ),
             (
                 3,
-                ProblemKind::WrongColumnCount {
-                    expected: 3,
-                    got: 4
-                }
+                ProblemKind::BadRequirements(ContextSyntax::NotKeyValue("d".into()))
             ),
             (4, ProblemKind::UnterminatedSingleQuote),
         ]
@@ -100,18 +102,18 @@ fn decide_first_match_on_issuer_and_principal() {
     let google_alice = claims(
         json!({"iss": GOOGLE, "sub": "1", "email": "Alice@example.com", "email_verified": true}),
     );
-    let d = decide(&rows, "alice", &google_alice, None);
+    let d = decide(&rows, "alice", &google_alice, None, NOW);
     assert!(d.allowed);
     assert_eq!(d.matched_line, Some(2));
     assert!(d.deny_reason.is_none());
 
     // The suffix row grants dev to anyone @example.com at Google.
-    let d = decide(&rows, "dev", &google_alice, None);
+    let d = decide(&rows, "dev", &google_alice, None, NOW);
     assert!(d.allowed);
     assert_eq!(d.matched_line, Some(5));
 
     // Principal is exact and case-sensitive.
-    let d = decide(&rows, "Alice", &google_alice, None);
+    let d = decide(&rows, "Alice", &google_alice, None, NOW);
     assert!(!d.allowed);
     assert_eq!(
         d.deny_reason.as_deref(),
@@ -124,28 +126,28 @@ fn decide_first_match_on_issuer_and_principal() {
     let other_iss = claims(
         json!({"iss": "https://accounts.google.com/", "email": "alice@example.com", "email_verified": true}),
     );
-    assert!(!decide(&rows, "alice", &other_iss, None).allowed);
+    assert!(!decide(&rows, "alice", &other_iss, None, NOW).allowed);
 
     // The group row is for the Azure issuer only.
     let azure_dev = claims(json!({"iss": AZURE, "groups": ["developer"]}));
-    assert!(decide(&rows, "dev", &azure_dev, None).allowed);
+    assert!(decide(&rows, "dev", &azure_dev, None, NOW).allowed);
     let google_dev = claims(json!({"iss": GOOGLE, "groups": ["developer"]}));
-    assert!(!decide(&rows, "dev", &google_dev, None).allowed);
+    assert!(!decide(&rows, "dev", &google_dev, None, NOW).allowed);
 
     // Sub row.
     let root = claims(json!({"iss": GOOGLE, "sub": "103030642802723203118"}));
-    assert!(decide(&rows, "root", &root, None).allowed);
-    assert!(!decide(&rows, "alice", &root, None).allowed);
+    assert!(decide(&rows, "root", &root, None, NOW).allowed);
+    assert!(!decide(&rows, "alice", &root, None, NOW).allowed);
 
     // Escaped-quote claim name.
     let ro = claims(json!({"iss": GOOGLE, "https://acme.com/groups": ["ssh-users"]}));
-    assert_eq!(decide(&rows, "ro", &ro, None).matched_line, Some(6));
+    assert_eq!(decide(&rows, "ro", &ro, None, NOW).matched_line, Some(6));
 
     // GitHub Actions glob.
     let gh = claims(json!({"iss": GH, "sub": "repo:myorg/myrepo:ref:refs/heads/main"}));
-    assert!(decide(&rows, "deploy", &gh, None).allowed);
+    assert!(decide(&rows, "deploy", &gh, None, NOW).allowed);
     let gh_tag = claims(json!({"iss": GH, "sub": "repo:myorg/myrepo:ref:refs/tags/v1"}));
-    assert!(!decide(&rows, "deploy", &gh_tag, None).allowed);
+    assert!(!decide(&rows, "deploy", &gh_tag, None, NOW).allowed);
 }
 
 #[test]
@@ -153,8 +155,8 @@ fn decide_uses_userinfo_after_id_token() {
     let rows = rows();
     let id = claims(json!({"iss": AZURE, "sub": "s1"}));
     let info = claims(json!({"sub": "s1", "groups": ["developer"]}));
-    assert!(!decide(&rows, "dev", &id, None).allowed);
-    let d = decide(&rows, "dev", &id, Some(&info));
+    assert!(!decide(&rows, "dev", &id, None, NOW).allowed);
+    let d = decide(&rows, "dev", &id, Some(&info), NOW);
     assert!(d.allowed);
     assert_eq!(d.matched_line, Some(4));
 }
@@ -167,7 +169,7 @@ fn decide_rejects_userinfo_for_another_sub() {
         json!({"sub": "s2", "groups": ["developer"]}),
         json!({"groups": ["developer"]}),
     ] {
-        let d = decide(&rows, "dev", &id, Some(&claims(info)));
+        let d = decide(&rows, "dev", &id, Some(&claims(info)), NOW);
         assert!(!d.allowed);
         assert!(
             d.deny_reason
@@ -182,6 +184,7 @@ fn decide_rejects_userinfo_for_another_sub() {
         "dev",
         &id,
         Some(&claims(json!({"groups": ["developer"]}))),
+        NOW,
     );
     assert!(!d.allowed);
 }
@@ -190,10 +193,10 @@ fn decide_rejects_userinfo_for_another_sub() {
 fn decide_without_iss_denies() {
     let rows = rows();
     let c = claims(json!({"sub": "103030642802723203118"}));
-    let d = decide(&rows, "root", &c, None);
+    let d = decide(&rows, "root", &c, None, NOW);
     assert!(!d.allowed);
     let c = claims(json!({"iss": 5, "sub": "103030642802723203118"}));
-    assert!(!decide(&rows, "root", &c, None).allowed);
+    assert!(!decide(&rows, "root", &c, None, NOW).allowed);
 }
 
 #[test]
@@ -206,6 +209,7 @@ fn decide_collects_warnings_and_keeps_going() {
         "root",
         &claims(json!({"iss": "https://i", "sub": "s1"})),
         None,
+        NOW,
     );
     assert!(d.allowed);
     assert_eq!(d.matched_line, Some(4));
@@ -231,7 +235,7 @@ fn o3_empty_identity_row_does_not_grant() {
         json!({"iss": "https://i", "sub": ""}),
         json!({"iss": "https://i", "sub": "x"}),
     ] {
-        assert!(!decide(&rows, "root", &claims(c), None).allowed);
+        assert!(!decide(&rows, "root", &claims(c), None, NOW).allowed);
     }
 }
 
@@ -243,7 +247,7 @@ fn h2_bare_prefix_rows_do_not_grant() {
         let c = claims(
             json!({"iss": "https://i", "sub": "repo:a", "email": "a@b", "email_verified": true}),
         );
-        assert!(!decide(&rows, "root", &c, None).allowed, "{identity}");
+        assert!(!decide(&rows, "root", &c, None, NOW).allowed, "{identity}");
     }
 }
 
@@ -251,8 +255,65 @@ fn h2_bare_prefix_rows_do_not_grant() {
 fn deny_reason_is_one_line() {
     let rows = rows();
     let c = claims(json!({"iss": "https://x\nforged line", "email": "a\r\nb"}));
-    let d = decide(&rows, "root\n", &c, None);
+    let d = decide(&rows, "root\n", &c, None, NOW);
     let r = d.deny_reason.expect("denied");
     assert!(!r.contains(['\n', '\r']), "{r}");
     assert!(r.starts_with("no policy to allow "));
+}
+
+/// A fourth column adds requirements on the sign-in; a row whose identity matches but whose
+/// requirements are not met does not grant, and the denial names what was missing.
+#[test]
+fn requirement_rows_grant_only_when_met() {
+    let text = format!(
+        "root alice@example.com {GOOGLE} amr=mfa,auth_age=15m\nroot alice@example.com {GOOGLE} bogus\nalice alice@example.com {GOOGLE}\n"
+    );
+    let auth_id = AuthId::parse(text.as_bytes()).expect("small");
+    assert_eq!(auth_id.problems().len(), 1, "{:?}", auth_id.problems());
+    assert_eq!(auth_id.problems()[0].line_number, 2);
+    assert!(auth_id.problems()[0].to_string().contains("not key=value"));
+    let rows = auth_id.into_rows();
+    assert_eq!(rows[0].context.amr, ["mfa"]);
+    let token = |amr: Value, auth_time: i64| {
+        claims(
+            json!({"iss": GOOGLE, "sub": "s", "email": "alice@example.com",
+                      "amr": amr, "auth_time": auth_time}),
+        )
+    };
+    let d = decide(
+        &rows,
+        "root",
+        &token(json!(["pwd", "mfa"]), NOW - 60),
+        None,
+        NOW,
+    );
+    assert!(d.allowed && d.matched_line == Some(1), "{d:?}");
+    for (t, why) in [
+        (
+            token(json!(["pwd"]), NOW - 60),
+            "requires amr to contain \"mfa\"",
+        ),
+        (
+            token(json!(["mfa"]), NOW - 3600),
+            "within 900 s but this one is 3600 s old",
+        ),
+    ] {
+        let d = decide(&rows, "root", &t, None, NOW);
+        let reason = d.deny_reason.expect("denied");
+        assert!(
+            reason.contains("policy line 1 would allow alice@example.com") && reason.contains(why),
+            "{reason}"
+        );
+    }
+    // A row without requirements is unaffected by them.
+    assert!(
+        decide(
+            &rows,
+            "alice",
+            &token(json!(["pwd"]), NOW - 86_400),
+            None,
+            NOW
+        )
+        .allowed
+    );
 }

@@ -123,7 +123,7 @@ fn wrong_column_count_rows_are_skipped_problems() {
     let probs: Vec<_> = p
         .problems()
         .iter()
-        .map(|x| (x.line_number, x.kind))
+        .map(|x| (x.line_number, x.kind.clone()))
         .collect();
     assert_eq!(
         probs,

@@ -96,15 +96,13 @@ pub enum Error {
         /// The policy files that were consulted.
         files: PolicyFiles,
     },
-    /// The server config uses a feature opk does not implement; ignoring it would widen access.
-    #[error(
-        "{path} sets {key}, which this opk does not enforce yet; refusing all logins rather than ignoring it (remove {key} or keep opkssh)"
-    )]
-    UnsupportedConfig {
+    /// The server config's `deny_emails` or `deny_users` lists this identity or account.
+    #[error("{denial} of {path}")]
+    DenyListed {
         /// The config file.
         path: PathBuf,
-        /// The key.
-        key: &'static str,
+        /// The entry that matched.
+        denial: opk_policy::Denial,
     },
     /// The server config cannot be read as opkssh's schema; ignoring it could turn its deny lists
     /// off (hazard O-2 in docs/hazards.md).

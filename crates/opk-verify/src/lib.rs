@@ -7,9 +7,11 @@
 //! principals echoed into the output line.
 #![forbid(unsafe_code)]
 
+mod audit;
 mod error;
 mod files;
 mod log;
+mod plugins;
 mod server_config;
 
 use std::path::{Path, PathBuf};
@@ -20,6 +22,7 @@ use opk_pktoken::{Jwk, PkToken, ProviderCheck};
 use opk_policy::ProviderRow;
 use opk_sshcert::{OpkCert, PublicKey};
 
+pub use audit::Subject;
 pub use error::{Error, PolicyFiles, UnsafeFile, UnsafeHomeFile};
 pub use log::Log;
 pub use server_config::ConfigProblem;
@@ -42,6 +45,10 @@ pub struct ServerPaths {
     pub log: Option<PathBuf>,
     /// opkssh's server config (`/etc/opk/config.yml`); `None` skips it.
     pub config: Option<PathBuf>,
+    /// Policy plugin directory (`/etc/opk/policy.d`); `None` runs no plugins.
+    pub plugins: Option<PathBuf>,
+    /// How long one plugin may take before it is killed and counts as not allowing.
+    pub plugin_timeout: Duration,
 }
 
 /// sshd's `%u %k %t` and anything after them.
@@ -53,6 +60,8 @@ pub struct Request<'a> {
     pub key_b64: &'a str,
     /// `%t`: the offered key's type.
     pub key_type: &'a str,
+    /// sshd tokens after `%t` (e.g. `%C`), for plugins (`OPKSSH_PLUGIN_EXTRA_ARGS`).
+    pub extra_args: &'a [String],
 }
 
 /// A successful decision.
@@ -62,6 +71,8 @@ pub struct Allowed {
     pub line: String,
     /// Who was let in, for the log.
     pub summary: String,
+    /// What allowed it: `auth_id line N`, `policy plugin <file>`.
+    pub rule: String,
 }
 
 /// Runs the whole check. `log` receives the details; the returned error is the one-line reason.
@@ -72,24 +83,83 @@ pub fn verify(
     fetcher: &dyn JwksFetcher,
     log: &mut Log,
 ) -> Result<Allowed, Error> {
+    log.subject = Subject {
+        key_fingerprint: offered_fingerprint(req),
+        ..Default::default()
+    };
     let (cert, pkt) = parse_offered_key(req)?;
-    if let Some(config) = &paths.config {
-        check_server_config(config, log)?;
+    if let Ok(blob) = cert.public_key().to_ssh_blob() {
+        log.subject.key_fingerprint = Some(audit::fingerprint(&blob));
     }
+    log.subject.issuer = Some(pkt.issuer().to_owned());
+    log.subject.sub = pkt.claim_str("sub").map(str::to_owned);
+    log.subject.email = pkt.claim_str("email").map(str::to_owned);
+    let config = match &paths.config {
+        Some(path) => load_server_config(path, log)?,
+        None => server_config::ServerConfig::default(),
+    };
+    // As opkssh exports them before any network call; passed on rather than set process-wide.
+    fetcher.set_env(&config.env_vars);
     let provider = find_provider(&paths.providers, pkt.issuer(), log)?;
     verify_pk_token(&pkt, &provider, paths, now, fetcher, log)?;
     check_key_binding(&cert, &pkt)?;
-    let matched_line = decide(paths, req.principal, &pkt, log)?;
+    log.subject.token_verified = true;
+    // Deny lists after the token is verified, as opkssh: before that, a denial would tell an
+    // unauthenticated caller which identities and accounts are listed.
+    if let Some(denial) = config.deny.check(req.principal, pkt.claims())
+        && let Some(path) = &paths.config
+    {
+        return Err(Error::DenyListed {
+            path: path.clone(),
+            denial,
+        });
+    }
+    // Plugins after the deny lists and before the rows, as opkssh: they can only add access.
+    let plugin = paths.plugins.as_deref().and_then(|dir| {
+        let plugins = plugins::Plugins {
+            dir,
+            timeout: paths.plugin_timeout,
+            env_vars: &config.env_vars,
+        };
+        let plugin_req = opk_policy::PluginRequest {
+            principal: req.principal,
+            key_b64: req.key_b64,
+            key_type: req.key_type,
+            extra_args: req.extra_args,
+            pkt: &pkt,
+            userinfo: None,
+        };
+        plugins.allowing(&plugin_req, log)
+    });
+    let rule = match plugin {
+        Some(path) => format!("policy plugin {}", path.display()),
+        None => match decide(paths, req.principal, &pkt, now, log)? {
+            Some(line) => format!("auth_id line {line}"),
+            None => "policy".to_owned(),
+        },
+    };
     let line = authorized_keys_line(&cert)?;
     let summary = format!(
-        "allowed {} (sub={}, iss={}) as {} by {}",
+        "allowed {} (sub={}, iss={}) as {} by {rule}",
         pkt.claim_str("email").unwrap_or("<no email>"),
         pkt.claim_str("sub").unwrap_or_default(),
         pkt.issuer(),
         req.principal,
-        matched_line.map_or_else(|| "policy".to_owned(), |l| format!("auth_id line {l}")),
     );
-    Ok(Allowed { line, summary })
+    Ok(Allowed {
+        line,
+        summary,
+        rule,
+    })
+}
+
+/// The fingerprint of the blob sshd offered, when it is base64 (the certificate's own key
+/// replaces it once the certificate parses).
+fn offered_fingerprint(req: &Request<'_>) -> Option<String> {
+    use base64ct::Encoding as _;
+    base64ct::Base64::decode_vec(req.key_b64)
+        .ok()
+        .map(|blob| audit::fingerprint(&blob))
 }
 
 /// `%t %k` as a self-signed opk user certificate and the PK Token it carries. Cheap, and first:
@@ -155,16 +225,19 @@ fn verify_pk_token(
         ));
     }
     let jwks = outcome.jwks;
-    let unix_now = now
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_secs() as i64;
+    let unix_now = unix_secs(now);
     let check = ProviderCheck {
         issuer: &provider.issuer,
         client_id: &provider.client_id,
         expiry: provider.expiry,
     };
     pkt.verify(&check, &jwks, unix_now).map_err(Error::PkToken)
+}
+
+fn unix_secs(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs() as i64
 }
 
 /// The certified key must be the key the PK Token commits to (its CIC `upk`).
@@ -185,10 +258,11 @@ fn decide(
     paths: &ServerPaths,
     principal: &str,
     pkt: &PkToken,
+    now: SystemTime,
     log: &mut Log,
 ) -> Result<Option<usize>, Error> {
     let rows = load_policy(paths, principal, log)?;
-    let decision = opk_policy::decide(&rows, principal, pkt.claims(), None);
+    let decision = opk_policy::decide(&rows, principal, pkt.claims(), None, unix_secs(now));
     for warning in &decision.warnings {
         log.line(&format!("policy: {warning}"));
     }
@@ -221,10 +295,10 @@ fn authorized_keys_line(cert: &OpkCert) -> Result<String, Error> {
     })
 }
 
-/// The server config, if any: logs what is ignored, refuses deny lists opk cannot enforce yet.
-fn check_server_config(path: &Path, log: &mut Log) -> Result<(), Error> {
+/// The server config (empty when absent); logs the unknown keys it ignores.
+fn load_server_config(path: &Path, log: &mut Log) -> Result<server_config::ServerConfig, Error> {
     let Some(config) = server_config::load(path)? else {
-        return Ok(());
+        return Ok(server_config::ServerConfig::default());
     };
     for (key, line) in &config.unknown_keys {
         log.line(&format!(
@@ -232,24 +306,7 @@ fn check_server_config(path: &Path, log: &mut Log) -> Result<(), Error> {
             path.display()
         ));
     }
-    if let Some(line) = config.env_vars_line.filter(|_| !config.env_vars.is_empty()) {
-        log.line(&format!(
-            "config problem in {}: env_vars at line {line} are not applied by this opk",
-            path.display()
-        ));
-    }
-    for (key, list) in [
-        ("deny_emails", &config.deny_emails),
-        ("deny_users", &config.deny_users),
-    ] {
-        if !list.is_empty() {
-            return Err(Error::UnsupportedConfig {
-                path: path.to_owned(),
-                key,
-            });
-        }
-    }
-    Ok(())
+    Ok(config)
 }
 
 /// The system policy plus the target user's home policy (rows for that user only). Like

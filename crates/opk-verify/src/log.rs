@@ -1,5 +1,6 @@
 //! The verify log, in the place and line shape of opkssh's (`/var/log/opkssh.log`, Go `log`
-//! timestamps), so existing log collection keeps working. Never stdout: sshd reads stdout.
+//! timestamps), so existing log collection keeps working, and the optional JSON audit record
+//! beside it ([`crate::audit`]). Never stdout: sshd reads stdout.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
@@ -7,9 +8,15 @@ use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Appends lines to the log file, or to stderr when it cannot be opened.
+use crate::audit::{AuditFile, Subject};
+
+/// Appends lines to the log file, or to stderr when it cannot be opened; with
+/// [`Log::audit_to`], also one JSON record per decision.
 pub struct Log {
     file: Option<File>,
+    audit: Option<(std::path::PathBuf, AuditFile)>,
+    /// What verify has learned about the attempt so far, for the audit record.
+    pub subject: Subject,
 }
 
 impl Log {
@@ -33,7 +40,36 @@ impl Log {
                 }
             }
         });
-        Self { file }
+        Self {
+            file,
+            audit: None,
+            subject: Subject::default(),
+        }
+    }
+
+    /// Also writes the audit record to `path` (appending; created 0640). When it cannot be
+    /// opened, says so in the log.
+    pub fn audit_to(&mut self, path: &Path) {
+        match AuditFile::open(path) {
+            Ok(f) => self.audit = Some((path.to_owned(), f)),
+            Err(e) => self.line(&format!(
+                "cannot open audit log {}: {e}; decisions are only in this log",
+                path.display()
+            )),
+        }
+    }
+
+    /// Records the decision for `principal`: `Ok(rule)` allowed by that rule, `Err(reason)`
+    /// denied. Writes the audit record, if one is kept.
+    pub fn decision(&mut self, principal: &str, outcome: Result<&str, &str>) {
+        let Some((path, audit)) = &mut self.audit else {
+            return;
+        };
+        let record = crate::audit::record(SystemTime::now(), principal, &self.subject, outcome);
+        if let Err(e) = audit.append(&record) {
+            let msg = format!("cannot write audit log {}: {e}", path.display());
+            self.line(&msg);
+        }
     }
 
     /// Writes one line, prefixed like Go's `log` (`2006/01/02 15:04:05`, UTC).
@@ -54,18 +90,24 @@ impl Log {
 }
 
 fn timestamp(t: SystemTime) -> String {
+    let (y, m, d, hh, mm, ss) = utc(t);
+    format!("{y:04}/{m:02}/{d:02} {hh:02}:{mm:02}:{ss:02}")
+}
+
+/// `2006-01-02T15:04:05Z`.
+pub(crate) fn rfc3339(t: SystemTime) -> String {
+    let (y, m, d, hh, mm, ss) = utc(t);
+    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
+}
+
+fn utc(t: SystemTime) -> (i64, u32, u32, u64, u64, u64) {
     let secs = t
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}/{m:02}/{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    (y, m, d, rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).

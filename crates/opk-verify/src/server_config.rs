@@ -2,10 +2,9 @@
 //!
 //! opkssh ignores a config it cannot read, which turns its deny lists off without a word (hazard
 //! O-2 in docs/hazards.md). Here a config that cannot be read as that schema fails closed, naming
-//! the file and line, and so does one that sets deny lists, which opk does not enforce yet.
-//! Unknown keys are ignored, as opkssh (Go yaml.v3, non-strict) does, but logged.
+//! the file and line. Unknown keys are ignored, as opkssh (Go yaml.v3, non-strict) does, but
+//! logged.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 // saphyr: maintained, safe Rust, YAML 1.2; rejects duplicate keys and caps alias expansion, and
@@ -22,16 +21,13 @@ const MAX_DEPTH: usize = 32;
 /// The server config, in opkssh's schema. Absent keys are empty, as in opkssh.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct ServerConfig {
-    /// Environment variables opkssh exports before any network call.
-    pub(crate) env_vars: BTreeMap<String, String>,
-    /// Identities (`email` claims) denied, compared case-insensitively by opkssh.
-    pub(crate) deny_emails: Vec<String>,
-    /// Principals denied, compared case-insensitively by opkssh (like sshd `DenyUsers`).
-    pub(crate) deny_users: Vec<String>,
+    /// Environment variables opkssh exports before any network call; opk passes them to the
+    /// HTTP client and to policy plugins instead (in file order; a name appears once).
+    pub(crate) env_vars: Vec<(String, String)>,
+    /// `deny_emails` and `deny_users`.
+    pub(crate) deny: opk_policy::DenyList,
     /// Keys outside the schema, with their line: ignored, as opkssh ignores them.
     pub(crate) unknown_keys: Vec<(String, usize)>,
-    /// Line of `env_vars`, when set.
-    pub(crate) env_vars_line: Option<usize>,
 }
 
 /// Why a server config cannot be used.
@@ -51,8 +47,11 @@ pub enum ConfigProblem {
     #[error("a second YAML document; keep one")]
     MultipleDocuments,
     /// The document is a list or a scalar.
-    #[error("not a mapping of env_vars, deny_emails, deny_users")]
+    #[error("not a mapping of keys to values")]
     NotAMapping,
+    /// A required key is absent or empty (a policy plugin's `name` or `command`).
+    #[error("{0} is missing or empty")]
+    MissingKey(&'static str),
     /// The same key twice (with different quoting, which the parser does not catch).
     #[error("{0} appears twice")]
     DuplicateKey(String),
@@ -90,8 +89,8 @@ pub(crate) fn load(path: &Path) -> Result<Option<ServerConfig>, Error> {
 
 type Problem = (usize, ConfigProblem);
 
-/// Parses the file's bytes; a problem comes with its (1-based) line.
-fn parse(bytes: &[u8]) -> Result<ServerConfig, Problem> {
+/// The file's only YAML document, `None` when empty; a problem comes with its (1-based) line.
+fn document(bytes: &[u8]) -> Result<Option<MarkedYaml<'_>>, Problem> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let line = bytes[..e.valid_up_to()]
             .iter()
@@ -121,27 +120,72 @@ fn parse(bytes: &[u8]) -> Result<ServerConfig, Problem> {
     }
     let mut docs = loader.into_documents().into_iter().filter(|d| !is_null(d));
     let Some(doc) = docs.next() else {
-        return Ok(ServerConfig::default()); // empty, as the installer creates it
+        return Ok(None);
     };
     if let Some(second) = docs.next() {
         return Err((line(&second), ConfigProblem::MultipleDocuments));
     }
+    Ok(Some(doc))
+}
+
+/// Parses the file's bytes; a problem comes with its (1-based) line.
+fn parse(bytes: &[u8]) -> Result<ServerConfig, Problem> {
+    let Some(doc) = document(bytes)? else {
+        return Ok(ServerConfig::default()); // empty, as the installer creates it
+    };
     let YamlData::Mapping(map) = &doc.data else {
         return Err((line(&doc), ConfigProblem::NotAMapping));
     };
     let mut config = ServerConfig::default();
     for (key, key_line, value) in unique_entries(map)? {
         match key.as_str() {
-            "env_vars" => {
-                config.env_vars = string_map(value, "env_vars")?;
-                config.env_vars_line = Some(key_line);
-            }
-            "deny_emails" => config.deny_emails = string_list(value, "deny_emails")?,
-            "deny_users" => config.deny_users = string_list(value, "deny_users")?,
+            "env_vars" => config.env_vars = string_map(value, "env_vars")?,
+            "deny_emails" => config.deny.emails = string_list(value, "deny_emails")?,
+            "deny_users" => config.deny.users = string_list(value, "deny_users")?,
             _ => config.unknown_keys.push((key, key_line)),
         }
     }
     Ok(config)
+}
+
+/// A policy plugin's config (`/etc/opk/policy.d/*.yml`), in opkssh's schema.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PluginConfig {
+    /// What the plugin is called, for the log.
+    pub(crate) name: String,
+    /// The command line, split like shell words when run.
+    pub(crate) command: String,
+}
+
+/// Parses a plugin config: `name` and `command` are required strings; other keys are ignored, as
+/// Go's yaml.v3 ignores them.
+pub(crate) fn parse_plugin(bytes: &[u8]) -> Result<PluginConfig, Problem> {
+    let doc = document(bytes)?.ok_or((1, ConfigProblem::MissingKey("name")))?;
+    let YamlData::Mapping(map) = &doc.data else {
+        return Err((line(&doc), ConfigProblem::NotAMapping));
+    };
+    let (mut name, mut command) = (String::new(), String::new());
+    for (key, _, value) in unique_entries(map)? {
+        let slot = match key.as_str() {
+            "name" => &mut name,
+            "command" => &mut command,
+            _ => continue,
+        };
+        let key = if key == "name" { "name" } else { "command" };
+        *slot = scalar(value).ok_or((
+            line(value),
+            ConfigProblem::WrongType {
+                key,
+                expected: "a string",
+            },
+        ))?;
+    }
+    for (key, value) in [("name", &name), ("command", &command)] {
+        if value.is_empty() {
+            return Err((line(&doc), ConfigProblem::MissingKey(key)));
+        }
+    }
+    Ok(PluginConfig { name, command })
 }
 
 /// The entries of a mapping as (key, key line, value); merge keys and keys repeated under
@@ -184,16 +228,13 @@ fn string_list(node: &MarkedYaml<'_>, key: &'static str) -> Result<Vec<String>, 
     }
 }
 
-fn string_map(
-    node: &MarkedYaml<'_>,
-    key: &'static str,
-) -> Result<BTreeMap<String, String>, Problem> {
+fn string_map(node: &MarkedYaml<'_>, key: &'static str) -> Result<Vec<(String, String)>, Problem> {
     let wrong = || {
         let expected = "a mapping of names to strings";
         (line(node), ConfigProblem::WrongType { key, expected })
     };
     match &node.data {
-        _ if is_null(node) => Ok(BTreeMap::new()),
+        _ if is_null(node) => Ok(Vec::new()),
         YamlData::Mapping(map) => unique_entries(map)?
             .into_iter()
             .map(|(k, _, v)| Ok((k, scalar(v).ok_or_else(wrong)?)))
@@ -240,7 +281,7 @@ mod tests {
 
     fn denies(text: &str) -> (Vec<String>, Vec<String>) {
         let c = parse(text.as_bytes()).unwrap_or_else(|e| panic!("{text:?}: {e:?}"));
-        (c.deny_emails, c.deny_users)
+        (c.deny.emails, c.deny.users)
     }
 
     fn problem(text: &[u8]) -> (usize, String) {
@@ -345,11 +386,16 @@ mod tests {
     fn scalars_are_kept_as_written() {
         let c = parse(b"env_vars:\n  PORT: 0x1F\n  ON: yes\n  E:\ndeny_users: [007, 'a b']\n")
             .expect("parses");
-        assert_eq!(c.env_vars["PORT"], "0x1F");
-        assert_eq!(c.env_vars["ON"], "yes");
-        assert_eq!(c.env_vars["E"], "");
-        assert_eq!(c.env_vars_line, Some(1));
-        assert_eq!(c.deny_users, users(&["007", "a b"]));
+        let var = |k: &str| {
+            c.env_vars
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(var("PORT"), Some("0x1F"));
+        assert_eq!(var("ON"), Some("yes"));
+        assert_eq!(var("E"), Some(""));
+        assert_eq!(c.deny.users, users(&["007", "a b"]));
     }
 
     #[test]
@@ -359,7 +405,7 @@ mod tests {
             c.unknown_keys,
             vec![("deny_user".to_owned(), 1), ("future".to_owned(), 2)]
         );
-        assert!(c.deny_users.is_empty());
+        assert!(c.deny.users.is_empty());
     }
 
     #[test]
@@ -410,6 +456,35 @@ mod tests {
         assert_eq!((line, why.as_str()), (2, "nested more than 32 levels deep"));
         let flow = format!("deny_users: {}", "[".repeat(40));
         assert!(problem(flow.as_bytes()).1.contains("nested"));
+    }
+
+    #[test]
+    fn plugin_configs_need_a_name_and_a_command() {
+        let ok = parse_plugin(b"name: Match email\ncommand: /etc/opk/m.sh 'a b'\nextra: 1\n")
+            .expect("parses");
+        assert_eq!(
+            ok,
+            PluginConfig {
+                name: "Match email".into(),
+                command: "/etc/opk/m.sh 'a b'".into()
+            }
+        );
+        for (text, want) in [
+            (&b"name: x\n"[..], "command is missing"),
+            (b"command: /bin/true\n", "name is missing"),
+            (b"name: x\ncommand: ''\n", "command is missing"),
+            (b"", "name is missing"),
+            (b"name: x\ncommand: [a]\n", "command must be a string"),
+            (b"- name\n", "not a mapping"),
+            (b"name: x\nname: y\ncommand: z\n", "duplicate"),
+        ] {
+            let got = parse_plugin(text).expect_err("refused").1.to_string();
+            assert!(
+                got.contains(want),
+                "{:?}: {got}",
+                String::from_utf8_lossy(text)
+            );
+        }
     }
 
     fn load_text(text: &[u8]) -> Result<Option<ServerConfig>, Error> {

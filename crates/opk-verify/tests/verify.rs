@@ -117,6 +117,7 @@ fn policy_and_binding_denials() {
         principal: "alice",
         key_b64: &plain.to_ssh_blob_b64().expect("key blob"),
         key_type: plain.ssh_key_type(),
+        extra_args: &[],
     };
     assert!(matches!(
         verify(&host.paths, &req, now(), &op, &mut log),
@@ -175,18 +176,18 @@ fn unsafe_files_and_config_fail_closed() {
     )
     .expect("chmod");
     host.run_logged(&op, "alice", &cert).expect("allowed again");
-    // O-2 (docs/hazards.md): deny lists opk cannot enforce must not be ignored silently.
+    // The deny list refuses what auth_id allows.
     std::fs::write(
         host.dir.path().join("config.yml"),
-        "deny_users:\n  - alice\n",
+        "deny_users:\n  - Alice\n",
     )
     .expect("write");
     assert!(matches!(
         host.run_logged(&op, "alice", &cert),
-        Err(Error::UnsupportedConfig {
-            key: "deny_users",
+        Err(Error::DenyListed {
+            denial: opk_policy::Denial::User(u),
             ..
-        })
+        }) if u == "Alice"
     ));
     // O-6: a duplicate issuer row is fatal for everyone.
     std::fs::remove_file(host.dir.path().join("config.yml")).expect("rm");
@@ -213,7 +214,7 @@ fn unsafe_files_and_config_fail_closed() {
             "writable by group or others",
         ],
         &["allowed alice@example.com", "as alice by auth_id line 1"],
-        &["denied: ", "config.yml sets deny_users"],
+        &["denied: user \"Alice\" is in deny_users of ", "config.yml"],
         &["denied: ", &providers, "duplicate issuer"],
     ];
     assert_eq!(lines.len(), expected.len(), "{log}");
@@ -237,20 +238,14 @@ fn o2_server_config_is_parsed_as_yaml_and_fails_closed() {
     };
     // Styles a line scan misses still set the deny lists.
     for text in [
-        "\"deny_users\": [root]\n",
-        "{deny_users: [root]}\n",
-        "admins: &a [root]\ndeny_users: *a\n",
+        "\"deny_users\": [alice]\n",
+        "{deny_users: [root, ALICE]}\n",
+        "admins: &a [alice]\ndeny_users: *a\n",
     ] {
         write(text);
         let r = host.run_logged(&op, "alice", &cert);
         assert!(
-            matches!(
-                &r,
-                Err(Error::UnsupportedConfig {
-                    key: "deny_users",
-                    ..
-                })
-            ),
+            matches!(&r, Err(Error::DenyListed { .. })),
             "{text:?}: {r:?}"
         );
     }
@@ -289,12 +284,77 @@ fn o2_server_config_is_parsed_as_yaml_and_fails_closed() {
     let path = config.display().to_string();
     for part in [
         format!("config problem in {path}: unknown key \"future_key\" at line 2 ignored"),
-        format!("config problem in {path}: env_vars at line 3 are not applied by this opk"),
         format!("denied: {path} line 3: deny_users appears twice; refusing all logins"),
-        format!("denied: {path} sets deny_users"),
+        format!("denied: user \"ALICE\" is in deny_users of {path}"),
     ] {
         assert!(log.contains(&part), "{part:?} not in {log}");
     }
+}
+
+#[test]
+fn deny_lists_refuse_listed_emails_and_users_case_insensitively() {
+    let op = op();
+    let host = Host::new(&format!("{ALICE_ROW}root alice@example.com {ISS}\n"));
+    let (_, cert) = alice(&op, KeyAlgorithm::Ed25519);
+    let config = host.dir.path().join("config.yml");
+    let write = |text: &str| {
+        std::fs::write(&config, text).expect("write");
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    };
+    write("deny_emails: [ALICE@Example.com]\n");
+    for principal in ["alice", "root"] {
+        let r = host.run_logged(&op, principal, &cert);
+        assert!(
+            matches!(&r, Err(Error::DenyListed { denial: opk_policy::Denial::Email(e), path })
+                if e == "ALICE@Example.com" && *path == config),
+            "{r:?}"
+        );
+    }
+    // Another listed email leaves alice alone; a listed user only closes that account.
+    write("deny_emails: [bob@example.com]\ndeny_users: [ROOT]\n");
+    host.run_logged(&op, "alice", &cert)
+        .expect("alice is not listed");
+    assert!(matches!(
+        host.run_logged(&op, "root", &cert),
+        Err(Error::DenyListed { denial: opk_policy::Denial::User(u), .. }) if u == "ROOT"
+    ));
+    // A deny list cannot be probed without a valid token: a forged one fails on the token first.
+    let (_, forged) = alice(&op_with_seed(43), KeyAlgorithm::EcdsaP256);
+    assert!(matches!(
+        host.run_logged(&op, "root", &forged),
+        Err(Error::PkToken(_))
+    ));
+    let log = host.log();
+    assert!(
+        log.contains(&format!(
+            "denied: email \"ALICE@Example.com\" is in deny_emails of {}",
+            config.display()
+        )),
+        "{log}"
+    );
+}
+
+#[test]
+fn env_vars_reach_the_fetcher_before_any_fetch() {
+    let op = op();
+    let host = Host::new(ALICE_ROW);
+    let (_, cert) = alice(&op, KeyAlgorithm::EcdsaP256);
+    std::fs::write(
+        host.dir.path().join("config.yml"),
+        "env_vars:\n  HTTPS_PROXY: http://proxy.example:3128\n  NO_PROXY: .internal\n",
+    )
+    .expect("write");
+    host.run(&op, "alice", &cert).expect("allowed");
+    assert_eq!(
+        *op.env.borrow(),
+        [
+            (
+                "HTTPS_PROXY".to_owned(),
+                "http://proxy.example:3128".to_owned()
+            ),
+            ("NO_PROXY".to_owned(), ".internal".to_owned()),
+        ]
+    );
 }
 
 /// `YYYY/MM/DD HH:MM:SS ` as Go's `log` writes it.
@@ -438,4 +498,265 @@ fn o11_certificate_signed_by_another_key_is_refused() {
         host.run(&op, "alice", &other),
         Err(Error::NotSelfSigned)
     ));
+}
+
+/// A plugin directory with one plugin per `(name, shell script body)`: `<name>.sh` (0755) and
+/// `<name>.yml` (0640) naming it.
+fn plugins(host: &mut Host, plugins: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = host.dir.path().join("policy.d");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir(&dir).expect("mkdir");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o750)).expect("chmod");
+    for (name, body) in plugins {
+        let script = host.dir.path().join(format!("{name}.sh"));
+        std::fs::write(&script, format!("#!/bin/sh\n{body}\n")).expect("write");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let yml = dir.join(format!("{name}.yml"));
+        std::fs::write(
+            &yml,
+            format!(
+                "name: {name}\ncommand: {} --flag 'two words'\n",
+                script.display()
+            ),
+        )
+        .expect("write");
+        std::fs::set_permissions(&yml, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    }
+    host.paths.plugins = Some(dir.clone());
+    host.paths.plugin_timeout = std::time::Duration::from_millis(500);
+    dir
+}
+
+#[test]
+fn a_plugin_allows_what_no_row_does_with_opkssh_variables() {
+    let op = op();
+    let mut host = Host::new(ALICE_ROW);
+    let (_, cert) = alice(&op, KeyAlgorithm::EcdsaP256);
+    // Checks the variables opkssh documents, its arguments, and that env_vars reach it.
+    let checks = format!(
+        r#"[ "$OPKSSH_PLUGIN_U" = root ] && [ "$OPKSSH_PLUGIN_EMAIL" = alice@example.com ] &&
+[ "$OPKSSH_PLUGIN_ISS" = {ISS} ] && [ "$OPKSSH_PLUGIN_SUB" = {SUB} ] && [ "$OPKSSH_PLUGIN_AUD" = client ] &&
+[ "$OPKSSH_PLUGIN_EMAIL_VERIFIED" = true ] && [ -n "$OPKSSH_PLUGIN_IAT" ] && [ -z "$OPKSSH_PLUGIN_NBF" ] &&
+[ "$OPKSSH_PLUGIN_K" = "{k}" ] && [ "$OPKSSH_PLUGIN_T" = "{t}" ] &&
+[ "$(echo "$OPKSSH_PLUGIN_PAYLOAD" | base64 -d | grep -c '"sub":"{SUB}"')" = 1 ] &&
+[ "$(echo "$OPKSSH_PLUGIN_CONFIG" | base64 -d | head -1)" = "name: root-ok" ] &&
+[ "$1 $2" = "--flag two words" ] && [ "$MARK" = from-config ] && echo allow"#,
+        k = cert.to_b64(),
+        t = cert.cert_type(),
+    );
+    plugins(&mut host, &[("root-ok", &checks)]);
+    std::fs::write(
+        host.dir.path().join("config.yml"),
+        "env_vars:\n  MARK: from-config\n",
+    )
+    .expect("write");
+    host.run_logged(&op, "root", &cert)
+        .expect("the plugin allows root");
+    assert!(
+        host.log().contains("as root by policy plugin "),
+        "{}",
+        host.log()
+    );
+    // Not for another account (the script checks OPKSSH_PLUGIN_U), and the deny list comes first.
+    assert!(matches!(
+        host.run(&op, "bob", &cert),
+        Err(Error::Denied { .. })
+    ));
+    std::fs::write(
+        host.dir.path().join("config.yml"),
+        "env_vars:\n  MARK: from-config\ndeny_users: [root]\n",
+    )
+    .expect("write");
+    assert!(matches!(
+        host.run(&op, "root", &cert),
+        Err(Error::DenyListed { .. })
+    ));
+}
+
+#[test]
+fn o10_plugin_output_rules_timeouts_and_stderr() {
+    let op = op();
+    let mut host = Host::new(ALICE_ROW);
+    let (_, cert) = alice(&op, KeyAlgorithm::Ed25519);
+    let denied = |host: &Host| {
+        let r = host.run_logged(&op, "root", &cert);
+        assert!(matches!(&r, Err(Error::Denied { .. })), "{r:?}");
+    };
+    for body in [
+        "echo allowed",
+        "echo allow; echo allow",
+        "echo ALLOW",
+        "echo allow; exit 1",
+        "printf '\\033[31mallow'",
+        "kill -9 $$",
+    ] {
+        plugins(&mut host, &[("garbage", body)]);
+        denied(&host);
+    }
+    // stderr never turns an allow into a deny (opkssh reads both together): O-10.
+    plugins(
+        &mut host,
+        &[("noisy", "echo warning: slow LDAP >&2; echo '  allow '")],
+    );
+    host.run_logged(&op, "root", &cert)
+        .expect("stderr is ignored");
+    assert!(
+        host.log()
+            .contains("stderr (ignored): (warning: slow LDAP)"),
+        "{}",
+        host.log()
+    );
+    // A plugin that hangs, or leaves a child holding its output open, is killed at the deadline.
+    for body in ["sleep 30; echo allow", "sleep 30 & echo allow"] {
+        plugins(&mut host, &[("hang", body)]);
+        let started = std::time::Instant::now();
+        denied(&host);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+    assert!(
+        host.log().contains("timed out after 0.5 s and was killed"),
+        "{}",
+        host.log()
+    );
+    // One allowing plugin among failing ones is enough, and every plugin runs.
+    plugins(
+        &mut host,
+        &[
+            ("a-deny", "echo deny"),
+            ("b-allow", "echo allow"),
+            ("c-deny", "exit 3"),
+        ],
+    );
+    let before = host.log().len();
+    host.run_logged(&op, "root", &cert).expect("b allows");
+    let log = host.log()[before..].to_owned();
+    assert_eq!(log.matches("policy plugin ").count(), 4, "{log}");
+    assert!(
+        log.contains("by policy plugin ") && log.contains("b-allow.yml"),
+        "{log}"
+    );
+}
+
+#[test]
+fn plugins_others_could_change_are_not_run() {
+    let op = op();
+    let mut host = Host::new(ALICE_ROW);
+    let (_, cert) = alice(&op, KeyAlgorithm::EcdsaP256);
+    let mode = |p: &std::path::Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).expect("chmod")
+    };
+    let check_denied = |host: &Host, why: &str| {
+        let before = host.log().len();
+        let r = host.run_logged(&op, "root", &cert);
+        assert!(matches!(&r, Err(Error::Denied { .. })), "{why}: {r:?}");
+        let log = host.log()[before..].to_owned();
+        assert!(log.contains(why), "{why:?} not in {log}");
+    };
+    let dir = plugins(&mut host, &[("p", "echo allow")]);
+    host.run(&op, "root", &cert).expect("allowed as made");
+    let script = host.dir.path().join("p.sh");
+    mode(&script, 0o775);
+    check_denied(&host, "refusing command");
+    mode(&script, 0o644);
+    check_denied(&host, "not executable");
+    mode(&script, 0o755);
+    mode(&dir.join("p.yml"), 0o666);
+    check_denied(&host, "writable by group or others");
+    mode(&dir.join("p.yml"), 0o640);
+    mode(&dir, 0o777);
+    check_denied(&host, "policy plugins skipped: refusing");
+    mode(&dir, 0o755);
+    std::fs::write(dir.join("p.yml"), "name: p\ncommand: p.sh\n").expect("write");
+    check_denied(&host, "not an absolute path");
+    std::fs::write(dir.join("p.yml"), "name: p\n").expect("write");
+    check_denied(&host, "command is missing");
+    // Files not ending in .yml are not plugins; a missing directory is only logged.
+    std::fs::remove_file(dir.join("p.yml")).expect("rm");
+    std::fs::write(
+        dir.join("p.yml.bak"),
+        format!("name: p\ncommand: {}\n", script.display()),
+    )
+    .expect("write");
+    mode(&dir.join("p.yml.bak"), 0o640);
+    check_denied(&host, "no policy to allow");
+    std::fs::remove_dir_all(&dir).expect("rm");
+    check_denied(&host, "policy plugins skipped: no plugin directory");
+}
+
+#[test]
+fn one_audit_record_per_decision() {
+    let op = op();
+    let host = Host::new(ALICE_ROW);
+    let (key, cert) = alice(&op, KeyAlgorithm::EcdsaP256);
+    host.run_logged(&op, "alice", &cert).expect("allowed");
+    host.run_logged(&op, "root\n\"x", &cert)
+        .expect_err("no row");
+    let plain = key.public_key();
+    let plain_b64 = plain.to_ssh_blob_b64().expect("blob");
+    host.run_logged_typed("alice", &plain_b64, plain.ssh_key_type(), &op)
+        .expect_err("plain key");
+    let (_, forged) = alice(&op_with_seed(43), KeyAlgorithm::EcdsaP256);
+    host.run_logged(&op, "alice", &forged).expect_err("forged");
+    let r = host.audit_records();
+    assert_eq!(r.len(), 4, "{r:?}");
+    let out = std::process::Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(write_pub(&host, &plain.to_openssh_line().expect("line")))
+        .output()
+        .expect("ssh-keygen");
+    let fp = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .nth(1)
+        .expect("fp")
+        .to_owned();
+    for (i, (decision, principal, verified)) in [
+        ("allow", "alice", true),
+        ("deny", "root\n\"x", true),
+        ("deny", "alice", false),
+        ("deny", "alice", false),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        assert_eq!(r[i]["decision"], decision, "{i}: {:?}", r[i]);
+        assert_eq!(r[i]["principal"], principal, "{i}");
+        assert_eq!(r[i]["token_verified"], verified, "{i}");
+        if i < 3 {
+            assert_eq!(r[i]["key_fingerprint"], fp.as_str(), "{i}");
+        }
+        assert!(
+            r[i]["time"]
+                .as_str()
+                .is_some_and(|t| t.len() == 20 && t.ends_with('Z'))
+        );
+    }
+    assert_eq!(r[0]["rule"], "auth_id line 1");
+    assert_eq!(
+        (&r[0]["issuer"], &r[0]["sub"], &r[0]["email"]),
+        (&ISS.into(), &SUB.into(), &"alice@example.com".into())
+    );
+    assert!(
+        r[1]["reason"]
+            .as_str()
+            .is_some_and(|s| s.contains("no policy to allow"))
+    );
+    assert_eq!(r[2]["issuer"], serde_json::Value::Null);
+    assert!(
+        r[2]["reason"]
+            .as_str()
+            .is_some_and(|s| s.contains("not an opk certificate"))
+    );
+    // The forged token's claims are recorded as claimed, marked unverified.
+    assert_eq!(r[3]["email"], "alice@example.com");
+    assert!(
+        r[3]["reason"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("PK Token rejected"))
+    );
+}
+
+fn write_pub(host: &Host, line: &str) -> std::path::PathBuf {
+    let p = host.dir.path().join("key.pub");
+    std::fs::write(&p, format!("{line}\n")).expect("write");
+    p
 }

@@ -4,7 +4,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use base64ct::{Base64UrlUnpadded, Encoding as _};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::os::unix::fs::PermissionsExt as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -25,6 +25,8 @@ pub const ALICE_ROW: &str = "alice alice@example.com https://op.example\n";
 pub struct Op {
     pub key: UserSigner,
     pub fetches: Cell<u32>,
+    /// What verify passed to [`JwksFetcher::set_env`].
+    pub env: RefCell<Vec<(String, String)>>,
 }
 
 impl JwksFetcher for Op {
@@ -34,6 +36,10 @@ impl JwksFetcher for Op {
         let mut jwk = self.key.public_jwk().expect("jwk").to_json();
         jwk["kid"] = json!("k1");
         Ok(Jwks::from_json(&json!({"keys": [jwk]})).expect("jwks"))
+    }
+
+    fn set_env(&self, vars: &[(String, String)]) {
+        *self.env.borrow_mut() = vars.to_vec();
     }
 }
 
@@ -88,6 +94,8 @@ pub fn login(
 pub struct Host {
     pub dir: tempfile::TempDir,
     pub paths: ServerPaths,
+    /// The audit record [`Host::run_logged`] appends to.
+    pub audit: std::path::PathBuf,
 }
 
 impl Host {
@@ -107,8 +115,11 @@ impl Host {
             jwks_cache: Some(dir.path().join("jwks")),
             log: Some(dir.path().join("opk.log")),
             config: Some(dir.path().join("config.yml")),
+            plugins: None,
+            plugin_timeout: std::time::Duration::from_secs(5),
         };
-        Self { dir, paths }
+        let audit = dir.path().join("audit.jsonl");
+        Self { dir, paths, audit }
     }
 
     pub fn run(&self, op: &Op, principal: &str, cert: &OpkCert) -> Result<String, Error> {
@@ -127,29 +138,54 @@ impl Host {
             principal,
             key_b64: &cert.to_b64(),
             key_type,
+            extra_args: &[],
         };
         verify(&self.paths, &req, now(), op, &mut log).map(|a| a.line)
     }
 
     /// Like [`Host::run`], logging the outcome the way `opk verify` (opk-cli's main) does:
-    /// the summary when allowed, `denied: <reason>` otherwise.
+    /// the summary when allowed, `denied: <reason>` otherwise, and the audit record.
     pub fn run_logged(&self, op: &Op, principal: &str, cert: &OpkCert) -> Result<String, Error> {
+        self.run_logged_typed(principal, &cert.to_b64(), cert.cert_type(), op)
+    }
+
+    /// [`Host::run_logged`] for any offered `%k %t`.
+    pub fn run_logged_typed(
+        &self,
+        principal: &str,
+        key_b64: &str,
+        key_type: &str,
+        op: &Op,
+    ) -> Result<String, Error> {
         let mut log = Log::open(self.paths.log.as_deref());
+        log.audit_to(&self.audit);
         let req = Request {
             principal,
-            key_b64: &cert.to_b64(),
-            key_type: cert.cert_type(),
+            key_b64,
+            key_type,
+            extra_args: &[],
         };
         match verify(&self.paths, &req, now(), op, &mut log) {
             Ok(allowed) => {
                 log.line(&allowed.summary);
+                log.decision(principal, Ok(&allowed.rule));
                 Ok(allowed.line)
             }
             Err(e) => {
                 log.line(&format!("denied: {e}"));
+                log.decision(principal, Err(&e.to_string()));
                 Err(e)
             }
         }
+    }
+
+    /// The audit records so far.
+    pub fn audit_records(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.audit)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+            .collect()
     }
 
     /// Everything logged so far (empty when nothing was).
@@ -184,5 +220,6 @@ pub fn op_with_seed(seed: u8) -> Op {
     Op {
         key: UserSigner::from_p256_scalar(&[seed; 32]).expect("op key"),
         fetches: Cell::new(0),
+        env: RefCell::new(Vec::new()),
     }
 }
