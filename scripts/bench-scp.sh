@@ -11,13 +11,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$OPK_ROOT"
 command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null; }
-if [ -n "${OPK_BIN:-}" ]; then
-  opk=$OPK_BIN # a smoke run of this script with a debug build; not for numbers
-else
-  echo "== building opk (release)" >&2
-  cargo build --locked --release -q -p opk-cli
-  opk="$CARGO_TARGET_DIR/release/opk"
-fi
+opk=$(opk_release_bin)
 work=$(opk_workdir)
 cleanup() {
   [ -n "${SSHD_PID:-}" ] && kill "$SSHD_PID" 2>/dev/null

@@ -11,13 +11,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 opk_setup
 cd "$OPK_ROOT"
-if [ -n "${OPK_BIN:-}" ]; then
-  opk=$OPK_BIN
-else
-  echo "== building opk (release)" >&2
-  cargo build --locked --release -q -p opk-cli
-  opk="$CARGO_TARGET_DIR/release/opk"
-fi
+opk=$(opk_release_bin)
 work=$(opk_workdir)
 cleanup() {
   [ -n "${SSHD_PID:-}" ] && kill "$SSHD_PID" 2>/dev/null

@@ -31,9 +31,7 @@ if ((${#need[@]})); then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 cd "$OPK_ROOT"
-echo "== building opk (release)" >&2
-cargo build --locked --release -q -p opk-cli
-opk="$CARGO_TARGET_DIR/release/opk"
+opk=$(opk_release_bin)
 bench_py="python3 $OPK_ROOT/scripts/bench.py"
 work=$(opk_workdir)
 sshd_pids=()

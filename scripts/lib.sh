@@ -89,6 +89,18 @@ opk_install_opkssh() {
   "$OPKSSH_BIN" --version >&2
 }
 
+# opk_release_bin → prints the opk to benchmark: $OPK_BIN when set (a smoke run with a debug
+# build; not for numbers), else a release build made now.
+opk_release_bin() {
+  if [ -n "${OPK_BIN:-}" ]; then
+    echo "$OPK_BIN"
+  else
+    echo "== building opk (release)" >&2
+    cargo build --locked --release -q -p opk-cli >&2
+    echo "$CARGO_TARGET_DIR/release/opk"
+  fi
+}
+
 # A work dir whose parents are not group/world-writable (sshd's rule for AuthorizedKeysCommand).
 opk_workdir() {
   mkdir -p "$CARGO_TARGET_DIR/tmp"

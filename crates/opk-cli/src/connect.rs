@@ -1,4 +1,4 @@
-//! The connection flags `opk ssh` and `opk scp` share, spelled as OpenSSH spells them (the port
+//! The connection flags `opk ssh`, `opk scp` and `opk zssh` share, spelled as OpenSSH spells them (the port
 //! flag is not among them: ssh says `-p`, scp `-P`).
 
 use std::path::PathBuf;
@@ -24,6 +24,17 @@ pub(crate) struct ConnectFlags {
     pub(crate) config: Option<PathBuf>,
     #[arg(help = "Jump hosts: [user@]host[:port][,...]", short = 'J')]
     pub(crate) jump: Option<String>,
+}
+
+/// The remote command after the destination, as ssh takes it: every word after it, dashes too.
+#[derive(clap::Args, Debug)]
+pub(crate) struct RemoteCommand {
+    #[arg(
+        help = "Command to run instead of a shell",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub(crate) command: Vec<String>,
 }
 
 /// `-t` (repeatable) and `-T`, as ssh reads them.

@@ -38,12 +38,8 @@ pub(crate) struct Args {
     stdin_null: bool,
     #[arg(help = "[user@]host[:port], or a Host alias of ssh_config")]
     destination: String,
-    #[arg(
-        help = "Command to run instead of a shell",
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
-    command: Vec<String>,
+    #[command(flatten)]
+    command: crate::connect::RemoteCommand,
 }
 
 /// Runs it. Exit status: the remote command's (128+n for a signal), or 255 when opk ssh itself
@@ -52,7 +48,7 @@ pub(crate) fn run(cmd: Args) -> ExitCode {
     let tty = cmd.tty.tty();
     let args = opk_ssh::SshArgs {
         destination: cmd.destination,
-        command: cmd.command,
+        command: cmd.command.command,
         port: cmd.port,
         login: cmd.login,
         identity_files: cmd.connect.identity,

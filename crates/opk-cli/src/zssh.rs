@@ -37,12 +37,8 @@ pub(crate) struct Args {
     tty: crate::connect::TtyFlags,
     #[arg(help = "[user@]identity: the OpenZiti identity hosting the SSH server")]
     target: String,
-    #[arg(
-        help = "Command to run instead of a shell",
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
-    command: Vec<String>,
+    #[command(flatten)]
+    command: crate::connect::RemoteCommand,
 }
 
 /// Runs it. Exit status: the remote command's (128+n for a signal), or 255 when the overlay or
@@ -70,7 +66,7 @@ pub(crate) fn run(cmd: Args) -> ExitCode {
     let args = opk_ssh::SshArgs {
         options: vec![format!("HostKeyAlias={name}.{}.ziti", cmd.service)],
         destination: cmd.target.clone(),
-        command: cmd.command,
+        command: cmd.command.command,
         identity_files: cmd.ssh_key.into_iter().collect(),
         tty,
         ..Default::default()

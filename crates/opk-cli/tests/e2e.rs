@@ -283,43 +283,16 @@ fn es256_op_ed25519_key_explicit_path_and_print_key() {
 
 #[test]
 fn expired_under_oidc_policy_is_denied() {
-    // Client opk-short gets ID tokens that live 5 s; the `oidc` policy follows `exp`.
-    let (op, dir, home, user) = World::start().into_parts();
-    login(&op, &home, "opk-short", &[], &[]);
-    let key = home.join(".ssh/id_ecdsa");
-    let auth = policy(&user, USER_EMAIL, &op.issuer);
-    let oidc = Host::start(
-        &dir,
-        "oidc",
-        &format!("{} opk-short oidc\n", op.issuer),
-        &auth,
-        &[],
-    );
-    let day = Host::start(
-        &dir,
-        "day",
-        &format!("{} opk-short 24h\n", op.issuer),
-        &auth,
-        &[],
-    );
-    let exp = read_cert(&home.join(".ssh/id_ecdsa-cert.pub"));
-    let pkt = opk_pktoken::PkToken::from_compact(exp.pk_token().expect("pkt")).expect("pkt");
-    let exp = pkt.claims()["exp"].as_i64().expect("exp");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64;
-    std::thread::sleep(std::time::Duration::from_secs(
-        (exp - now + 2).clamp(0, 30) as u64
-    ));
-    assert_ssh_denied(&oidc.sshd.ssh(&key, &user, "true"));
+    let ExpiredLogin { world, oidc, day } = ExpiredLogin::start();
+    let (key, user) = (world.home.join(".ssh/id_ecdsa"), &world.user);
+    assert_ssh_denied(&oidc.sshd.ssh(&key, user, "true"));
     assert!(
         oidc.log_text().contains("expired under policy oidc"),
         "{}",
         oidc.log_text()
     );
     // The same token is still fine under a max-age policy (opkssh semantics: iat + 24h).
-    assert_ssh_ok(&day.sshd.ssh(&key, &user, "echo day-ok"), "day-ok");
+    assert_ssh_ok(&day.sshd.ssh(&key, user, "echo day-ok"), "day-ok");
 }
 
 #[test]

@@ -39,14 +39,8 @@ fn principals_flag_reaches_the_cert_verify_and_sshd() {
         "principals-ok",
     );
     let cert = read_cert(&cert_path);
-    let out = host.verify(&user, &cert.to_b64(), cert.cert_type(), &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
+        allowed_line(&host, &user, &cert),
         format!(
             "cert-authority,principals=\"{user},deploy\" {}\n",
             cert.signature_key().to_openssh_line().expect("key line")
@@ -70,14 +64,8 @@ fn principals_flag_reaches_the_cert_verify_and_sshd() {
         "ssh-keygen -L:\n{listing}"
     );
     // opk verify allows the identity and prints the bare line, as opkssh does for such certs.
-    let out = host.verify(&user, &empty_cert.to_b64(), empty_cert.cert_type(), &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
+        allowed_line(&host, &user, &empty_cert),
         format!(
             "cert-authority {}\n",
             empty_cert

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::{OPK, TMP};
-use opk_e2e::{KeyHost, current_user};
+use opk_e2e::{KeyHost, current_user, show};
 use opk_testkit::tree::{ODD_DIRS, ODD_NAMES, listing, make_odd_tree};
 
 /// A plain-key sshd and a HOME that knows its host key.
@@ -54,15 +54,6 @@ impl ScpHost {
             .output()
             .expect("opk scp")
     }
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 #[test]

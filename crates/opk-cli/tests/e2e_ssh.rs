@@ -12,7 +12,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Host, OPK, TMP, login};
-use opk_e2e::{Guard, KeyHost, Op, Sshd, TestDir, current_user, free_port, keygen};
+use opk_e2e::{Guard, KeyHost, Op, Sshd, TestDir, current_user, free_port, keygen, show};
 
 /// `user@127.0.0.1` for a [`KeyHost`].
 fn key_host_dest() -> String {
@@ -56,15 +56,6 @@ fn opk_ssh(home: &Path, args: &[&str], stdin: &[u8]) -> Output {
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    )
 }
 
 #[test]
@@ -434,6 +425,33 @@ struct Tmux {
 }
 
 impl Tmux {
+    /// A detached 100×30 session `t` running `line`.
+    fn start(sock: PathBuf, line: &str) -> Self {
+        let tmux = Self { sock };
+        tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            "100",
+            "-y",
+            "30",
+            line,
+        ]);
+        tmux
+    }
+
+    fn send(&self, keys: &[&str]) {
+        self.run(&[&["send-keys", "-t", "t"], keys].concat());
+    }
+
+    /// The remote shell's prompt is its own: set a known one and wait for it.
+    fn set_prompt(&self) {
+        self.send(&["PS1='remote$ '", "Enter"]);
+        self.wait_for("remote$ ");
+    }
+
     fn cmd(&self) -> Command {
         let mut c = Command::new("tmux");
         c.arg("-S").arg(&self.sock);
@@ -482,9 +500,6 @@ impl Drop for Tmux {
 fn interactive_shell_in_tmux_resize_exit_and_escape() {
     let h = KeyHost::start(TMP);
     let home = home_with(&h.dir, &h.known_hosts_line());
-    let tmux = Tmux {
-        sock: h.dir.join("tmux.sock"),
-    };
     let line = format!(
         "env HOME={} USER={} OPK_SSH_SYSTEM_DIR={} {OPK} ssh -i {} -p {} {} ; echo EXIT=$?; sleep 600",
         home.display(),
@@ -494,49 +509,23 @@ fn interactive_shell_in_tmux_resize_exit_and_escape() {
         h.sshd.port,
         key_host_dest()
     );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "t",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        &line,
-    ]);
-    // The remote shell's prompt is its own; wait for any output, then talk to it.
-    tmux.run(&["send-keys", "-t", "t", "PS1='remote$ '", "Enter"]);
-    tmux.wait_for("remote$ ");
-    tmux.run(&["send-keys", "-t", "t", "stty size", "Enter"]);
+    let tmux = Tmux::start(h.dir.join("tmux.sock"), &line);
+    tmux.set_prompt();
+    tmux.send(&["stty size", "Enter"]);
     tmux.wait_for("30 100");
     tmux.run(&["resize-window", "-t", "t", "-x", "120", "-y", "40"]);
-    tmux.run(&["send-keys", "-t", "t", "clear; stty size", "Enter"]);
+    tmux.send(&["clear; stty size", "Enter"]);
     tmux.wait_for("40 120");
-    tmux.run(&["send-keys", "-t", "t", "tty", "Enter"]);
+    tmux.send(&["tty", "Enter"]);
     tmux.wait_for("/dev/pts/");
-    tmux.run(&["send-keys", "-t", "t", "exit 7", "Enter"]);
+    tmux.send(&["exit 7", "Enter"]);
     tmux.wait_for("EXIT=7");
 
     // `~.` at the start of a line ends the connection with 255.
     tmux.run(&["kill-server"]);
-    let tmux = Tmux {
-        sock: h.dir.join("tmux2.sock"),
-    };
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "t",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        &line,
-    ]);
-    tmux.run(&["send-keys", "-t", "t", "PS1='remote$ '", "Enter"]);
-    tmux.wait_for("remote$ ");
-    tmux.run(&["send-keys", "-t", "t", "Enter", "~."]);
+    let tmux = Tmux::start(h.dir.join("tmux2.sock"), &line);
+    tmux.set_prompt();
+    tmux.send(&["Enter", "~."]);
     let screen = tmux.wait_for("EXIT=255");
     assert!(
         screen.contains("Connection to 127.0.0.1 closed."),
@@ -670,34 +659,8 @@ fn agent_authentication_and_opt_in_forwarding() {
 
 #[test]
 fn expired_pk_token_is_named_with_what_to_do() {
-    // Client opk-short gets ID tokens that live 5 s; a host with the `oidc` policy follows `exp`.
-    let op = Op::start(None);
-    let dir = TestDir::new(TMP);
-    let home = dir.join("home");
-    login(&op, &home, "opk-short", &[], &[]);
-    let auth = common::policy(&current_user(), common::USER_EMAIL, &op.issuer);
-    let oidc = Host::start(
-        &dir,
-        "oidc",
-        &format!("{} opk-short oidc\n", op.issuer),
-        &auth,
-        &[],
-    );
-    let day = Host::start(
-        &dir,
-        "day",
-        &format!("{} opk-short 24h\n", op.issuer),
-        &auth,
-        &[],
-    );
-    let cert = common::read_cert(&home.join(".ssh/id_ecdsa-cert.pub"));
-    let claims = opk_pktoken::PkToken::from_compact(cert.pk_token().expect("pkt")).expect("pkt");
-    let exp = claims.claims()["exp"].as_i64().expect("exp");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64;
-    std::thread::sleep(Duration::from_secs((exp - now + 2).clamp(0, 30) as u64));
+    let common::ExpiredLogin { world, oidc, day } = common::ExpiredLogin::start();
+    let home = world.home;
     let dest = format!("{}@127.0.0.1", current_user());
     let accept = ["-o", "StrictHostKeyChecking=accept-new"];
     let oidc_port = oidc.sshd.port.to_string();

@@ -11,7 +11,7 @@ use std::process::{Command, Output, Stdio};
 
 use common::{Host, OPK, TMP, login};
 use opk_e2e::ziti::Network;
-use opk_e2e::{KeyHost, Op, Sshd, TestDir, current_user};
+use opk_e2e::{KeyHost, Op, Sshd, TestDir, current_user, show};
 
 /// One network for every case (it takes ~20 s to start): service `zssh` hosted by identity
 /// `ssh-host` (an sshd that accepts one plain key), service `zssh-opk` hosted by `opk-host` (an
@@ -115,15 +115,6 @@ fn zssh(f: &Fixture, home: &Path, args: &[&str], stdin: &[u8]) -> Output {
         .write_all(stdin)
         .expect("stdin");
     child.wait_with_output().expect("wait")
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn commands_run_over_the_overlay_with_their_exit_status_and_stdin(f: &Fixture) {

@@ -9,7 +9,7 @@ use base64ct::{Base64UrlUnpadded, Encoding as _};
 use std::path::Path;
 use std::process::{Command, Output};
 
-use opk_e2e::{BrowserLogin, LoginRun, OpksshHost, VerifyHost, current_user, opkssh_bin};
+use opk_e2e::{BrowserLogin, LoginRun, OpksshHost, VerifyHost, current_user, opkssh_bin, show};
 use opk_pktoken::PkToken;
 use opk_sshcert::OpkCert;
 
@@ -58,15 +58,6 @@ fn type_and_b64(path: &Path) -> (String, String) {
     (
         words.next().expect("type").to_owned(),
         words.next().expect("b64").to_owned(),
-    )
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
     )
 }
 

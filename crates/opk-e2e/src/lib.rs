@@ -33,6 +33,6 @@ pub use dir::TestDir;
 pub use op::Op;
 pub use opk_testkit::TestCa;
 pub use opkssh::{OPKSSH_NS_SCRIPT, OPKSSH_VERSION, OpksshHost, opkssh_bin};
-pub use process::{Guard, current_user, free_port, repo_root, run_ok, user_home};
+pub use process::{Guard, current_user, free_port, repo_root, run_ok, show, user_home};
 pub use sshd::{KeyHost, Sshd, keygen, ssh_keygen_list};
 pub use verify_host::{VerifyHost, install_opk};

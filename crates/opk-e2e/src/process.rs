@@ -4,7 +4,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub use opk_testkit::{Guard, run_ok};
+pub use opk_testkit::{Guard, run_ok, show};
 
 /// The repository root (this crate is at crates/opk-e2e).
 pub fn repo_root() -> PathBuf {

@@ -2,10 +2,10 @@
 //! program sshd runs for the sftp subsystem). Trees with odd names both ways, byte for byte;
 //! -p; globs; `~`; missing sources; permission denied (read-only server); disk full (/dev/full).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use opk_scp::{Error, Options, SftpSession, download, resolve_remote, start, upload};
+use opk_scp::{Error, Options, SftpSession, Summary, download, resolve_remote, start, upload};
 use opk_testkit::tree::{
     ODD_NAMES, OLD_MTIME, assert_same_bytes, assert_same_modes_and_times, make_odd_tree,
 };
@@ -36,6 +36,23 @@ fn rt() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
+/// A server's home holding the odd tree as `t`, and an empty local directory `out`.
+struct Served {
+    tmp: tempfile::TempDir,
+    home: PathBuf,
+    out: PathBuf,
+}
+
+impl Served {
+    fn new() -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (home, out) = (tmp.path().join("home"), tmp.path().join("out"));
+        make_odd_tree(&home.join("t"));
+        std::fs::create_dir(&out).expect("mkdir");
+        Self { tmp, home, out }
+    }
+}
+
 fn opts(recursive: bool, preserve: bool) -> Options {
     Options {
         recursive,
@@ -52,17 +69,9 @@ fn tree_with_odd_names_up_and_down_byte_identical_with_p() {
     std::fs::create_dir(&home).expect("home");
     rt().block_on(async {
         let (sftp, _child) = server(&home, &[]).await;
-        let mut errors = Vec::new();
         let dest = resolve_remote(&sftp, "~/up loaded").await;
         assert_eq!(dest, "up loaded");
-        let s = upload(
-            &sftp,
-            std::slice::from_ref(&local),
-            &dest,
-            opts(true, true),
-            &mut |e| errors.push(e.to_string()),
-        )
-        .await;
+        let (s, errors) = put(&sftp, std::slice::from_ref(&local), &dest, opts(true, true)).await;
         assert_eq!(errors, Vec::<String>::new());
         assert_eq!(s.files, ODD_NAMES.len() as u64);
         assert_same_bytes(&local, &home.join("up loaded"));
@@ -71,14 +80,7 @@ fn tree_with_odd_names_up_and_down_byte_identical_with_p() {
         // And back, into an existing directory: lands as <dir>/<name>.
         let back = tmp.path().join("back");
         std::fs::create_dir(&back).expect("mkdir");
-        let s = download(
-            &sftp,
-            &["up loaded".to_owned()],
-            &back,
-            opts(true, true),
-            &mut |e| errors.push(e.to_string()),
-        )
-        .await;
+        let (s, errors) = get(&sftp, &["up loaded".to_owned()], &back, opts(true, true)).await;
         assert_eq!(errors, Vec::<String>::new());
         assert_eq!((s.files, s.errors), (ODD_NAMES.len() as u64, 0));
         assert_same_bytes(&local, &back.join("up loaded"));
@@ -94,16 +96,14 @@ fn without_p_times_are_new_and_modes_kept() {
     std::fs::create_dir(&home).expect("home");
     rt().block_on(async {
         let (sftp, _child) = server(&home, &[]).await;
-        let mut n = 0;
-        let s = upload(
+        let (s, errors) = put(
             &sftp,
             &[local.join("plain.txt")],
             "copy.txt",
             opts(false, false),
-            &mut |_| n += 1,
         )
         .await;
-        assert_eq!((s.files, n), (1, 0));
+        assert_eq!((s.files, errors), (1, Vec::<String>::new()));
     });
     use std::os::unix::fs::MetadataExt as _;
     let m = std::fs::metadata(home.join("copy.txt")).expect("copied");
@@ -116,21 +116,19 @@ fn without_p_times_are_new_and_modes_kept() {
 
 #[test]
 fn remote_globs_and_home_paths() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let home = tmp.path().join("home");
-    make_odd_tree(&home.join("t"));
-    let out = tmp.path().join("out");
-    std::fs::create_dir(&out).expect("mkdir");
+    let Served {
+        tmp: _tmp,
+        home,
+        out,
+    } = Served::new();
     rt().block_on(async {
         let (sftp, _child) = server(&home, &[]).await;
-        let mut errs = Vec::new();
         let src = resolve_remote(&sftp, "~/t/*.txt").await;
-        let s = download(
+        let (s, errs) = get(
             &sftp,
             &[src, "t/sub*/nested*".to_owned()],
             &out,
             opts(false, false),
-            &mut |e| errs.push(e.to_string()),
         )
         .await;
         assert_eq!(errs, Vec::<String>::new());
@@ -142,20 +140,37 @@ fn remote_globs_and_home_paths() {
         names.sort();
         assert_eq!(names, ["nested file", "plain.txt", "with space.txt"]);
         // `*` skips dot files (glob(3)); a pattern matching nothing is an error.
-        let s = download(
-            &sftp,
-            &["t/*hidden".to_owned()],
-            &out,
-            opts(false, false),
-            &mut |e| errs.push(e.to_string()),
-        )
-        .await;
+        let (s, errs) = get(&sftp, &["t/*hidden".to_owned()], &out, opts(false, false)).await;
         assert_eq!(s.errors, 1);
         assert_eq!(
             errs,
             ["t/*hidden: no such file or directory (the pattern matched nothing)"]
         );
     });
+}
+
+/// `download`, with every error reported as the CLI prints it.
+async fn get(
+    sftp: &SftpSession,
+    sources: &[String],
+    dest: &Path,
+    opts: Options,
+) -> (Summary, Vec<String>) {
+    let mut errors = Vec::new();
+    let s = download(sftp, sources, dest, opts, &mut |e| errors.push(chain(e))).await;
+    (s, errors)
+}
+
+/// `upload`, with every error reported as the CLI prints it.
+async fn put(
+    sftp: &SftpSession,
+    sources: &[PathBuf],
+    dest: &str,
+    opts: Options,
+) -> (Summary, Vec<String>) {
+    let mut errors = Vec::new();
+    let s = upload(sftp, sources, dest, opts, &mut |e| errors.push(chain(e))).await;
+    (s, errors)
 }
 
 /// The message with its causes, as the CLI prints it.
@@ -171,32 +186,24 @@ fn chain(e: &Error) -> String {
 
 #[test]
 fn missing_sources_directories_and_targets_are_errors() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let home = tmp.path().join("home");
-    make_odd_tree(&home.join("t"));
-    let out = tmp.path().join("out");
-    std::fs::create_dir(&out).expect("mkdir");
+    let Served { tmp, home, out } = Served::new();
     rt().block_on(async {
         let (sftp, _child) = server(&home, &[]).await;
-        let mut e = Vec::new();
-        let s = download(
+        let (s, e) = get(
             &sftp,
             &["nope".into(), "t/plain.txt".into()],
             &out,
             opts(false, false),
-            &mut |x| e.push(chain(x)),
         )
         .await;
         assert_eq!((s.files, s.errors), (1, 1), "the good file is still copied");
         assert_eq!(e, ["cannot read nope: No such file or directory"]);
         let missing = tmp.path().join("missing");
-        let mut e = Vec::new();
-        let s = upload(
+        let (s, e) = put(
             &sftp,
             std::slice::from_ref(&missing),
             "x",
             opts(false, false),
-            &mut |x| e.push(chain(x)),
         )
         .await;
         assert_eq!(s.errors, 1);
@@ -207,20 +214,14 @@ fn missing_sources_directories_and_targets_are_errors() {
                 missing.display()
             )]
         );
-        let mut e = Vec::new();
-        download(&sftp, &["t".into()], &out, opts(false, false), &mut |x| {
-            e.push(chain(x))
-        })
-        .await;
+        let (_, e) = get(&sftp, &["t".into()], &out, opts(false, false)).await;
         assert_eq!(e, ["t: is a directory (use -r to copy directories)"]);
-        let mut e = Vec::new();
         let target = out.join("plain.txt");
-        download(
+        let (_, e) = get(
             &sftp,
             &["t/plain.txt".into(), "t/.hidden".into()],
             &target,
             opts(false, false),
-            &mut |x| e.push(chain(x)),
         )
         .await;
         assert_eq!(
@@ -232,31 +233,21 @@ fn missing_sources_directories_and_targets_are_errors() {
 
 #[test]
 fn permission_denied_by_a_read_only_server() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let home = tmp.path().join("home");
-    make_odd_tree(&home.join("t"));
+    let Served {
+        tmp: _tmp, home, ..
+    } = Served::new();
     rt().block_on(async {
         let (sftp, _child) = server(&home, &["-R"]).await;
-        let mut e = Vec::new();
-        let s = upload(
+        let (s, e) = put(
             &sftp,
             &[home.join("t/plain.txt")],
             "new.txt",
             opts(false, false),
-            &mut |x| e.push(chain(x)),
         )
         .await;
         assert_eq!((s.files, s.errors), (0, 1));
         assert_eq!(e, ["cannot create new.txt: Permission denied"]);
-        let mut e = Vec::new();
-        upload(
-            &sftp,
-            &[home.join("t")],
-            "newdir",
-            opts(true, false),
-            &mut |x| e.push(chain(x)),
-        )
-        .await;
+        let (_, e) = put(&sftp, &[home.join("t")], "newdir", opts(true, false)).await;
         assert_eq!(e, ["cannot create directory newdir: Permission denied"]);
     });
     assert!(!home.join("new.txt").exists());
@@ -264,18 +255,16 @@ fn permission_denied_by_a_read_only_server() {
 
 #[test]
 fn disk_full_both_ways() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let home = tmp.path().join("home");
-    make_odd_tree(&home.join("t"));
+    let Served {
+        tmp: _tmp, home, ..
+    } = Served::new();
     rt().block_on(async {
         let (sftp, _child) = server(&home, &[]).await;
-        let mut e = Vec::new();
-        let s = download(
+        let (s, e) = get(
             &sftp,
             &["t/sub dir/deeper/big.bin".into()],
             Path::new("/dev/full"),
             opts(false, false),
-            &mut |x| e.push(chain(x)),
         )
         .await;
         assert_eq!((s.files, s.errors), (0, 1));
@@ -283,13 +272,11 @@ fn disk_full_both_ways() {
             e,
             ["cannot write /dev/full: No space left on device (os error 28)"]
         );
-        let mut e = Vec::new();
-        let s = upload(
+        let (s, e) = put(
             &sftp,
             &[home.join("t/sub dir/deeper/big.bin")],
             "/dev/full",
             opts(false, false),
-            &mut |x| e.push(chain(x)),
         )
         .await;
         assert_eq!((s.files, s.errors), (0, 1));

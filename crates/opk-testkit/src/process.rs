@@ -26,3 +26,13 @@ pub fn run_ok(cmd: &mut Command) -> Output {
     );
     out
 }
+
+/// A finished command's status, stdout and stderr, for an assertion message.
+pub fn show(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}

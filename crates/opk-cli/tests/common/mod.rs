@@ -102,6 +102,40 @@ impl Host {
     }
 }
 
+/// A login whose ID token has expired (client opk-short gets tokens that live 5 s) and two hosts
+/// allowing [`USER_EMAIL`] with it: one with the `oidc` expiry policy, which follows `exp`, one
+/// with `24h` (opkssh semantics: iat + 24h), where it is still fine.
+pub(crate) struct ExpiredLogin {
+    pub(crate) world: World,
+    pub(crate) oidc: Host,
+    pub(crate) day: Host,
+}
+
+impl ExpiredLogin {
+    /// Logs in, starts both hosts, and returns once the token's `exp` has passed.
+    pub(crate) fn start() -> Self {
+        let world = World::start();
+        let op = &world.op;
+        login(op, &world.home, "opk-short", &[], &[]);
+        let auth = policy(&world.user, USER_EMAIL, &op.issuer);
+        let host = |name: &str, expiry: &str| {
+            let providers = format!("{} opk-short {expiry}\n", op.issuer);
+            Host::start(&world.dir, name, &providers, &auth, &[])
+        };
+        let (oidc, day) = (host("oidc", "oidc"), host("day", "24h"));
+        let cert = read_cert(&world.home.join(".ssh/id_ecdsa-cert.pub"));
+        let exp = claims(&cert)["exp"].as_i64().expect("exp");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs() as i64;
+        std::thread::sleep(std::time::Duration::from_secs(
+            (exp - now + 2).clamp(0, 30) as u64
+        ));
+        Self { world, oidc, day }
+    }
+}
+
 /// `opk login` through headless Chromium, logging in as [`USER_EMAIL`]; add `.args`, `.envs`,
 /// `.password` and `.run()`.
 pub(crate) fn browser_login(home: &Path) -> BrowserLogin {
@@ -185,6 +219,17 @@ pub(crate) fn assert_ssh_denied(out: &Output) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// `opk verify` of `cert` for `user` on `host`, which must allow it: the line it printed.
+pub(crate) fn allowed_line(host: &VerifyHost, user: &str, cert: &OpkCert) -> String {
+    let out = host.verify(user, &cert.to_b64(), cert.cert_type(), &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
 }
 
 pub(crate) fn policy(user: &str, identity: &str, issuer: &str) -> String {
