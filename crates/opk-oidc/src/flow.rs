@@ -568,22 +568,20 @@ mod tests {
     #[test]
     fn build_url_query_handling() {
         let p = [("a", "1 2"), ("b", "x&y")];
-        assert_eq!(
-            build_url("https://op/auth", &p),
-            "https://op/auth?a=1%202&b=x%26y"
-        );
-        assert_eq!(
-            build_url("https://op/auth?tenant=t", &p),
-            "https://op/auth?tenant=t&a=1%202&b=x%26y"
-        );
-        assert_eq!(
-            build_url("https://op/auth?", &p),
-            "https://op/auth?a=1%202&b=x%26y"
-        );
-        assert_eq!(
-            build_url("https://op/auth?t=1&", &p),
-            "https://op/auth?t=1&a=1%202&b=x%26y"
-        );
+        for (endpoint, url) in [
+            ("https://op/auth", "https://op/auth?a=1%202&b=x%26y"),
+            (
+                "https://op/auth?tenant=t",
+                "https://op/auth?tenant=t&a=1%202&b=x%26y",
+            ),
+            ("https://op/auth?", "https://op/auth?a=1%202&b=x%26y"),
+            (
+                "https://op/auth?t=1&",
+                "https://op/auth?t=1&a=1%202&b=x%26y",
+            ),
+        ] {
+            assert_eq!(build_url(endpoint, &p), url, "{endpoint}");
+        }
     }
 
     #[test]
