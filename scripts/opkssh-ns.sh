@@ -1,7 +1,9 @@
 # Runs a command (opkssh verify) in the current mount namespace with /etc/opk and /var/log
 # replaced by per-test directories, leaving the machine's /etc and /var/log untouched. Run it as
 #   unshare --mount --propagation private sh opkssh-ns.sh NS_DIR HIDE_DIR COMMAND...
-# NS_DIR holds etc-opk/ and var-log/; HIDE_DIR (may be empty) is hidden behind an empty dir.
+# NS_DIR holds etc-opk/ and var-log/; HIDE_DIR (may be empty) is hidden behind an empty dir. If
+# NS_DIR/passwd exists it replaces /etc/passwd, so a test can give the principal a home of its own
+# (for opkssh's ~/.opk/auth_id) without touching the real one.
 # Used by crates/opk-e2e (include_str!) and scripts/bench.sh.
 #
 # Why an overlay: /etc/opk usually does not exist, and a bind mount needs an existing mount
@@ -29,5 +31,6 @@ for m in $subs; do i=$((i + 1)); mount --bind "$up/subs/$i" "$m"; done
 mkdir -p /etc/opk
 mount --bind "$ns/etc-opk" /etc/opk
 mount --bind "$ns/var-log" /var/log
+if [ -f "$ns/passwd" ]; then mount --bind "$ns/passwd" /etc/passwd; fi
 if [ -n "$hide" ] && [ -d "$hide" ]; then mount --bind "$up/empty" "$hide"; fi
 exec "$@"

@@ -12,6 +12,7 @@
 //! | [`dir`] | [`TestDir`]: a per-test directory sshd accepts, kept with `OPK_E2E_KEEP` |
 //! | [`TestCa`] | an openssl CA and a localhost server certificate (from `opk-testkit`) |
 //! | [`op`] | [`Op`]: the test OpenID Provider and its request log |
+//! | [`mint`] | [`OpKey`]: certificates with any ID-token claims, signed with the test OP's own key |
 //! | [`sshd`] | [`Sshd`]: sshd with an AuthorizedKeysCommand, the stock ssh client, [`ssh_keygen_list`]; [`KeyHost`]: sshd for one plain key, [`keygen`] |
 //! | [`browser`] | [`BrowserLogin`] → [`LoginRun`]; [`login_lock`] for the machine-wide redirect ports |
 //! | [`verify_host`] | [`VerifyHost`]: `opk verify` with all its files in the test tree; [`install_opk`] |
@@ -21,6 +22,7 @@
 
 pub mod browser;
 pub mod dir;
+pub mod mint;
 pub mod op;
 pub mod opkssh;
 pub mod process;
@@ -30,6 +32,7 @@ pub mod ziti;
 
 pub use browser::{BrowserLogin, LoginLock, LoginRun, login_lock};
 pub use dir::TestDir;
+pub use mint::OpKey;
 pub use op::Op;
 pub use opk_testkit::TestCa;
 pub use opkssh::{OPKSSH_NS_SCRIPT, OPKSSH_VERSION, OpksshHost, opkssh_bin};

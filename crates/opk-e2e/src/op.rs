@@ -20,6 +20,17 @@ pub struct Op {
 impl Op {
     /// Starts testing/op/op.mjs on a free port; `tls` = (cert, key) for https.
     pub fn start(tls: Option<(&Path, &Path)>) -> Self {
+        Self::spawn(tls, None)
+    }
+
+    /// Like [`Op::start`], with the signing keys in `keys` (`op.mjs --keys`: generated and written
+    /// there when the file does not exist), so a test can sign tokens as the OP
+    /// ([`crate::OpKey::from_keys_file`]).
+    pub fn start_with_keys(tls: Option<(&Path, &Path)>, keys: &Path) -> Self {
+        Self::spawn(tls, Some(keys))
+    }
+
+    fn spawn(tls: Option<(&Path, &Path)>, keys: Option<&Path>) -> Self {
         let op_dir = repo_root().join("testing/op");
         assert!(
             op_dir.join("node_modules/oidc-provider").is_dir(),
@@ -41,6 +52,9 @@ impl Op {
                 .arg(cert)
                 .arg("--tls-key")
                 .arg(key);
+        }
+        if let Some(keys) = keys {
+            cmd.arg("--keys").arg(keys);
         }
         let log = tempfile::NamedTempFile::new().expect("op log");
         let mut child = cmd

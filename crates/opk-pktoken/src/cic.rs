@@ -74,8 +74,8 @@ impl Cic {
         self.alg
     }
 
-    /// The header members.
-    pub(crate) fn header(&self) -> &Map<String, Value> {
+    /// The header members (test harnesses build PK Tokens with claims `PkToken::issue` refuses).
+    pub fn header(&self) -> &Map<String, Value> {
         &self.header
     }
 }
