@@ -41,6 +41,7 @@
 // email = login name if it contains '@' else <name>@example.com, email_verified = true,
 // name = login name, auth_time (every client has require_auth_time). The password `mfa` adds
 // amr ["pwd","otp","mfa"] and acr "mfa"; with any other password the ID token has neither.
+// The userinfo endpoint also answers groups ["userinfo-only"], which the ID token never has.
 // Consent is granted automatically (no page).
 //
 // Scopes: openid, email, profile, offline_access. Scope claims are put into the ID token
@@ -233,8 +234,11 @@ function accountFor(login) {
   const email = login.includes('@') ? login : `${login}@example.com`;
   return {
     accountId: login,
-    async claims(_use, _scope, _claims, _rejected) {
-      return { sub: login, email, email_verified: true, name: login };
+    async claims(use, _scope, _claims, _rejected) {
+      const claims = { sub: login, email, email_verified: true, name: login };
+      // Only the userinfo endpoint adds this group, so a policy row matching it proves that
+      // opk verify asked userinfo (the openpubkey-act certificate extension).
+      return use === 'userinfo' ? { ...claims, groups: ['userinfo-only'] } : claims;
     },
   };
 }
@@ -433,7 +437,7 @@ provider = new Provider(issuer, {
   // see the password `mfa`); acr also needs acrValues.
   acrValues: ['mfa'],
   claims: {
-    openid: ['sub', 'acr', 'amr'],
+    openid: ['sub', 'acr', 'amr', 'groups'],
     email: ['email', 'email_verified'],
     profile: ['name'],
   },

@@ -176,3 +176,42 @@ fn auth_context_row_requires_mfa_through_sshd() {
     );
     dir.keep_if_asked();
 }
+
+/// `opk login --send-access-token` puts the access token in the certificate (`openpubkey-act`);
+/// opk verify then asks the OP's userinfo endpoint and matches its claims too. The test OP
+/// answers `groups: ["userinfo-only"]` only there, so a row `oidc:groups:userinfo-only` lets
+/// that login in through a real sshd and not a login without the access token. Fails if verify
+/// never asks userinfo (first ssh denied) or trusts a group without it (second ssh allowed).
+#[test]
+fn userinfo_claims_through_sshd() {
+    let (op, dir, home, user) = World::start().into_parts();
+    login(&op, &home, "opk-rs256", &["--send-access-token"], &[]);
+    let home_plain = dir.join("home-plain");
+    login(&op, &home_plain, "opk-rs256", &[], &[]);
+    let host = Host::start(
+        &dir,
+        "host",
+        &format!("{} opk-rs256 24h\n", op.issuer),
+        &policy(&user, "oidc:groups:userinfo-only", &op.issuer),
+        &[],
+    );
+    let before = op.requests("/me");
+    assert_ssh_ok(
+        &host
+            .sshd
+            .ssh(&home.join(".ssh/id_ecdsa"), &user, "echo userinfo-ok"),
+        "userinfo-ok",
+    );
+    assert!(op.requests("/me") > before, "userinfo was not asked");
+    assert_ssh_denied(
+        &host
+            .sshd
+            .ssh(&home_plain.join(".ssh/id_ecdsa"), &user, "true"),
+    );
+    assert!(
+        host.log_text().contains("no policy to allow"),
+        "{}",
+        host.log_text()
+    );
+    dir.keep_if_asked();
+}

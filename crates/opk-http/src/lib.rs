@@ -227,10 +227,30 @@ impl HttpClient {
 
     /// GETs `url`, which must answer 200 with a JSON object of at most `max_body` bytes.
     pub fn get_json(&self, url: &str) -> Result<serde_json::Value, Error> {
+        self.get(url, None)
+    }
+
+    /// [`HttpClient::get_json`] with `Authorization: Bearer <access_token>` (OIDC userinfo).
+    pub fn get_json_bearer(
+        &self,
+        url: &str,
+        access_token: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+        match self.get(url, Some(access_token))? {
+            serde_json::Value::Object(map) => Ok(map),
+            _ => Err(Error::NotObject {
+                url: url.to_owned(),
+            }),
+        }
+    }
+
+    fn get(&self, url: &str, bearer: Option<&str>) -> Result<serde_json::Value, Error> {
         self.admit(url)?;
-        let resp = self
-            .agent
-            .get(url)
+        let mut req = self.agent.get(url);
+        if let Some(token) = bearer {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        let resp = req
             .config()
             .proxy(self.proxy_for(url))
             .build()

@@ -55,6 +55,18 @@ impl JwksFetcher for HttpJwksFetcher {
         let _ = self.env.set(vars.to_vec());
     }
 
+    /// Discovery again (it is not cached), then GET `userinfo_endpoint` with the token.
+    fn userinfo(
+        &self,
+        issuer: &str,
+        access_token: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+        opk_http::check_url(&crate::discovery_url(issuer))?;
+        let client = self.client()?;
+        let discovery = crate::discover(client, issuer)?;
+        Ok(client.get_json_bearer(discovery.endpoint(Endpoint::Userinfo)?, access_token)?)
+    }
+
     fn fetch(&self, issuer: &str) -> Result<Jwks, Error> {
         // Check before building the client: a bad issuer should not cost a CA-bundle parse.
         opk_http::check_url(&crate::discovery_url(issuer))?;

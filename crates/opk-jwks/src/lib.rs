@@ -71,6 +71,12 @@ pub enum Error {
         /// What is wrong (said in the message, so not a `source()`).
         error: opk_pktoken::Error,
     },
+    /// This fetcher cannot ask an OP's userinfo endpoint.
+    #[error("no userinfo lookup for issuer {issuer} here")]
+    NoUserinfo {
+        /// The issuer.
+        issuer: String,
+    },
     /// A fetcher other than [`HttpJwksFetcher`] failed.
     #[error("fetching the JWKS for issuer {issuer} failed: {error}")]
     Fetch {
@@ -90,6 +96,18 @@ pub trait JwksFetcher {
     /// that uses the network applies those that steer it (proxy variables, `SSL_CERT_FILE`).
     /// Called before the first fetch; the default ignores them.
     fn set_env(&self, _vars: &[(String, String)]) {}
+
+    /// The issuer's userinfo for `access_token` (the `openpubkey-act` certificate extension):
+    /// the JSON object its discovered `userinfo_endpoint` answers. The default has none.
+    fn userinfo(
+        &self,
+        issuer: &str,
+        _access_token: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+        Err(Error::NoUserinfo {
+            issuer: issuer.to_owned(),
+        })
+    }
 }
 
 /// Entry points for fuzzers and property tests; not a stable API.

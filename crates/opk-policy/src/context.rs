@@ -105,21 +105,21 @@ impl fmt::Display for Unmet {
         };
         match self {
             Self::NoAuthTime => f.write_str(
-                "requires a recent sign-in but the ID token has no auth_time; the OP must send it",
+                "requires a recent sign-in; the ID token has no auth_time (the OP must send it)",
             ),
             Self::AuthTooOld { age, max } => write!(
                 f,
-                "requires a sign-in within {max} s but this one is {age} s old; log in again"
+                "requires a sign-in within {max} s; this one is {age} s old (log in again)"
             ),
             Self::AuthTimeInFuture => f.write_str("the ID token's auth_time is in the future"),
             Self::Amr { required, got } => write!(
                 f,
-                "requires amr to contain {required:?} but the ID token's amr is {}",
+                "requires amr to contain {required:?}; the ID token's amr is {}",
                 list(got)
             ),
             Self::Acr { required, got } => write!(
                 f,
-                "requires acr {required:?} but the ID token's acr is {}",
+                "requires acr {required:?}; the ID token's acr is {}",
                 list(got)
             ),
         }

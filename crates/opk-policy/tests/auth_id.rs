@@ -295,7 +295,7 @@ fn requirement_rows_grant_only_when_met() {
         ),
         (
             token(json!(["mfa"]), NOW - 3600),
-            "within 900 s but this one is 3600 s old",
+            "within 900 s; this one is 3600 s old",
         ),
     ] {
         let d = decide(&rows, "root", &t, None, NOW);

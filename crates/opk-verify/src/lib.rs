@@ -114,6 +114,12 @@ pub fn verify(
             denial,
         });
     }
+    let userinfo = cert
+        .access_token()
+        .and_then(|token| userinfo(fetcher, &pkt, token, log));
+    let userinfo_json = userinfo
+        .as_ref()
+        .map(|u| serde_json::Value::from(u.clone()).to_string());
     // Plugins after the deny lists and before the rows, as opkssh: they can only add access.
     let plugin = paths.plugins.as_deref().and_then(|dir| {
         let plugins = plugins::Plugins {
@@ -127,13 +133,13 @@ pub fn verify(
             key_type: req.key_type,
             extra_args: req.extra_args,
             pkt: &pkt,
-            userinfo: None,
+            userinfo: userinfo_json.as_deref(),
         };
         plugins.allowing(&plugin_req, log)
     });
     let rule = match plugin {
         Some(path) => format!("policy plugin {}", path.display()),
-        None => match decide(paths, req.principal, &pkt, now, log)? {
+        None => match decide(paths, req.principal, &pkt, userinfo.as_ref(), now, log)? {
             Some(line) => format!("auth_id line {line}"),
             None => "policy".to_owned(),
         },
@@ -234,6 +240,39 @@ fn verify_pk_token(
     pkt.verify(&check, &jwks, unix_now).map_err(Error::PkToken)
 }
 
+/// The OP's userinfo for the certificate's access token (`openpubkey-act`), whose claims the
+/// policy may match too. As in opkssh, a lookup that fails only loses those claims; so does an
+/// answer for another `sub` than the ID token's (openpubkey refuses it).
+fn userinfo(
+    fetcher: &dyn JwksFetcher,
+    pkt: &PkToken,
+    access_token: &str,
+    log: &mut Log,
+) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let info = match fetcher.userinfo(pkt.issuer(), access_token) {
+        Ok(info) => info,
+        Err(e) => {
+            log.line(&format!("userinfo skipped: {e}"));
+            return None;
+        }
+    };
+    let sub = |m: &serde_json::Map<String, serde_json::Value>| {
+        m.get("sub")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+    };
+    let id_sub = pkt.claim_str("sub").map(str::to_owned);
+    if id_sub.is_none() || sub(&info) != id_sub {
+        log.line(&format!(
+            "userinfo skipped: its sub {:?} is not the ID token's {:?}",
+            sub(&info).unwrap_or_default(),
+            id_sub.unwrap_or_default()
+        ));
+        return None;
+    }
+    Some(info)
+}
+
 fn unix_secs(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)
@@ -258,11 +297,12 @@ fn decide(
     paths: &ServerPaths,
     principal: &str,
     pkt: &PkToken,
+    userinfo: Option<&serde_json::Map<String, serde_json::Value>>,
     now: SystemTime,
     log: &mut Log,
 ) -> Result<Option<usize>, Error> {
     let rows = load_policy(paths, principal, log)?;
-    let decision = opk_policy::decide(&rows, principal, pkt.claims(), None, unix_secs(now));
+    let decision = opk_policy::decide(&rows, principal, pkt.claims(), userinfo, unix_secs(now));
     for warning in &decision.warnings {
         log.line(&format!("policy: {warning}"));
     }

@@ -5,7 +5,9 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt as _;
 
-use common::{ALICE_ROW, Host, ISS, SUB, alice, login, now, op, op_with_seed};
+use common::{
+    ALICE_ROW, Host, ISS, SUB, alice, login, login_with_access_token, now, op, op_with_seed,
+};
 use opk_sshcert::{CertRequest, EphemeralKey, KeyAlgorithm, OpkCert};
 use opk_verify::{ConfigProblem, Error, Log, Request, UnsafeFile, verify};
 
@@ -759,4 +761,50 @@ fn write_pub(host: &Host, line: &str) -> std::path::PathBuf {
     let p = host.dir.path().join("key.pub");
     std::fs::write(&p, format!("{line}\n")).expect("write");
     p
+}
+
+#[test]
+fn userinfo_claims_count_only_for_the_same_sub() {
+    let op = op();
+    let mut host = Host::new(&format!("alice oidc:groups:ops {ISS}\n"));
+    let (_, cert) = login_with_access_token(
+        &op,
+        KeyAlgorithm::EcdsaP256,
+        vec!["opkssh-wildcard".into()],
+        Some("alice@example.com"),
+        Some("at-123"),
+    );
+    let denied_logging = |why: &str| {
+        let r = host.run_logged(&op, "alice", &cert);
+        assert!(matches!(&r, Err(Error::Denied { .. })), "{r:?}");
+        assert!(host.log().contains(why), "{why:?} not in {}", host.log());
+    };
+    // The OP cannot be asked: the ID token alone decides (as opkssh), and it has no groups.
+    denied_logging("userinfo skipped: no userinfo lookup");
+    *op.userinfo.borrow_mut() = Some(serde_json::json!({"sub": SUB, "groups": ["ops"]}));
+    host.run_logged(&op, "alice", &cert)
+        .expect("the userinfo group matches");
+    assert_eq!(
+        op.userinfo_tokens.borrow().last().map(String::as_str),
+        Some("at-123")
+    );
+    // Userinfo about someone else is dropped, never matched.
+    *op.userinfo.borrow_mut() = Some(serde_json::json!({"sub": "other", "groups": ["ops"]}));
+    denied_logging("userinfo skipped: its sub \"other\"");
+    // Plugins get it as OPKSSH_PLUGIN_USERINFO.
+    *op.userinfo.borrow_mut() = Some(serde_json::json!({"sub": SUB, "groups": ["ops"]}));
+    plugins(
+        &mut host,
+        &[(
+            "ui",
+            "echo \"$OPKSSH_PLUGIN_USERINFO\" | grep -q '\"groups\":\\[\"ops\"\\]' && echo allow",
+        )],
+    );
+    host.run_logged(&op, "root", &cert)
+        .expect("the plugin saw the userinfo");
+    // No access token in the certificate: userinfo is never asked.
+    let asked = op.userinfo_tokens.borrow().len();
+    let (_, plain) = alice(&op, KeyAlgorithm::EcdsaP256);
+    let _ = host.run_logged(&op, "alice", &plain);
+    assert_eq!(op.userinfo_tokens.borrow().len(), asked);
 }

@@ -27,6 +27,9 @@ pub struct Op {
     pub fetches: Cell<u32>,
     /// What verify passed to [`JwksFetcher::set_env`].
     pub env: RefCell<Vec<(String, String)>>,
+    /// What [`JwksFetcher::userinfo`] answers (`None`: it fails), and the tokens it was asked for.
+    pub userinfo: RefCell<Option<serde_json::Value>>,
+    pub userinfo_tokens: RefCell<Vec<String>>,
 }
 
 impl JwksFetcher for Op {
@@ -40,6 +43,22 @@ impl JwksFetcher for Op {
 
     fn set_env(&self, vars: &[(String, String)]) {
         *self.env.borrow_mut() = vars.to_vec();
+    }
+
+    fn userinfo(
+        &self,
+        issuer: &str,
+        access_token: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, opk_jwks::Error> {
+        self.userinfo_tokens
+            .borrow_mut()
+            .push(access_token.to_owned());
+        match self.userinfo.borrow().clone() {
+            Some(serde_json::Value::Object(m)) => Ok(m),
+            _ => Err(opk_jwks::Error::NoUserinfo {
+                issuer: issuer.to_owned(),
+            }),
+        }
     }
 }
 
@@ -58,6 +77,17 @@ pub fn login(
     alg: KeyAlgorithm,
     principals: Vec<String>,
     email: Option<&str>,
+) -> (EphemeralKey, OpkCert) {
+    login_with_access_token(op, alg, principals, email, None)
+}
+
+/// [`login`] with an access token in the certificate (`openpubkey-act`).
+pub fn login_with_access_token(
+    op: &Op,
+    alg: KeyAlgorithm,
+    principals: Vec<String>,
+    email: Option<&str>,
+    access_token: Option<&str>,
 ) -> (EphemeralKey, OpkCert) {
     let key = EphemeralKey::generate(alg).expect("key");
     let signer = match alg {
@@ -85,7 +115,7 @@ pub fn login(
         key_id: email.unwrap_or(SUB).into(),
         principals,
         pk_token: pkt.to_compact(),
-        access_token: None,
+        access_token: access_token.map(str::to_owned),
     };
     let cert = OpkCert::issue(&req, &key).expect("cert");
     (key, cert)
@@ -221,5 +251,7 @@ pub fn op_with_seed(seed: u8) -> Op {
         key: UserSigner::from_p256_scalar(&[seed; 32]).expect("op key"),
         fetches: Cell::new(0),
         env: RefCell::new(Vec::new()),
+        userinfo: RefCell::new(None),
+        userinfo_tokens: RefCell::new(Vec::new()),
     }
 }
