@@ -112,12 +112,7 @@ fn denied_while_config_sets_a_deny_list(dir: &TestDir, host: &Host, key: &Path) 
         &format!("deny_users: [{}]\n", user.to_uppercase()),
         0o640,
     );
-    assert_ssh_denied(&host.sshd.ssh(key, &user, "true"));
-    assert!(
-        host.log_text().contains("is in deny_users of"),
-        "{}",
-        host.log_text()
-    );
+    host.assert_denies(key, &user, "is in deny_users of");
     std::fs::remove_file(&host.config).expect("rm config.yml");
     assert_ssh_ok(&host.sshd.ssh(key, &user, "echo ok-again"), "ok-again");
 }
@@ -132,12 +127,7 @@ fn denied_when_not_in_auth_id(dir: &TestDir, op: &Op, key: &Path) {
         &policy(&user, "bob@example.com", &op.issuer),
         &[],
     );
-    assert_ssh_denied(&other.sshd.ssh(key, &user, "true"));
-    assert!(
-        other.log_text().contains("no policy to allow"),
-        "{}",
-        other.log_text()
-    );
+    other.assert_denies(key, &user, "no policy to allow");
 }
 
 /// A host that trusts a different issuer (a trailing slash is a different issuer).
@@ -150,12 +140,7 @@ fn denied_for_another_issuer(dir: &TestDir, op: &Op, key: &Path) {
         &policy(&user, USER_EMAIL, &format!("{}/", op.issuer)),
         &[],
     );
-    assert_ssh_denied(&wrong_iss.sshd.ssh(key, &user, "true"));
-    assert!(
-        wrong_iss.log_text().contains("unrecognized issuer"),
-        "{}",
-        wrong_iss.log_text()
-    );
+    wrong_iss.assert_denies(key, &user, "unrecognized issuer");
 }
 
 /// sshd's `%t` does not match the blob: refused, with the mismatch as the reason.
@@ -196,12 +181,7 @@ fn denied_when_the_pk_token_moves_to_another_key(dir: &TestDir, host: &Host, cer
     let stolen =
         OpkCert::issue(&cert_request(cert.pk_token().expect("pkt")), &thief).expect("issue");
     let stolen_key = write_pair(dir, "stolen", &thief, &stolen);
-    assert_ssh_denied(&host.sshd.ssh(&stolen_key, &current_user(), "true"));
-    assert!(
-        host.log_text().contains("does not match the PK Token"),
-        "{}",
-        host.log_text()
-    );
+    host.assert_denies(&stolen_key, &current_user(), "does not match the PK Token");
 }
 
 /// The PK Token's payload edited (email swapped), the cert re-signed with the real key.
@@ -228,23 +208,13 @@ fn denied_when_the_payload_is_edited_and_re_signed(
     );
     let forged = OpkCert::issue(&cert_request(&edited), &real).expect("issue");
     let forged_key = write_pair(dir, "forged", &real, &forged);
-    assert_ssh_denied(&host.sshd.ssh(&forged_key, &current_user(), "true"));
-    assert!(
-        host.log_text().contains("PK Token rejected"),
-        "{}",
-        host.log_text()
-    );
+    host.assert_denies(&forged_key, &current_user(), "PK Token rejected");
 }
 
 /// With the OP stopped, a host that has never fetched the JWKS cannot verify.
 fn denied_with_a_cold_jwks_cache_while_the_op_is_down(dir: &TestDir, op: &Op, key: &Path) {
     let cold = Host::allowing_alice(dir, "cold-cache", op, "opk-rs256");
-    assert_ssh_denied(&cold.sshd.ssh(key, &current_user(), "true"));
-    assert!(
-        cold.log_text().contains("signing keys"),
-        "{}",
-        cold.log_text()
-    );
+    cold.assert_denies(key, &current_user(), "signing keys");
 }
 
 #[test]
@@ -285,12 +255,7 @@ fn es256_op_ed25519_key_explicit_path_and_print_key() {
 fn expired_under_oidc_policy_is_denied() {
     let ExpiredLogin { world, oidc, day } = ExpiredLogin::start();
     let (key, user) = (world.home.join(".ssh/id_ecdsa"), &world.user);
-    assert_ssh_denied(&oidc.sshd.ssh(&key, user, "true"));
-    assert!(
-        oidc.log_text().contains("expired under policy oidc"),
-        "{}",
-        oidc.log_text()
-    );
+    oidc.assert_denies(&key, user, "expired under policy oidc");
     // The same token is still fine under a max-age policy (opkssh semantics: iat + 24h).
     assert_ssh_ok(&day.sshd.ssh(&key, user, "echo day-ok"), "day-ok");
 }

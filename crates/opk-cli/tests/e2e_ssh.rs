@@ -334,25 +334,17 @@ fn forwards_carry_bytes() {
     let echo = echo_server();
     let payload: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
 
-    // -L: local listener → server → echo.
-    let lport = free_port();
-    let spec = format!("{lport}:127.0.0.1:{echo}");
-    let mut g = background(
-        &home,
-        &["-N", "-L", &spec, "-i", &key, "-p", &port, &key_host_dest()],
-    );
-    round_trip(connect_when_up(lport, &mut g.0), &payload);
-    drop(g);
-
-    // -R: the server listens, connections come back to us and on to echo.
-    let rport = free_port();
-    let spec = format!("{rport}:127.0.0.1:{echo}");
-    let mut g = background(
-        &home,
-        &["-N", "-R", &spec, "-i", &key, "-p", &port, &key_host_dest()],
-    );
-    round_trip(connect_when_up(rport, &mut g.0), &payload);
-    drop(g);
+    // -L: local listener → server → echo. -R: the server listens, connections come back to us
+    // and on to echo.
+    for flag in ["-L", "-R"] {
+        let listen = free_port();
+        let spec = format!("{listen}:127.0.0.1:{echo}");
+        let mut g = background(
+            &home,
+            &["-N", flag, &spec, "-i", &key, "-p", &port, &key_host_dest()],
+        );
+        round_trip(connect_when_up(listen, &mut g.0), &payload);
+    }
 
     // -D: SOCKS5 CONNECT by name, resolved on the server side.
     let dport = free_port();

@@ -36,10 +36,12 @@ fn rt() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-/// A server's home holding the odd tree as `t`, and an empty local directory `out`.
+/// A server's home holding the odd tree as `t`, the odd tree on the local side as `local tree ✓`,
+/// and an empty local directory `out`.
 struct Served {
     tmp: tempfile::TempDir,
     home: PathBuf,
+    local: PathBuf,
     out: PathBuf,
 }
 
@@ -47,9 +49,16 @@ impl Served {
     fn new() -> Self {
         let tmp = tempfile::tempdir().expect("tempdir");
         let (home, out) = (tmp.path().join("home"), tmp.path().join("out"));
+        let local = tmp.path().join("local tree ✓");
         make_odd_tree(&home.join("t"));
+        make_odd_tree(&local);
         std::fs::create_dir(&out).expect("mkdir");
-        Self { tmp, home, out }
+        Self {
+            tmp,
+            home,
+            local,
+            out,
+        }
     }
 }
 
@@ -63,10 +72,9 @@ fn opts(recursive: bool, preserve: bool) -> Options {
 
 #[test]
 fn tree_with_odd_names_up_and_down_byte_identical_with_p() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let (local, home) = (tmp.path().join("local tree ✓"), tmp.path().join("home"));
-    make_odd_tree(&local);
-    std::fs::create_dir(&home).expect("home");
+    let Served {
+        tmp, home, local, ..
+    } = Served::new();
     rt().block_on(async {
         let (sftp, _child) = server(&home, &[]).await;
         let dest = resolve_remote(&sftp, "~/up loaded").await;
@@ -90,10 +98,12 @@ fn tree_with_odd_names_up_and_down_byte_identical_with_p() {
 
 #[test]
 fn without_p_times_are_new_and_modes_kept() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let (local, home) = (tmp.path().join("src"), tmp.path().join("home"));
-    make_odd_tree(&local);
-    std::fs::create_dir(&home).expect("home");
+    let Served {
+        tmp: _tmp,
+        home,
+        local,
+        ..
+    } = Served::new();
     rt().block_on(async {
         let (sftp, _child) = server(&home, &[]).await;
         let (s, errors) = put(
@@ -120,6 +130,7 @@ fn remote_globs_and_home_paths() {
         tmp: _tmp,
         home,
         out,
+        ..
     } = Served::new();
     rt().block_on(async {
         let (sftp, _child) = server(&home, &[]).await;
@@ -186,7 +197,7 @@ fn chain(e: &Error) -> String {
 
 #[test]
 fn missing_sources_directories_and_targets_are_errors() {
-    let Served { tmp, home, out } = Served::new();
+    let Served { tmp, home, out, .. } = Served::new();
     rt().block_on(async {
         let (sftp, _child) = server(&home, &[]).await;
         let (s, e) = get(

@@ -87,6 +87,13 @@ impl std::ops::Deref for Host {
 }
 
 impl Host {
+    /// `ssh` with `key` as `user` is refused, and the log says `reason`.
+    pub(crate) fn assert_denies(&self, key: &Path, user: &str, reason: &str) {
+        assert_ssh_denied(&self.sshd.ssh(key, user, "true"));
+        let log = self.log_text();
+        assert!(log.contains(reason), "{log}");
+    }
+
     pub(crate) fn start(
         dir: &TestDir,
         name: &str,
