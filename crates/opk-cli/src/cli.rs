@@ -4,7 +4,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::{add, login, scp, ssh, verify, zssh};
+use crate::{add, login, scp, ssh, verify, ziti, zscp, zssh};
 
 /// SSH with OpenID Connect single sign-on, compatible with OPKSSH.
 #[derive(Parser, Debug)]
@@ -30,4 +30,8 @@ pub(crate) enum Command {
     Scp(scp::Args),
     /// SSH through an OpenZiti overlay to the host serving it as its own identity (zssh's flags).
     Zssh(zssh::Args),
+    /// Copy files over SFTP through an OpenZiti overlay, as `opk scp` does over TCP (zscp's flags).
+    Zscp(zscp::Args),
+    /// OpenZiti identities: enroll one from its token, host a service as one.
+    Ziti(ziti::Args),
 }

@@ -7,9 +7,12 @@ mod add;
 mod cli;
 mod connect;
 mod login;
+mod overlay;
 mod scp;
 mod ssh;
 mod verify;
+mod ziti;
+mod zscp;
 mod zssh;
 
 use std::process::ExitCode;
@@ -19,7 +22,8 @@ use cli::{Cli, Command};
 
 fn main() -> ExitCode {
     // opkssh (cobra) exits 1 on every failure, argument errors included; clap would use 2.
-    let cli = match Cli::try_parse_from(ssh::options_first(std::env::args_os().collect())) {
+    let argv = as_invoked(std::env::args_os().collect());
+    let cli = match Cli::try_parse_from(ssh::options_first(argv)) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -38,6 +42,8 @@ fn main() -> ExitCode {
         // scp prints each failed file itself and exits 1 if any failed.
         Command::Scp(args) => return scp::run(args),
         Command::Zssh(args) => return zssh::run(args),
+        Command::Zscp(args) => return zscp::run(args),
+        Command::Ziti(args) => ziti::run(args),
         Command::Login(args) => login::run(&args),
         Command::Add(args) => add::run(&args),
     };
@@ -48,6 +54,22 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Invoked as `zssh` or `zscp` (a link to the binary under that name), opk is that tool:
+/// `zssh ARGS` runs as `opk zssh ARGS`.
+fn as_invoked(mut argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let name = argv
+        .first()
+        .map(std::path::Path::new)
+        .and_then(|p| p.file_name())
+        .and_then(|n| n.to_str())
+        .map(str::to_owned);
+    if let Some(tool @ ("zssh" | "zscp")) = name.as_deref() {
+        argv.insert(1, tool.into());
+        argv[0] = "opk".into();
+    }
+    argv
 }
 
 /// The error and its causes on one line, joined by ": ". Library errors say each cause once

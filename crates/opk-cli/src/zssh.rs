@@ -1,44 +1,58 @@
 //! `opk zssh`: zssh's target syntax and flags; SSH through the OpenZiti overlay to the SSH server
 //! that hosts service `-s` as its own identity. The SSH side is `opk ssh` (opk certificate first,
-//! remote exit status, host keys checked).
+//! remote exit status, host keys checked). `opk zssh mfa enable|remove` manage TOTP.
 
-use std::path::PathBuf;
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::process::ExitCode;
-use std::time::Duration;
+
+use crate::overlay::{OverlayFlags, SshKey, TIMEOUT};
 
 /// `opk zssh [flags] [user@]identity [command...]`.
 #[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub(crate) struct Args {
-    #[arg(
-        help = "SSH private key (its KEY-cert.pub is used with it); default: opk's key, then ~/.ssh/id_*",
-        short = 'i',
-        long = "SshKeyPath"
-    )]
-    ssh_key: Option<PathBuf>,
-    #[arg(
-        help = "OpenZiti identity file [default: ~/.ziti/zssh.json]",
-        short = 'c',
-        long = "ZConfig"
-    )]
-    zconfig: Option<PathBuf>,
-    #[arg(
-        help = "OpenZiti service the SSH servers host",
-        short = 's',
-        long = "service",
-        default_value = "zssh"
-    )]
-    service: String,
-    #[arg(
-        help = "Shell command printing the current TOTP code, when the controller asks for one (default: ask on the terminal)",
-        long = "totp-command"
-    )]
-    totp_command: Option<String>,
+    #[command(subcommand)]
+    action: Option<Action>,
+    #[command(flatten)]
+    key: SshKey,
+    #[command(flatten)]
+    overlay: OverlayFlags,
     #[command(flatten)]
     tty: crate::connect::TtyFlags,
-    #[arg(help = "[user@]identity: the OpenZiti identity hosting the SSH server")]
-    target: String,
+    #[arg(
+        help = "[user@]identity: the OpenZiti identity hosting the SSH server",
+        required = true
+    )]
+    target: Option<String>,
     #[command(flatten)]
     command: crate::connect::RemoteCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Action {
+    /// TOTP multi-factor authentication for the identity.
+    #[command(subcommand)]
+    Mfa(Mfa),
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Mfa {
+    /// Enroll: print the secret (and a QR code), verify a code, print the recovery codes.
+    Enable {
+        #[command(flatten)]
+        overlay: OverlayFlags,
+        #[arg(
+            help = "Print the QR code even when stdout is not a terminal",
+            short = 'q',
+            long = "qr-code"
+        )]
+        qr_code: bool,
+    },
+    /// Remove TOTP from the identity (asks for a current code or a recovery code).
+    Remove {
+        #[command(flatten)]
+        overlay: OverlayFlags,
+    },
 }
 
 /// Runs it. Exit status: the remote command's (128+n for a signal), or 255 when the overlay or
@@ -48,39 +62,64 @@ pub(crate) fn run(cmd: Args) -> ExitCode {
         eprintln!("opk zssh: {}", crate::one_line(e));
         ExitCode::from(opk_ssh::EXIT_SSH_ERROR)
     };
-    let identity = match cmd.zconfig {
-        Some(p) => p,
-        None => match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
-            Some(h) => PathBuf::from(h).join(".ziti/zssh.json"),
-            None => {
-                eprintln!("opk zssh: HOME is not set: set it, or pass -c IDENTITY_FILE");
-                return ExitCode::from(opk_ssh::EXIT_SSH_ERROR);
+    if let Some(Action::Mfa(mfa)) = cmd.action {
+        return match run_mfa(mfa) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("opk zssh mfa: {}", crate::one_line(e.as_ref()));
+                ExitCode::FAILURE
             }
-        },
+        };
+    }
+    let target = cmd.target.unwrap_or_default();
+    let transport = match cmd.overlay.transport() {
+        Ok(t) => t,
+        Err(e) => return fail(e.as_ref()),
     };
-    // Host keys are recorded per target identity and service, never per edge router (zssh's
-    // known_hosts entries collide for hosts behind one router).
-    let name = cmd.target.rsplit('@').next().unwrap_or(&cmd.target);
+    let name = target.rsplit('@').next().unwrap_or(&target);
     let name = name.split(':').next().unwrap_or(name);
-    let tty = cmd.tty.tty();
     let args = opk_ssh::SshArgs {
-        options: vec![format!("HostKeyAlias={name}.{}.ziti", cmd.service)],
-        destination: cmd.target.clone(),
+        options: vec![cmd.overlay.host_key_alias(name)],
+        destination: target.clone(),
         command: cmd.command.command,
-        identity_files: cmd.ssh_key.into_iter().collect(),
-        tty,
+        identity_files: cmd.key.ssh_key.into_iter().collect(),
+        tty: cmd.tty.tty(),
         ..Default::default()
     };
-    let transport = opk_ziti::OverlayTransport::new(opk_ziti::OverlayOptions {
-        identity,
-        service: cmd.service,
-        totp: cmd
-            .totp_command
-            .map_or(opk_ziti::TotpSource::Prompt, opk_ziti::TotpSource::Command),
-        timeout: Duration::from_secs(30),
-    });
     match opk_ssh::ssh_over(&args, &transport) {
         Ok(status) => ExitCode::from(status),
         Err(e) => fail(&e),
     }
+}
+
+fn run_mfa(mfa: Mfa) -> anyhow::Result<()> {
+    match mfa {
+        Mfa::Enable { overlay, qr_code } => {
+            let (_, ctrl, api) =
+                opk_ziti::authenticate(&overlay.identity()?, &overlay.totp(), TIMEOUT)?;
+            let stdout = std::io::stdout();
+            let qr = qr_code || stdout.is_terminal();
+            opk_ziti::mfa_enable(&ctrl, &api, &mut stdout.lock(), qr, &mut read_code)?;
+        }
+        Mfa::Remove { overlay } => {
+            let (_, ctrl, api) =
+                opk_ziti::authenticate(&overlay.identity()?, &overlay.totp(), TIMEOUT)?;
+            let code = read_code("Current TOTP code or a recovery code: ")?;
+            ctrl.remove_mfa(&api, code.trim())?;
+            println!("TOTP MFA removed from {}", api.identity_name);
+        }
+    }
+    Ok(())
+}
+
+/// Asks on stderr, reads one line of stdin (so scripts can pipe the code in).
+fn read_code(question: &str) -> Result<String, opk_ziti::Error> {
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(opk_ziti::Error::CodeInput)?;
+    Ok(line.trim().to_owned())
 }

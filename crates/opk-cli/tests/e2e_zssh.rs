@@ -10,16 +10,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::{Host, OPK, TMP, login};
-use opk_e2e::ziti::Network;
+use opk_e2e::ziti::{Network, fresh_totp_time};
 use opk_e2e::{KeyHost, Op, Sshd, TestDir, current_user, show};
+use opk_testkit::tree::{assert_same_bytes, assert_same_modes_and_times, make_odd_tree};
 
 /// One network for every case (it takes ~20 s to start): service `zssh` hosted by identity
 /// `ssh-host` (an sshd that accepts one plain key), service `zssh-opk` hosted by `opk-host` (an
 /// sshd running `opk verify`), both dialable by `laptop`. `ziti tunnel host` forwards each to its
 /// sshd. Owned by the one test below, so every process stops when it ends.
 struct Fixture {
-    // Held for its processes (controller, router, tunnelers), which end with it.
-    _net: Network,
+    // Its processes (controller, router, tunnelers) end with it.
+    net: Network,
     dir: TestDir,
     plain: KeyHost,
     laptop: PathBuf,
@@ -40,11 +41,33 @@ impl Fixture {
         net.service("zssh-opk", opk_host.sshd.port);
         let ssh_host = net.identity("ssh-host", &["zssh.binders"]);
         let opk_host_id = net.identity("opk-host", &["zssh-opk.binders"]);
-        let laptop = net.identity("laptop", &["zssh.dialers", "zssh-opk.dialers"]);
+        let laptop = net.identity(
+            "laptop",
+            &["zssh.dialers", "zssh-opk.dialers", "zssh-native.dialers"],
+        );
         net.tunnel_host(&ssh_host, "zssh");
         net.tunnel_host(&opk_host_id, "zssh-opk");
+        // `opk ziti host` in front of the plain sshd: no tunneler, no host.v1 config.
+        net.sdk_service("zssh-native");
+        let native = net.identity("native-host", &["zssh-native.binders"]);
+        let to = format!("127.0.0.1:{}", plain.sshd.port);
+        net.host_with(
+            Path::new(OPK),
+            &[
+                "ziti",
+                "host",
+                "--identity",
+                native.to_str().expect("utf-8"),
+                "--service",
+                "zssh-native",
+                "--to",
+                &to,
+            ],
+            "opk-ziti-host",
+            "zssh-native",
+        );
         Fixture {
-            _net: net,
+            net,
             dir,
             plain,
             laptop,
@@ -58,17 +81,68 @@ impl Fixture {
 fn zssh_over_a_real_overlay() {
     let f = Fixture::start();
     commands_run_over_the_overlay_with_their_exit_status_and_stdin(&f);
+    hosted_by_opk_ziti_host_without_a_tunneler(&f);
     host_keys_are_checked_per_target_identity(&f);
     refusals_say_what_is_wrong(&f);
     opk_certificate_checked_by_opk_verify_behind_the_overlay(&f);
+    zscp_copies_a_tree_both_ways_byte_identical(&f);
+    invoked_as_zssh_and_zscp(&f);
+    opk_enrolls_an_identity_that_then_dials(&f);
+    totp_enabled_asked_at_connect_and_removed(&f);
+}
+
+/// An SSH session kept open past the controller's API-session timeout (1 min, its minimum):
+/// opk refreshes the session while the transport lives (said with `-d`), and the session still
+/// carries data after the timeout has passed.
+#[test]
+fn ssh_session_outlives_the_api_session_timeout() {
+    let plain = KeyHost::start(TMP);
+    let mut net = Network::start_with_session_timeout(Some("1m"));
+    net.service("zssh", plain.sshd.port);
+    let host = net.identity("ssh-host", &["zssh.binders"]);
+    let laptop = net.identity("laptop", &["zssh.dialers"]);
+    net.tunnel_host(&host, "zssh");
+    let dir = TestDir::new(TMP);
+    let home = fresh_home(&dir, "home", &known_line(&plain.sshd, "ssh-host", "zssh"));
+    let target = format!("{}@ssh-host", current_user());
+    let out = overlay_cmd(
+        Path::new(OPK),
+        &home,
+        &[
+            "zssh",
+            "-d",
+            "-c",
+            laptop.to_str().expect("utf-8"),
+            "-i",
+            plain.key.to_str().expect("utf-8"),
+            &target,
+            "echo before; sleep 75; echo after",
+        ],
+        b"",
+    );
+    assert_output(&out, 0, "before\nafter\n");
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("refreshed the OpenZiti API session of laptop (timeout 60 s)"),
+        "{}",
+        show(&out)
+    );
 }
 
 /// A fresh HOME whose known_hosts holds `known`.
-fn fresh_home(f: &Fixture, name: &str, known: &str) -> PathBuf {
-    let home = f.dir.join(name);
+fn fresh_home(dir: &TestDir, name: &str, known: &str) -> PathBuf {
+    let home = dir.join(name);
     std::fs::create_dir_all(home.join(".ssh")).expect("mkdir");
     std::fs::write(home.join(".ssh/known_hosts"), known).expect("known_hosts");
     home
+}
+
+/// For a case against the plain sshd as `identity` hosting `service`: a fresh HOME that knows
+/// its host key, the key it accepts, and the target `user@identity`.
+fn plain_case(f: &Fixture, name: &str, identity: &str, service: &str) -> (PathBuf, String, String) {
+    let home = fresh_home(&f.dir, name, &known_line(&f.plain.sshd, identity, service));
+    let key = f.plain.key.to_str().expect("utf-8").to_owned();
+    (home, key, format!("{}@{identity}", current_user()))
 }
 
 /// `<identity>.<service>.ziti <host key>`: how opk zssh records a host (never by edge router).
@@ -92,12 +166,16 @@ fn known_line(sshd: &Sshd, identity: &str, service: &str) -> String {
 }
 
 fn zssh(f: &Fixture, home: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let mut all = vec!["zssh", "-c", f.laptop.to_str().expect("utf-8")];
+    all.extend_from_slice(args);
+    overlay_cmd(Path::new(OPK), home, &all, stdin)
+}
+
+/// `program args…` with HOME `home` and the system ssh dir in it, `stdin` written to it.
+fn overlay_cmd(program: &Path, home: &Path, args: &[&str], stdin: &[u8]) -> Output {
     let etc = home.join("etc-ssh");
     std::fs::create_dir_all(&etc).expect("etc");
-    let mut child = Command::new(OPK)
-        .arg("zssh")
-        .arg("-c")
-        .arg(&f.laptop)
+    let mut child = Command::new(program)
         .args(args)
         .env("HOME", home)
         .env("OPK_SSH_SYSTEM_DIR", &etc)
@@ -117,14 +195,30 @@ fn zssh(f: &Fixture, home: &Path, args: &[&str], stdin: &[u8]) -> Output {
     child.wait_with_output().expect("wait")
 }
 
-fn commands_run_over_the_overlay_with_their_exit_status_and_stdin(f: &Fixture) {
-    let home = fresh_home(
-        f,
-        "home-exec",
-        &known_line(&f.plain.sshd, "ssh-host", "zssh"),
+/// Exit status `code` and `text` in stderr.
+fn assert_exit(out: &Output, code: i32, text: &str) {
+    assert_eq!(out.status.code(), Some(code), "{}", show(out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(text),
+        "{}",
+        show(out)
     );
-    let key = f.plain.key.to_str().expect("utf-8");
-    let target = format!("{}@ssh-host", current_user());
+}
+
+/// Exit status `code` and exactly `stdout`.
+fn assert_output(out: &Output, code: i32, stdout: &str) {
+    assert_eq!(out.status.code(), Some(code), "{}", show(out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        stdout,
+        "{}",
+        show(out)
+    );
+}
+
+fn commands_run_over_the_overlay_with_their_exit_status_and_stdin(f: &Fixture) {
+    let (home, key, target) = plain_case(f, "home-exec", "ssh-host", "zssh");
+    let key = key.as_str();
 
     let out = zssh(
         f,
@@ -132,8 +226,7 @@ fn commands_run_over_the_overlay_with_their_exit_status_and_stdin(f: &Fixture) {
         &["-i", key, &target, "echo", "over the overlay"],
         b"",
     );
-    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "over the overlay\n");
+    assert_output(&out, 0, "over the overlay\n");
 
     // zssh exits 1 for any remote failure; opk zssh passes the status on.
     let out = zssh(f, &home, &["-i", key, &target, "exit 42"], b"");
@@ -159,7 +252,7 @@ fn host_keys_are_checked_per_target_identity(f: &Fixture) {
     let target = format!("{}@ssh-host", current_user());
     // opk-host's key recorded under ssh-host's name: a mismatch naming the file and line.
     let home = fresh_home(
-        f,
+        &f.dir,
         "home-mismatch",
         &known_line(&f.opk_host.sshd, "ssh-host", "zssh"),
     );
@@ -175,7 +268,7 @@ fn host_keys_are_checked_per_target_identity(f: &Fixture) {
     assert!(err.contains("known_hosts:1"), "{}", show(&out));
 
     // Nothing recorded and no terminal to ask: refused, nothing written.
-    let home = fresh_home(f, "home-unknown", "");
+    let home = fresh_home(&f.dir, "home-unknown", "");
     let out = zssh(f, &home, &["-i", key, &target, "true"], b"");
     assert_eq!(out.status.code(), Some(255), "{}", show(&out));
     assert_eq!(
@@ -187,18 +280,13 @@ fn host_keys_are_checked_per_target_identity(f: &Fixture) {
 fn refusals_say_what_is_wrong(f: &Fixture) {
     let key = f.plain.key.to_str().expect("utf-8");
     let home = fresh_home(
-        f,
+        &f.dir,
         "home-refusals",
         &known_line(&f.plain.sshd, "ssh-host", "zssh"),
     );
     // An identity that hosts nothing.
     let out = zssh(f, &home, &["-i", key, "nobody", "true"], b"");
-    assert_eq!(out.status.code(), Some(255), "{}", show(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("nobody"),
-        "{}",
-        show(&out)
-    );
+    assert_exit(&out, 255, "nobody");
     // A service this identity may not dial.
     let out = zssh(
         f,
@@ -206,31 +294,21 @@ fn refusals_say_what_is_wrong(f: &Fixture) {
         &["-i", key, "-s", "nope", "ssh-host", "true"],
         b"",
     );
-    assert_eq!(out.status.code(), Some(255), "{}", show(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("\"nope\""),
-        "{}",
-        show(&out)
-    );
+    assert_exit(&out, 255, "\"nope\"");
     // A missing identity file.
     let out = Command::new(OPK)
         .args(["zssh", "-c", "/nonexistent/id.json", "ssh-host", "true"])
         .env("HOME", &home)
         .output()
         .expect("run");
-    assert_eq!(out.status.code(), Some(255), "{}", show(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("/nonexistent/id.json"),
-        "{}",
-        show(&out)
-    );
+    assert_exit(&out, 255, "/nonexistent/id.json");
 }
 
 /// Both factors: the overlay admits the identity certificate, then sshd's `opk verify` admits
 /// the opk certificate from a real `opk login` (no -i: found where login wrote it).
 fn opk_certificate_checked_by_opk_verify_behind_the_overlay(f: &Fixture) {
     let home = fresh_home(
-        f,
+        &f.dir,
         "home-opk",
         &known_line(&f.opk_host.sshd, "opk-host", "zssh-opk"),
     );
@@ -242,8 +320,7 @@ fn opk_certificate_checked_by_opk_verify_behind_the_overlay(f: &Fixture) {
         &["-s", "zssh-opk", &target, "echo both-factors"],
         b"",
     );
-    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "both-factors\n");
+    assert_output(&out, 0, "both-factors\n");
     assert!(
         f.opk_host
             .log_text()
@@ -251,4 +328,363 @@ fn opk_certificate_checked_by_opk_verify_behind_the_overlay(f: &Fixture) {
         "{}",
         f.opk_host.log_text()
     );
+}
+
+/// `opk zscp -r` up and back down through the overlay, `--preserve` keeping modes and times: the
+/// copies equal the original byte for byte.
+fn zscp_copies_a_tree_both_ways_byte_identical(f: &Fixture) {
+    let home = fresh_home(
+        &f.dir,
+        "home-zscp",
+        &known_line(&f.plain.sshd, "ssh-host", "zssh"),
+    );
+    let key = f.plain.key.to_str().expect("utf-8");
+    let laptop = f.laptop.to_str().expect("utf-8");
+    let local = f.dir.join("zscp local ✓");
+    make_odd_tree(&local);
+    let remote = f.dir.join("zscp remote");
+    let target = format!("{}@ssh-host:{}", current_user(), remote.display());
+    let up = overlay_cmd(
+        Path::new(OPK),
+        &home,
+        &[
+            "zscp",
+            "-c",
+            laptop,
+            "-i",
+            key,
+            "-r",
+            "--preserve",
+            local.to_str().expect("utf-8"),
+            &target,
+        ],
+        b"",
+    );
+    assert_eq!(up.status.code(), Some(0), "upload: {}", show(&up));
+    assert_same_bytes(&local, &remote);
+    assert_same_modes_and_times(&local, &remote);
+
+    let back = f.dir.join("zscp back");
+    std::fs::create_dir(&back).expect("mkdir");
+    let down = overlay_cmd(
+        Path::new(OPK),
+        &home,
+        &[
+            "zscp",
+            "-c",
+            laptop,
+            "-i",
+            key,
+            "--recursive",
+            "--preserve",
+            &target,
+            back.to_str().expect("utf-8"),
+        ],
+        b"",
+    );
+    assert_eq!(down.status.code(), Some(0), "download: {}", show(&down));
+    assert_same_bytes(&local, &back.join("zscp remote"));
+    assert_same_modes_and_times(&local, &back.join("zscp remote"));
+
+    // A missing source is reported and fails the run (zscp can exit 0 after a failed copy).
+    let missing = format!(
+        "{}@ssh-host:{}/no-such-file",
+        current_user(),
+        remote.display()
+    );
+    let out = overlay_cmd(
+        Path::new(OPK),
+        &home,
+        &[
+            "zscp",
+            "-c",
+            laptop,
+            "-i",
+            key,
+            &missing,
+            back.to_str().expect("utf-8"),
+        ],
+        b"",
+    );
+    assert_exit(&out, 1, "no-such-file");
+}
+
+/// A link named `zssh` or `zscp` to the binary is that tool.
+fn invoked_as_zssh_and_zscp(f: &Fixture) {
+    let home = fresh_home(
+        &f.dir,
+        "home-argv0",
+        &known_line(&f.plain.sshd, "ssh-host", "zssh"),
+    );
+    let bin = f.dir.join("argv0-bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    for name in ["zssh", "zscp"] {
+        std::os::unix::fs::symlink(OPK, bin.join(name)).expect("symlink");
+    }
+    let key = f.plain.key.to_str().expect("utf-8");
+    let laptop = f.laptop.to_str().expect("utf-8");
+    let target = format!("{}@ssh-host", current_user());
+    let out = overlay_cmd(
+        &bin.join("zssh"),
+        &home,
+        &["-c", laptop, "-i", key, &target, "echo", "as zssh"],
+        b"",
+    );
+    assert_output(&out, 0, "as zssh\n");
+
+    let file = f.dir.join("argv0-file");
+    std::fs::write(&file, b"copied by zscp\n").expect("write");
+    let dest = f.dir.join("argv0-copy");
+    let out = overlay_cmd(
+        &bin.join("zscp"),
+        &home,
+        &[
+            "-c",
+            laptop,
+            "-i",
+            key,
+            file.to_str().expect("utf-8"),
+            &format!("{target}:{}", dest.display()),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(std::fs::read(&dest).expect("copied"), b"copied by zscp\n");
+}
+
+/// `opk ziti enroll` turns the controller's one-time token into an identity file (0600) that
+/// dials; the token is spent after that.
+fn opk_enrolls_an_identity_that_then_dials(f: &Fixture) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let jwt = f.net.enrollment_token("opk-enrolled", &["zssh.dialers"]);
+    let out_file = f.dir.join("opk-enrolled.json");
+    let home = fresh_home(
+        &f.dir,
+        "home-enroll",
+        &known_line(&f.plain.sshd, "ssh-host", "zssh"),
+    );
+    let jwt_s = jwt.to_str().expect("utf-8");
+    let out_s = out_file.to_str().expect("utf-8");
+    let out = overlay_cmd(
+        Path::new(OPK),
+        &home,
+        &["ziti", "enroll", jwt_s, "-o", out_s],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(out_s),
+        "{}",
+        show(&out)
+    );
+    let mode = std::fs::metadata(&out_file)
+        .expect("identity")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    let key = f.plain.key.to_str().expect("utf-8");
+    let target = format!("{}@ssh-host", current_user());
+    let out = overlay_cmd(
+        Path::new(OPK),
+        &home,
+        &[
+            "zssh",
+            "-c",
+            out_s,
+            "-i",
+            key,
+            &target,
+            "echo",
+            "enrolled by opk",
+        ],
+        b"",
+    );
+    assert_output(&out, 0, "enrolled by opk\n");
+
+    // The token is single use: a second enrolment is refused, and the identity file is kept.
+    let before = std::fs::read(&out_file).expect("read");
+    let again = overlay_cmd(
+        Path::new(OPK),
+        &home,
+        &["ziti", "enroll", jwt_s, "-o", out_s],
+        b"",
+    );
+    assert_exit(&again, 1, "Error: ");
+    assert_eq!(std::fs::read(&out_file).expect("read"), before);
+}
+
+/// `opk zssh mfa enable` prints the secret, takes a code computed from it, and prints recovery
+/// codes; from then on the controller asks for a code at connect time (`--totp-command`), a
+/// wrong one is refused, and `mfa remove` takes a recovery code.
+fn totp_enabled_asked_at_connect_and_removed(f: &Fixture) {
+    use std::io::{BufRead as _, BufReader, Read as _};
+    let id = f.net.identity("mfa-laptop", &["zssh.dialers"]);
+    let id_s = id.to_str().expect("utf-8");
+    let home = fresh_home(
+        &f.dir,
+        "home-mfa",
+        &known_line(&f.plain.sshd, "ssh-host", "zssh"),
+    );
+    let mut child = Command::new(OPK)
+        .args(["zssh", "mfa", "enable", "-c", id_s])
+        .env("HOME", &home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mfa enable");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut url = None;
+    let mut seen = String::new();
+    while url.is_none() {
+        let mut line = String::new();
+        if stdout.read_line(&mut line).expect("read") == 0 {
+            break;
+        }
+        seen.push_str(&line);
+        url = line
+            .strip_prefix("Provisioning URL: ")
+            .map(|u| u.trim().to_owned());
+    }
+    let url = url.unwrap_or_else(|| panic!("no provisioning URL in: {seen}"));
+    assert!(seen.contains("TOTP secret for mfa-laptop: "), "{seen}");
+    let totp = opk_ziti::Totp::from_provisioning_url(&url).expect("otpauth URL");
+    let mut used = 0;
+    let code = totp.code_at(fresh_totp_time(&mut used));
+    let mut stdin = child.stdin.take().expect("stdin");
+    writeln!(stdin, "{code}").expect("code");
+    drop(stdin);
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).expect("read");
+    let status = child.wait().expect("wait");
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err)
+        .expect("stderr");
+    assert!(status.success(), "mfa enable: {rest}\n{err}");
+    let recovery: Vec<String> = rest
+        .lines()
+        .skip_while(|l| !l.contains("Recovery codes"))
+        .skip(1)
+        .flat_map(|l| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+        .collect();
+    assert!(recovery.len() >= 3, "recovery codes: {rest}");
+
+    let key = f.plain.key.to_str().expect("utf-8");
+    let target = format!("{}@ssh-host", current_user());
+    let with_totp = |cmd: &str| {
+        overlay_cmd(
+            Path::new(OPK),
+            &home,
+            &[
+                "zssh",
+                "-c",
+                id_s,
+                "--totp-command",
+                cmd,
+                "-i",
+                key,
+                &target,
+                "echo",
+                "second factor",
+            ],
+            b"",
+        )
+    };
+    let right = totp.code_at(fresh_totp_time(&mut used));
+    let wrong = format!(
+        "{:06}",
+        (right.parse::<u32>().expect("digits") + 1) % 1_000_000
+    );
+    let out = with_totp(&format!("echo {wrong}"));
+    assert_exit(&out, 255, "authenticate/mfa");
+    let out = with_totp(&format!("echo {right}"));
+    assert_output(&out, 0, "second factor\n");
+
+    // Remove: the login takes one recovery code, the removal another.
+    let login_cmd = format!("echo {}", recovery[0]);
+    let out = overlay_cmd(
+        Path::new(OPK),
+        &home,
+        &[
+            "zssh",
+            "mfa",
+            "remove",
+            "-c",
+            id_s,
+            "--totp-command",
+            &login_cmd,
+        ],
+        format!("{}\n", recovery[1]).as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("removed"),
+        "{}",
+        show(&out)
+    );
+    // No code asked any more: a TOTP command that would fail is never run.
+    let out = with_totp("exit 1");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+}
+
+/// `opk ziti host` (no tunneler, no host.v1 config) carries `opk zssh` to the sshd, and the host
+/// key is recorded under the identity that hosts it.
+fn hosted_by_opk_ziti_host_without_a_tunneler(f: &Fixture) {
+    let (home, key, target) = plain_case(f, "home-native", "native-host", "zssh-native");
+    let key = key.as_str();
+    let out = zssh(
+        f,
+        &home,
+        &[
+            "-s",
+            "zssh-native",
+            "-i",
+            key,
+            &target,
+            "echo hosted by opk; exit 7",
+        ],
+        b"",
+    );
+    assert_output(&out, 7, "hosted by opk\n");
+    // Several sessions at once through the one binding.
+    let runs: Vec<_> = (0..3)
+        .map(|i| {
+            let (home, key, target) = (home.clone(), key.to_owned(), target.clone());
+            let laptop = f.laptop.clone();
+            std::thread::spawn(move || {
+                let cmd = format!("echo run {i}");
+                let laptop = laptop.to_str().expect("utf-8").to_owned();
+                overlay_cmd(
+                    Path::new(OPK),
+                    &home,
+                    &[
+                        "zssh",
+                        "-c",
+                        &laptop,
+                        "-s",
+                        "zssh-native",
+                        "-i",
+                        &key,
+                        &target,
+                        &cmd,
+                    ],
+                    b"",
+                )
+            })
+        })
+        .collect();
+    for (i, run) in runs.into_iter().enumerate() {
+        let out = run.join().expect("thread");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("run {i}\n"),
+            "{}",
+            show(&out)
+        );
+    }
 }

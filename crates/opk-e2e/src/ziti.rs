@@ -51,6 +51,9 @@ impl Drop for Tied {
     }
 }
 
+/// The controller database's size before the second start (see [`Network::start`]).
+const DB_SIZE: u64 = 64 * 1024 * 1024;
+
 /// The `ziti` binary.
 pub fn ziti_bin() -> PathBuf {
     let path = std::env::var_os("ZITI_BIN")
@@ -84,47 +87,72 @@ pub struct Network {
 }
 
 impl Network {
-    /// Starts controller and router and logs the admin CLI in.
+    /// Starts controller and router and logs the admin CLI in. Quickstart runs twice: once to
+    /// write its configuration and database, then on the database enlarged (see the comment in
+    /// [`Network::start_with_session_timeout`]).
     pub fn start() -> Self {
+        Self::start_with_session_timeout(None)
+    }
+
+    /// [`Network::start`], with the controller's API-session timeout set to `timeout` (e.g.
+    /// `"1m"`, the controller's minimum) in its configuration before the second start.
+    pub fn start_with_session_timeout(timeout: Option<&str>) -> Self {
         let ziti = ziti_bin();
         let dir = tempfile::tempdir().expect("tempdir");
         let home = dir.path().join("home");
         std::fs::create_dir_all(&home).expect("home");
         let (ctrl_port, router_port) = (free_port(), free_port());
-        let log = dir.path().join("quickstart.log");
         let qs_home = dir.path().join("qs");
-        let quickstart = Tied::spawn(
-            &ziti,
-            &[
-                "edge",
-                "quickstart",
-                "--home",
-                qs_home.to_str().expect("utf-8"),
-                "--ctrl-address",
-                "127.0.0.1",
-                "--ctrl-port",
-                &ctrl_port.to_string(),
-                "--router-address",
-                "127.0.0.1",
-                "--router-port",
-                &router_port.to_string(),
-            ],
-            &home,
-            &log,
-        );
-        let deadline = Instant::now() + Duration::from_secs(180);
-        loop {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            if text.contains("controller and router started") {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "ziti edge quickstart did not start within 180 s; its log:\n{}",
-                text.lines().rev().take(20).collect::<Vec<_>>().join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(200));
+        let (ctrl, router) = (ctrl_port.to_string(), router_port.to_string());
+        let args = [
+            "edge",
+            "quickstart",
+            "--home",
+            qs_home.to_str().expect("utf-8"),
+            "--ctrl-address",
+            "127.0.0.1",
+            "--ctrl-port",
+            &ctrl,
+            "--router-address",
+            "127.0.0.1",
+            "--router-port",
+            &router,
+        ];
+        let log = dir.path().join("quickstart.log");
+        let quickstart = Tied::spawn(&ziti, &args, &home, &log);
+        wait_for_quickstart(&log);
+        // Run once to write its files, then again on an enlarged database (and edited config).
+        // Why enlarged: the v1.7.2 controller keeps terminator data that points into the
+        // database's memory map, and crashes (SIGSEGV in CreateCircuitResponse) on a dial after
+        // the map has grown; a file made large up front is mapped whole once, so it never grows
+        // during a test.
+        drop(quickstart);
+        let db = find_file(&qs_home, "ctrl.db").expect("quickstart's ctrl.db");
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&db)
+            .expect("open ctrl.db");
+        let len = file.metadata().expect("ctrl.db size").len();
+        file.set_len(len.max(DB_SIZE)).expect("enlarge ctrl.db");
+        drop(file);
+        if let Some(timeout) = timeout {
+            let yaml = find_file(&qs_home, "ctrl.yaml").expect("quickstart's ctrl.yaml");
+            let text = std::fs::read_to_string(&yaml).expect("read ctrl.yaml");
+            let edited: String = text
+                .lines()
+                .map(|l| match l.split_once("sessionTimeout:") {
+                    Some((indent, _)) if !indent.contains('#') => {
+                        format!("{indent}sessionTimeout: {timeout}\n")
+                    }
+                    _ => format!("{l}\n"),
+                })
+                .collect();
+            assert_ne!(text, edited, "no sessionTimeout in {}", yaml.display());
+            std::fs::write(&yaml, edited).expect("write ctrl.yaml");
         }
+        let log = dir.path().join("quickstart-restarted.log");
+        let quickstart = Tied::spawn(&ziti, &args, &home, &log);
+        wait_for_quickstart(&log);
         let net = Self {
             dir,
             ctrl_port,
@@ -214,10 +242,25 @@ impl Network {
         }
     }
 
-    /// Creates and enrolls identity `name` with `attributes`; returns its identity file.
+    /// Creates and enrolls (with `ziti edge enroll`) identity `name` with `attributes`; returns
+    /// its identity file.
     pub fn identity(&self, name: &str, attributes: &[&str]) -> PathBuf {
-        let jwt = self.dir.path().join(format!("{name}.jwt"));
+        let jwt = self.enrollment_token(name, attributes);
         let json = self.dir.path().join(format!("{name}.json"));
+        self.cli(&[
+            "edge",
+            "enroll",
+            jwt.to_str().expect("utf-8"),
+            "-o",
+            json.to_str().expect("utf-8"),
+        ]);
+        json
+    }
+
+    /// Creates identity `name` with `attributes`, not enrolled; returns its one-time enrolment
+    /// token file (the JWT).
+    pub fn enrollment_token(&self, name: &str, attributes: &[&str]) -> PathBuf {
+        let jwt = self.dir.path().join(format!("{name}.jwt"));
         let mut args = vec![
             "edge",
             "create",
@@ -231,14 +274,7 @@ impl Network {
             args.extend(["-a", attrs.as_str()]);
         }
         self.cli(&args);
-        self.cli(&[
-            "edge",
-            "enroll",
-            jwt.to_str().expect("utf-8"),
-            "-o",
-            json.to_str().expect("utf-8"),
-        ]);
-        json
+        jwt
     }
 
     /// `ziti tunnel proxy SERVICE:PORT`: the Go SDK dialing `service` for every TCP connection
@@ -295,22 +331,59 @@ impl Network {
     /// Hosts every service `identity` may bind with the real tunneler, and waits until the
     /// controller lists a terminator for `service`.
     pub fn tunnel_host(&mut self, identity: &Path, service: &str) {
-        let log = self.dir.path().join(format!(
-            "tunnel-{}.log",
-            identity
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or("host")
-        ));
-        let guard = Tied::spawn(
-            &self.ziti,
+        let name = identity
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("host");
+        let ziti = self.ziti.clone();
+        self.host_with(
+            &ziti,
             &["tunnel", "host", "-i", identity.to_str().expect("utf-8")],
-            &self.home,
-            &log,
+            &format!("tunnel-{name}"),
+            service,
         );
+    }
+
+    /// Runs `program args…` as a host (tied to this network's lifetime, output in
+    /// `<log_name>.log`) and waits until the controller lists a terminator for `service`.
+    pub fn host_with(&mut self, program: &Path, args: &[&str], log_name: &str, service: &str) {
+        let log = self.dir.path().join(format!("{log_name}.log"));
+        let guard = Tied::spawn(program, args, &self.home, &log);
         self.hosts.push(guard);
         self.wait_for_terminator(service, Some(&log));
     }
+}
+
+fn wait_for_quickstart(log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if text.contains("controller and router started") {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ziti edge quickstart did not start within 180 s; its log:\n{}",
+            text.lines().rev().take(20).collect::<Vec<_>>().join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The first file called `name` under `root`.
+fn find_file(root: &Path, name: &str) -> Option<PathBuf> {
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).ok()?.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().is_some_and(|n| n == name) {
+                return Some(p);
+            }
+        }
+    }
+    None
 }
 
 /// A TCP server on 127.0.0.1 that answers each connection by echoing every byte back, for as
@@ -337,4 +410,22 @@ pub fn echo_server() -> u16 {
         }
     });
     port
+}
+
+/// A Unix time for a TOTP code whose 30 s period is later than `*used`, sleeping into the next
+/// period when needed, and recorded in `used`: the controller refuses a code seen twice.
+pub fn fresh_totp_time(used: &mut u64) -> u64 {
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs()
+    };
+    let mut t = now();
+    if t - t % 30 <= *used {
+        std::thread::sleep(Duration::from_secs(30 - t % 30 + 1));
+        t = now();
+    }
+    *used = t - t % 30;
+    t
 }

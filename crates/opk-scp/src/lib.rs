@@ -15,7 +15,7 @@ pub use engine::{MAX_DEPTH, Options, Summary, download, upload};
 pub use error::{Error, SftpCause};
 pub use operand::{Operand, Remote, parse_operand};
 pub use remote_path::resolve_remote;
-pub use run::{ScpArgs, scp};
+pub use run::{ScpArgs, scp, scp_over};
 pub use russh_sftp::client::SftpSession;
 
 /// Starts an SFTP session on `stream` with many requests in flight (so throughput is not bound

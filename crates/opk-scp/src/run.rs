@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use opk_ssh::{Plan, SshArgs, Tcp, Tty};
+use opk_ssh::{Plan, SshArgs, Tcp, Transport, Tty};
 
 use crate::engine::{Options, Summary, download, upload};
 use crate::error::Error;
@@ -96,6 +96,16 @@ fn classify(operands: &[String]) -> Result<(Remote, Direction), Error> {
 /// Runs the copy; each failed file goes to `report` as it happens. `Err` means nothing could be
 /// copied (bad operands, no connection); `Ok` with `errors > 0` means some files failed.
 pub fn scp(args: &ScpArgs, report: &mut dyn FnMut(&Error)) -> Result<Summary, Error> {
+    scp_over(args, &Tcp, report)
+}
+
+/// [`scp`] whose first hop goes through `transport` instead of TCP (`opk zscp`: the overlay,
+/// where the operand's host is the identity hosting the SSH server).
+pub fn scp_over(
+    args: &ScpArgs,
+    transport: &dyn Transport,
+    report: &mut dyn FnMut(&Error),
+) -> Result<Summary, Error> {
     let (remote, direction) = classify(&args.operands)?;
     let host = if remote.host.contains(':') {
         format!("[{}]", remote.host)
@@ -120,7 +130,7 @@ pub fn scp(args: &ScpArgs, report: &mut dyn FnMut(&Error)) -> Result<Summary, Er
     let plan = Plan::resolve(&ssh_args).map_err(ssh_err)?;
     let opts = args.options;
     opk_ssh::block_on(async move {
-        let session = opk_ssh::connect(&plan.connect, &Tcp)
+        let session = opk_ssh::connect(&plan.connect, transport)
             .await
             .map_err(ssh_err)?;
         let stream = session.subsystem("sftp").await.map_err(ssh_err)?;

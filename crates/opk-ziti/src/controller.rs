@@ -43,6 +43,8 @@ pub struct ApiSession {
     pub identity_name: String,
     /// When the session expires unless refreshed (RFC 3339, as the controller says it).
     pub expires_at: Option<String>,
+    /// Seconds left until then, as the controller counts them.
+    pub expiration_seconds: Option<u64>,
     /// Whether a TOTP code must still be given.
     pub mfa_required: bool,
 }
@@ -90,6 +92,16 @@ pub struct ServiceSession {
     pub edge_routers: Vec<EdgeRouter>,
 }
 
+impl ServiceSession {
+    /// The `host:port` TLS listeners of its edge routers.
+    pub fn tls_routers(&self) -> Vec<String> {
+        self.edge_routers
+            .iter()
+            .filter_map(|r| r.tls_address.clone())
+            .collect()
+    }
+}
+
 impl std::fmt::Debug for ServiceSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServiceSession")
@@ -123,20 +135,12 @@ impl Controller {
             })
             .collect::<Result<_, _>>()?;
         let key = PrivateKey::from_pem(key_pem.as_bytes()).map_err(|_| tls_error("key"))?;
-        let tls = TlsConfig::builder()
-            .provider(TlsProvider::Rustls)
-            .root_certs(RootCerts::Specific(Arc::new(roots)))
-            .client_cert(Some(ClientCert::new_with_certs(&chain, key)))
-            .build();
-        let agent = ureq::Agent::config_builder()
-            .tls_config(tls)
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .timeout_global(Some(timeout))
-            .build()
-            .into();
         Ok(Self {
-            agent,
+            agent: agent_with(
+                roots,
+                Some(ClientCert::new_with_certs(&chain, key)),
+                timeout,
+            ),
             base: identity.controller.clone(),
         })
     }
@@ -154,6 +158,7 @@ impl Controller {
             token: String,
             identity: Identity,
             expires_at: Option<String>,
+            expiration_seconds: Option<u64>,
             #[serde(default)]
             auth_queries: Vec<AuthQuery>,
         }
@@ -170,6 +175,7 @@ impl Controller {
             identity_id: s.identity.id,
             identity_name: s.identity.name,
             expires_at: s.expires_at,
+            expiration_seconds: s.expiration_seconds,
             // An MFA query is what the controller still wants before the session is usable.
             mfa_required: s
                 .auth_queries
@@ -320,16 +326,17 @@ impl Controller {
         decode::<serde::de::IgnoredAny, serde::de::IgnoredAny>(&url, resp).map(|_| ())
     }
 
-    /// `GET /current-api-session`: keeps the session alive and tells its new expiry.
-    pub fn refresh(&self, session: &ApiSession) -> Result<Option<String>, Error> {
+    /// `GET /current-api-session`: keeps the session alive and tells how many seconds it has
+    /// left now.
+    pub fn refresh(&self, session: &ApiSession) -> Result<Option<u64>, Error> {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Current {
-            expires_at: Option<String>,
+            expiration_seconds: Option<u64>,
         }
         let url = format!("{}/current-api-session", self.base);
         let c: Current = self.get(&url, &[], session)?;
-        Ok(c.expires_at)
+        Ok(c.expiration_seconds)
     }
 
     fn list<T: DeserializeOwned>(
@@ -386,17 +393,82 @@ impl Controller {
     }
 }
 
-#[derive(Deserialize)]
-struct Envelope<T, M> {
-    data: T,
-    meta: Option<M>,
+/// An HTTP client trusting only `roots`, presenting `client` if given; `timeout` bounds every
+/// request. Redirects are not followed (a controller has no reason to send one).
+pub(crate) fn agent(
+    roots: Vec<rustls_pki_types::CertificateDer<'static>>,
+    client: Option<ClientCert>,
+    timeout: Duration,
+) -> ureq::Agent {
+    let roots = roots
+        .iter()
+        .map(|c| Certificate::from_der(c.as_ref()).to_owned())
+        .collect();
+    agent_with(roots, client, timeout)
 }
 
-/// A 2xx response's `data`, or the controller's error code and message.
-fn decode<T: DeserializeOwned, M: DeserializeOwned>(
+fn agent_with(
+    roots: Vec<Certificate<'static>>,
+    client: Option<ClientCert>,
+    timeout: Duration,
+) -> ureq::Agent {
+    let tls = TlsConfig::builder()
+        .provider(TlsProvider::Rustls)
+        .root_certs(RootCerts::Specific(Arc::new(roots)))
+        .client_cert(client)
+        .build();
+    ureq::Agent::config_builder()
+        .tls_config(tls)
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(timeout))
+        .build()
+        .into()
+}
+
+/// A 2xx response's `data`.
+pub(crate) fn decode_data<T: DeserializeOwned>(
     url: &str,
     resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-) -> Result<Envelope<T, M>, Error> {
+) -> Result<T, Error> {
+    Ok(decode::<T, serde::de::IgnoredAny>(url, resp)?.data)
+}
+
+/// A 2xx response's body as text (at most `limit` bytes).
+pub(crate) fn text(
+    url: &str,
+    resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    limit: u64,
+) -> Result<String, Error> {
+    let (status, text) = read_body(url, resp, limit)?;
+    if !(200..300).contains(&status) {
+        return Err(failure(url, status, &text));
+    }
+    Ok(text)
+}
+
+fn read_body(
+    url: &str,
+    resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    limit: u64,
+) -> Result<(u16, String), Error> {
+    let request = |source| Error::ControllerRequest {
+        url: url.to_owned(),
+        source: Box::new(source),
+    };
+    let mut resp = resp.map_err(request)?;
+    let status = resp.status().as_u16();
+    let text = resp
+        .body_mut()
+        .with_config()
+        .limit(limit)
+        .read_to_string()
+        .map_err(request)?;
+    Ok((status, text))
+}
+
+/// The controller's error (code and message from its envelope, when it sent one).
+fn failure(url: &str, status: u16, text: &str) -> Error {
     #[derive(Deserialize)]
     struct ApiError {
         code: Option<String>,
@@ -406,34 +478,35 @@ fn decode<T: DeserializeOwned, M: DeserializeOwned>(
     struct Failure {
         error: ApiError,
     }
-    let mut resp = resp.map_err(|source| Error::ControllerRequest {
+    let (code, message) = match serde_json::from_str::<Failure>(text) {
+        Ok(f) => (
+            f.error.code.unwrap_or_default(),
+            f.error.message.unwrap_or_default(),
+        ),
+        Err(_) => (String::new(), String::new()),
+    };
+    Error::Controller {
         url: url.to_owned(),
-        source: Box::new(source),
-    })?;
-    let status = resp.status().as_u16();
-    let text = resp
-        .body_mut()
-        .with_config()
-        .limit(MAX_RESPONSE)
-        .read_to_string()
-        .map_err(|source| Error::ControllerRequest {
-            url: url.to_owned(),
-            source: Box::new(source),
-        })?;
+        status,
+        code,
+        message: crate::edge::peer_text(message.as_bytes()),
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope<T, M> {
+    data: T,
+    meta: Option<M>,
+}
+
+/// A 2xx response's envelope, or the controller's error code and message.
+fn decode<T: DeserializeOwned, M: DeserializeOwned>(
+    url: &str,
+    resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> Result<Envelope<T, M>, Error> {
+    let (status, text) = read_body(url, resp, MAX_RESPONSE)?;
     if !(200..300).contains(&status) {
-        let (code, message) = match serde_json::from_str::<Failure>(&text) {
-            Ok(f) => (
-                f.error.code.unwrap_or_default(),
-                f.error.message.unwrap_or_default(),
-            ),
-            Err(_) => (String::new(), String::new()),
-        };
-        return Err(Error::Controller {
-            url: url.to_owned(),
-            status,
-            code,
-            message: crate::edge::peer_text(message.as_bytes()),
-        });
+        return Err(failure(url, status, &text));
     }
     serde_json::from_str(&text).map_err(|e| Error::ControllerJson {
         url: url.to_owned(),

@@ -136,6 +136,16 @@ pub enum Error {
         /// Our identity.
         identity: String,
     },
+    /// The identity may not host the service.
+    #[error(
+        "identity {identity} may not host the OpenZiti service {service:?}; check the service name and the identity's Bind policy"
+    )]
+    NoBind {
+        /// The service asked for.
+        service: String,
+        /// Our identity.
+        identity: String,
+    },
     /// The Dial session names no edge router with a TLS listener.
     #[error(
         "no edge router can carry service {service:?}; check the service's edge-router policies"
@@ -158,6 +168,69 @@ pub enum Error {
     /// The service connection is closed.
     #[error("the overlay connection is closed")]
     ConnectionClosed,
+    /// The enrolment token file cannot be read.
+    #[error("cannot read the enrollment token {path}")]
+    EnrollmentRead {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The enrolment token is not one.
+    #[error(
+        "the enrollment token is not valid: {problem}; pass the file `ziti edge create identity NAME -o FILE` wrote"
+    )]
+    EnrollmentToken {
+        /// What is wrong.
+        problem: &'static str,
+    },
+    /// The token is for a method other than one-time-token.
+    #[error(
+        "the enrollment token is for method {0:?}; opk enrolls one-time-token (ott) identities only"
+    )]
+    EnrollmentMethod(String),
+    /// The token has expired.
+    #[error(
+        "the enrollment token has expired; ask for a new one (ziti edge update authenticator / re-create the identity)"
+    )]
+    EnrollmentExpired,
+    /// The controller's TLS certificate does not verify the token's signature.
+    #[error(
+        "the enrollment token was not signed by the controller at {controller} (its TLS certificate does not verify the signature); refusing to enroll"
+    )]
+    EnrollmentSignature {
+        /// The token's issuer.
+        controller: String,
+    },
+    /// The CA bundle is not a base64 PKCS#7 certificate bundle.
+    #[error("the controller's CA bundle at {url} is not a base64 PKCS#7 certificate bundle")]
+    EnrollmentCa {
+        /// Where it came from.
+        url: String,
+    },
+    /// TLS with the controller failed before its certificate could be checked.
+    #[error("cannot connect to the OpenZiti controller at {address}")]
+    ControllerTls {
+        /// `host:port`.
+        address: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A file could not be written.
+    #[error(transparent)]
+    Write(#[from] opk_files::Error),
+    /// TOTP is enrolled already.
+    #[error("identity {identity} already has TOTP MFA; remove it first with `opk zssh mfa remove`")]
+    MfaExists {
+        /// The identity.
+        identity: String,
+    },
+    /// Writing to standard output failed.
+    #[error("cannot write to standard output")]
+    Output(#[source] std::io::Error),
+    /// Reading the code the user types failed.
+    #[error("cannot read the code from standard input")]
+    CodeInput(#[source] std::io::Error),
 }
 
 /// What the protocol code found wrong in a frame, an edge message or the encrypted stream.

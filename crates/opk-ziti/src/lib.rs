@@ -10,17 +10,24 @@
 //!   XChaCha20-Poly1305 `secretstream`), which edge routers cannot read.
 //!
 //! - [`Identity`]: an enrolled identity file; [`Controller`]: the controller's edge client REST
-//!   API (authenticate, services, Dial sessions, refresh), blocking, over mutual TLS.
+//!   API (authenticate, services, Dial sessions, refresh), blocking, over mutual TLS;
+//!   [`enroll_to_file`]: one-time-token enrolment; [`mfa_enable`]: TOTP enrolment.
+//! - [`OverlayTransport`]: the overlay as `opk ssh`'s transport (`opk zssh`, `opk zscp`), its API
+//!   session refreshed while it lives; [`host`]: a service hosted as an addressable terminator
+//!   and forwarded to a local port (`opk ziti host`).
 //!
 //! The protocol modules are pure (no network, no disk); the controller client is the adapter.
 //! Known-answer tests against vectors made with the OpenZiti Go SDK's own packages are in
 //! `tests/vectors.rs`.
 
 mod controller;
+mod der;
 mod e2e;
 pub mod edge;
+mod enroll;
 mod error;
 mod frame;
+mod host;
 mod hosting;
 mod identity;
 mod mfa;
@@ -29,12 +36,14 @@ mod router;
 
 pub use controller::{ApiSession, Controller, EdgeRouter, Service, ServiceSession};
 pub use e2e::{KeyPair, Opener, Sealer, SessionKeys, StreamHeader};
+pub use enroll::{Enrolled, EnrollmentToken, enroll, enroll_to_file};
 pub use error::{Error, ProtocolError};
 pub use frame::{Frame, MAX_BODY, MAX_HEADERS};
+pub use host::{HostOptions, host};
 pub use hosting::identity_secret;
 pub use identity::Identity;
-pub use mfa::{MfaEnrollment, Totp};
-pub use overlay::{OverlayOptions, OverlayTransport, TotpSource};
+pub use mfa::{MfaEnrollment, Totp, enable as mfa_enable};
+pub use overlay::{OverlayOptions, OverlayTransport, TotpSource, authenticate, refresh_after};
 pub use router::{Incoming, Listener, RouterChannel, ZitiStream, tls_config};
 
 /// Entry points for fuzz targets (fuzz/); not part of the API.

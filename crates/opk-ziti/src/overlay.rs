@@ -3,7 +3,7 @@
 //! finds the service, gets a Dial session, says hello to an edge router, and then dials the
 //! target identity's addressable terminator for each connection the SSH client opens.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,9 +33,13 @@ pub struct OverlayOptions {
     pub totp: TotpSource,
     /// Bound on each controller request.
     pub timeout: Duration,
+    /// Say each API-session refresh on stderr (zssh's `-d`).
+    pub debug: bool,
 }
 
 struct Ready {
+    // Keeps the API session alive while connections are open; aborted with the transport.
+    _refresh: AbortOnDrop,
     channel: RouterChannel,
     session_token: String,
     caller: String,
@@ -70,34 +74,23 @@ impl OverlayTransport {
             .get_or_try_init(|| async {
                 let options = self.options.clone();
                 // The controller client is blocking (and may prompt for a code): off the runtime.
-                let (identity, api, service, token, routers) =
+                let (identity, ctrl, api, service, token, routers) =
                     tokio::task::spawn_blocking(move || login(&options))
                         .await
                         .map_err(|_| Error::ConnectionClosed)??;
+                let refresh = AbortOnDrop(tokio::spawn(keep_alive(
+                    ctrl,
+                    api.clone(),
+                    self.options.debug,
+                )));
                 let tls = crate::tls_config(&identity)?;
-                let mut last = None;
-                for router in routers {
-                    match RouterChannel::connect(
-                        &router,
-                        tls.clone(),
-                        &api.identity_name,
-                        &api.token,
-                    )
-                    .await
-                    {
-                        Ok(channel) => {
-                            return Ok(Arc::new(Ready {
-                                channel,
-                                session_token: token,
-                                caller: api.identity_name.clone(),
-                                encrypted: service.encryption_required,
-                            }));
-                        }
-                        Err(e) => last = Some(e),
-                    }
-                }
-                Err(last.unwrap_or(Error::NoRouter {
-                    service: service.name,
+                let channel = connect_first(&routers, &tls, &api, &service.name).await?;
+                Ok(Arc::new(Ready {
+                    _refresh: refresh,
+                    channel,
+                    session_token: token,
+                    caller: api.identity_name.clone(),
+                    encrypted: service.encryption_required,
                 }))
             })
             .await
@@ -105,16 +98,34 @@ impl OverlayTransport {
     }
 }
 
-type LoggedIn = (Identity, ApiSession, Service, String, Vec<String>);
+type LoggedIn = (
+    Identity,
+    Arc<Controller>,
+    ApiSession,
+    Service,
+    String,
+    Vec<String>,
+);
 
-fn login(options: &OverlayOptions) -> Result<LoggedIn, Error> {
-    let identity = Identity::load(&options.identity)?;
-    let ctrl = Controller::new(&identity, options.timeout)?;
+/// Loads the identity file, authenticates with its certificate, and answers the controller's
+/// TOTP query from `totp` when the identity has MFA: an API session ready for use.
+pub fn authenticate(
+    identity: &Path,
+    totp: &TotpSource,
+    timeout: Duration,
+) -> Result<(Identity, Controller, ApiSession), Error> {
+    let identity = Identity::load(identity)?;
+    let ctrl = Controller::new(&identity, timeout)?;
     let mut api = ctrl.authenticate_cert()?;
     if api.mfa_required {
-        let code = totp_code(&options.totp, &api.identity_name)?;
+        let code = totp_code(totp, &api.identity_name)?;
         ctrl.answer_mfa(&mut api, &code)?;
     }
+    Ok((identity, ctrl, api))
+}
+
+fn login(options: &OverlayOptions) -> Result<LoggedIn, Error> {
+    let (identity, ctrl, api) = authenticate(&options.identity, &options.totp, options.timeout)?;
     let service = ctrl
         .service(&api, &options.service)?
         .ok_or_else(|| Error::NoService {
@@ -122,12 +133,82 @@ fn login(options: &OverlayOptions) -> Result<LoggedIn, Error> {
             identity: api.identity_name.clone(),
         })?;
     let session = ctrl.dial_session(&api, &service)?;
-    let routers: Vec<String> = session
-        .edge_routers
-        .iter()
-        .filter_map(|r| r.tls_address.clone())
-        .collect();
-    Ok((identity, api, service, session.token, routers))
+    let routers = session.tls_routers();
+    Ok((
+        identity,
+        Arc::new(ctrl),
+        api,
+        service,
+        session.token,
+        routers,
+    ))
+}
+
+/// A channel to the first of `routers` that accepts our hello.
+pub(crate) async fn connect_first(
+    routers: &[String],
+    tls: &Arc<tokio_rustls::rustls::ClientConfig>,
+    api: &ApiSession,
+    service: &str,
+) -> Result<RouterChannel, Error> {
+    let mut last = None;
+    for router in routers {
+        match RouterChannel::connect(router, tls.clone(), &api.identity_name, &api.token).await {
+            Ok(channel) => return Ok(channel),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or(Error::NoRouter {
+        service: service.to_owned(),
+    }))
+}
+
+/// Aborts its task when dropped.
+pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// When to refresh a session that lasts `seconds` more: 10 s before it ends (as the Go SDK), or
+/// halfway for short ones; never busier than once a second.
+pub fn refresh_after(seconds: u64) -> Duration {
+    let wait = if seconds > 20 {
+        seconds - 10
+    } else {
+        seconds / 2
+    };
+    Duration::from_secs(wait.max(1))
+}
+
+/// Refreshes the API session before it expires, for as long as the transport lives: the
+/// controller ends an expired session's circuits, which would cut a long SSH session. A failed
+/// refresh is said on stderr and retried soon after.
+pub(crate) async fn keep_alive(ctrl: Arc<Controller>, api: ApiSession, debug: bool) {
+    let mut wait = refresh_after(api.expiration_seconds.unwrap_or(1800));
+    loop {
+        tokio::time::sleep(wait).await;
+        let (ctrl2, api2) = (ctrl.clone(), api.clone());
+        match tokio::task::spawn_blocking(move || ctrl2.refresh(&api2)).await {
+            Ok(Ok(left)) => {
+                if debug {
+                    eprintln!(
+                        "opk: refreshed the OpenZiti API session of {} (timeout {} s)",
+                        api.identity_name,
+                        left.map_or_else(|| "unknown".to_owned(), |s| s.to_string())
+                    );
+                }
+                wait = refresh_after(left.unwrap_or(1800));
+            }
+            Ok(Err(e)) => {
+                eprintln!("opk: refreshing the OpenZiti API session failed (retrying in 5 s): {e}");
+                wait = Duration::from_secs(5);
+            }
+            Err(_) => return,
+        }
+    }
 }
 
 fn totp_code(source: &TotpSource, identity: &str) -> Result<String, Error> {

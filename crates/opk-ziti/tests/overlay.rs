@@ -241,14 +241,7 @@ fn now() -> u64 {
 
 /// A code from a period not used before (the controller refuses a code seen twice).
 fn fresh_code(totp: &opk_ziti::Totp, used: &mut u64) -> String {
-    let mut t = now();
-    if totp.next_period(t) - 30 <= *used {
-        let wait = totp.next_period(t) - t;
-        std::thread::sleep(Duration::from_secs(wait + 1));
-        t = now();
-    }
-    *used = totp.next_period(t) - 30;
-    totp.code_at(t)
+    totp.code_at(opk_e2e::ziti::fresh_totp_time(used))
 }
 
 #[test]
