@@ -385,9 +385,9 @@ fn opk_pk_token_round_trips_through_opkssh_inspect() {
 }
 
 /// `opk login --send-access-token` puts the OAuth access token into `openpubkey-act`, which
-/// OpenSSH lists and both verifiers accept (opkssh calls the OP's userinfo with it; opk ignores
-/// it): through a real sshd with opk verify, and with the reference `opkssh verify` printing the
-/// same line. Fails if the flag is ignored (no `openpubkey-act`), if the extension breaks the
+/// OpenSSH lists and both verifiers accept (both call the OP's userinfo with it, once per
+/// verify): through a real sshd with opk verify, and with the reference `opkssh verify`
+/// printing the same line. Fails if the flag is ignored (no `openpubkey-act`), if the extension breaks the
 /// certificate for OpenSSH, opk or opkssh, or if the two verifiers disagree.
 #[test]
 fn send_access_token_is_accepted_by_sshd_opk_and_opkssh() {
@@ -430,17 +430,23 @@ fn send_access_token_is_accepted_by_sshd_opk_and_opkssh() {
 
     let (key_type, b64) = type_and_b64(&cert_path);
     let reference = OpksshHost::new(&w.dir, "opkssh-host", &providers, &allow);
-    // opk verify does not use the access token (no userinfo call); opkssh does, with it.
-    assert_eq!(w.op.requests("/me"), 0);
+    // Both call userinfo with the access token, once per verify (sshd asked opk at least once).
+    let asked = w.op.requests("/me");
+    assert!(asked > 0, "opk verify did not call userinfo");
     let theirs = reference.verify(&opkssh, &user, &b64, &key_type, &w.env());
     assert_allowed(&theirs, "opkssh verify");
     assert_eq!(
         w.op.requests("/me"),
-        1,
+        asked + 1,
         "opkssh did not call userinfo with the access token"
     );
     let mine = host.verify(&user, &b64, &key_type, &w.env());
     assert_allowed(&mine, "opk verify");
+    assert_eq!(
+        w.op.requests("/me"),
+        asked + 2,
+        "opk verify did not call userinfo"
+    );
     assert_eq!(mine.stdout, theirs.stdout);
     w.dir.keep_if_asked();
 }
