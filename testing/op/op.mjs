@@ -6,7 +6,7 @@
 // Usage:
 //   node op.mjs [--port N] [--https --tls-cert FILE --tls-key FILE] [--clients FILE]
 //               [--keys FILE] [--id-token-ttl SECONDS] [--stop-after-seconds N]
-//               [--exit-on-stdin-eof]
+//               [--exit-on-stdin-eof] [--device-nonce] [--device-code-ttl SECONDS]
 //
 //   --port N                 TCP port on 127.0.0.1; 0 (default) picks a free one.
 //   --https                  Serve TLS with --tls-cert / --tls-key (PEM). Issuer is then
@@ -25,6 +25,10 @@
 //   --id-token-ttl SECONDS   Default ID token lifetime (default 3600).
 //   --stop-after-seconds N   Safety net: exit 0 after N seconds (default 1800; 0 = never).
 //   --exit-on-stdin-eof      Exit when stdin reaches EOF (the parent test process died).
+//   --device-nonce           Put the `nonce` parameter of a device authorization request into
+//                            the device flow's ID token, as OPs that serve openpubkey's device
+//                            flow do (oidc-provider itself drops it: RFC 8628 has no nonce).
+//   --device-code-ttl SECONDS  Device code lifetime (default 600), for expiry tests.
 //
 // Built-in clients (public, native, token_endpoint_auth_method none, PKCE S256 required,
 // grant types authorization_code, refresh_token, device_code; redirect URIs
@@ -92,6 +96,8 @@ try {
       'id-token-ttl': { type: 'string', default: '3600' },
       'stop-after-seconds': { type: 'string', default: '1800' },
       'exit-on-stdin-eof': { type: 'boolean', default: false },
+      'device-nonce': { type: 'boolean', default: false },
+      'device-code-ttl': { type: 'string', default: '600' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -119,6 +125,7 @@ function intArg(name, min, max) {
 const port = intArg('port', 0, 65535);
 const defaultIdTokenTtl = intArg('id-token-ttl', 1, 10 * 365 * 24 * 3600);
 const stopAfter = intArg('stop-after-seconds', 0, 10 * 365 * 24 * 3600);
+const deviceCodeTtl = intArg('device-code-ttl', 1, 24 * 3600);
 
 let tls;
 if (args.https) {
@@ -478,7 +485,7 @@ ${form}
   ttl: {
     AccessToken: 3600,
     AuthorizationCode: 120,
-    DeviceCode: 600,
+    DeviceCode: deviceCodeTtl,
     Grant: 14 * 24 * 3600,
     IdToken: (_ctx, _token, client) => idTokenTtlByClient.get(client.clientId) ?? defaultIdTokenTtl,
     Interaction: 3600,
@@ -500,6 +507,18 @@ for (const ev of ['server_error', 'authorization.error', 'grant.error', 'end_ses
   provider.on(ev, (_ctx, err) => log(`${ev}: ${err?.name || ''} ${err?.message || err} ${err?.error_description || ''}`));
 }
 provider.on('grant.success', (ctx) => log(`grant.success client=${ctx.oidc.client?.clientId}`));
+
+if (args['device-nonce']) {
+  // The device authorization request's parameters are kept on the device code; copying the
+  // nonce to the code's own `nonce` (which the ID token is built from) before its first save
+  // makes the device-flow ID token carry it, like the authorization code flow's.
+  const { DeviceCode } = provider;
+  const save = DeviceCode.prototype.save;
+  DeviceCode.prototype.save = function saveWithNonce(...rest) {
+    if (this.nonce === undefined && typeof this.params?.nonce === 'string') this.nonce = this.params.nonce;
+    return save.apply(this, rest);
+  };
+}
 
 providerCallback = provider.callback();
 

@@ -3,13 +3,28 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
+use std::io::IsTerminal as _;
+
 use anyhow::bail;
 
 /// `opk login`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
-    /// Provider alias from OPKSSH_PROVIDERS (defaults to OPKSSH_DEFAULT).
+    /// Provider alias from OPKSSH_PROVIDERS or the client config (default: OPKSSH_DEFAULT, then
+    /// the config's default_provider).
     pub(crate) alias: Option<String>,
+    /// Client config file [default: ~/.opk/config.yml; built-in providers when it is missing].
+    #[arg(long, value_name = "PATH")]
+    pub(crate) config_path: Option<PathBuf>,
+    /// Write the default client config (Google, Microsoft, GitLab, hello) if there is none, and exit.
+    #[arg(long)]
+    pub(crate) create_config: bool,
+    /// Set up ~/.ssh/opkssh (one key per provider) and its Include line in ~/.ssh/config, and exit.
+    #[arg(long)]
+    pub(crate) configure: bool,
+    /// Replace the key at -i PATH even if opk did not write it.
+    #[arg(long)]
+    pub(crate) force: bool,
     /// ISSUER,CLIENT_ID[,CLIENT_SECRET[,SCOPES]] (scopes space-separated).
     // This doc comment is the --help text (opkssh's syntax), not a rustdoc link.
     #[allow(rustdoc::broken_intra_doc_links)]
@@ -18,6 +33,10 @@ pub(crate) struct Args {
     /// Print the login URL instead of opening a browser.
     #[arg(long)]
     pub(crate) disable_browser_open: bool,
+    /// Log in with a code on another device (RFC 8628 device flow); the default when there is
+    /// no display and no --disable-browser-open.
+    #[arg(long)]
+    pub(crate) device: bool,
     /// Key type: ecdsa (P-256) or ed25519, any case (as opkssh's -t).
     #[arg(short = 't', long = "key-type", default_value = "ecdsa", value_parser = str::parse::<opk_sshcert::KeyAlgorithm>)]
     pub(crate) key_type: opk_sshcert::KeyAlgorithm,
@@ -33,30 +52,100 @@ pub(crate) struct Args {
     /// Put the OAuth access token into the certificate (servers may call userinfo with it).
     #[arg(long)]
     pub(crate) send_access_token: bool,
-    /// Seconds to wait for the browser to come back.
+    /// Do not load the key and certificate into ssh-agent (done when SSH_AUTH_SOCK is set).
+    #[arg(long)]
+    pub(crate) no_agent: bool,
+    /// How long ssh-agent keeps them: a server expiry policy (24h, oidc, ...) or a duration
+    /// (90s, 30m, 12h, 2d). Default: while a 24h server accepts the token.
+    #[arg(long, value_parser = str::parse::<opk_login::AgentLifetime>)]
+    pub(crate) lifetime: Option<opk_login::AgentLifetime>,
+    /// Seconds to wait for the login to finish (in the browser, or the device code).
     #[arg(long, default_value_t = 300)]
     pub(crate) timeout: u64,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
+    if args.configure {
+        if opk_login::configure_identity_dir(&home_dir()?)? {
+            println!("Added Include ~/.ssh/opkssh/config to ~/.ssh/config");
+        }
+        println!(
+            "OPK SSH identity directory is configured: each provider's key goes to ~/.ssh/opkssh"
+        );
+        return Ok(());
+    }
+    let config_path = match &args.config_path {
+        Some(p) => p.clone(),
+        None if args.provider.is_some() && !args.create_config => PathBuf::new(),
+        None => home_dir()?.join(".opk/config.yml"),
+    };
+    if args.create_config {
+        if opk_login::create_default_config(&config_path)? {
+            println!(
+                "Wrote the default client config to {}",
+                config_path.display()
+            );
+            return Ok(());
+        }
+        eprintln!("{} exists; leaving it as it is", config_path.display());
+    }
+    // --provider needs no config (as in opkssh), so a broken file does not block it.
+    let config = if args.provider.is_some() {
+        None
+    } else {
+        Some(
+            opk_login::ClientConfig::load(&config_path)?
+                .unwrap_or_else(opk_login::ClientConfig::builtin),
+        )
+    };
+    if let Some(c) = &config {
+        for (key, line) in &c.unknown_keys {
+            eprintln!(
+                "Note: {} line {line}: unknown key {key:?} ignored",
+                config_path.display()
+            );
+        }
+    }
     let providers_env = std::env::var("OPKSSH_PROVIDERS").ok();
     let default_env = std::env::var("OPKSSH_DEFAULT").ok();
-    let provider = opk_login::resolve_provider(&opk_login::ProviderChoice {
+    let entry = opk_login::resolve_provider(&opk_login::ProviderChoice {
         provider: args.provider.as_deref(),
         alias: args.alias.as_deref(),
         providers_env: providers_env.as_deref(),
         default_env: default_env.as_deref(),
+        config: config.as_ref(),
     })?;
+    let provider = &entry.spec;
+
+    // Where the files go, checked before anyone is sent to a browser.
+    let location = if args.print_key {
+        None
+    } else {
+        let home = if args.private_key_file.is_some() {
+            PathBuf::new()
+        } else {
+            home_dir()?
+        };
+        let explicit = args.private_key_file.as_deref();
+        let loc = opk_login::key_location(&home, explicit, args.key_type, provider)?;
+        opk_login::check_location(&loc, explicit.is_some(), args.force)?;
+        Some(loc)
+    };
+
     let oidc = opk_login::oidc_options(
+        &entry,
         !args.disable_browser_open,
         Duration::from_secs(args.timeout),
     );
+    let send_access_token = args.send_access_token
+        || entry.send_access_token
+        || config.as_ref().is_some_and(|c| c.send_access_token);
     let request = opk_login::LoginRequest {
-        provider: &provider,
+        provider,
         key_algorithm: args.key_type,
         oidc: &oidc,
         principals: args.principals.clone(),
-        send_access_token: args.send_access_token,
+        send_access_token,
     };
     // The URL goes to stderr on a line of its own: stdout stays clean for --print-key.
     let mut show_url = |url: &str| {
@@ -69,25 +158,40 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     // One HTTP client (one CA-bundle parse) for the OIDC flow and the JWKS self-check.
     let fetcher = opk_jwks::HttpJwksFetcher::new(opk_http::HttpOptions::default());
     let http = fetcher.client()?;
-    let done = opk_login::login(&request, http, &fetcher, &SystemTime::now, &mut show_url)?;
+    // No display and nobody asked for a printed URL: a browser cannot open here, so use a code.
+    let automatic = !args.device && !args.disable_browser_open && !has_display();
+    let stderr = std::io::stderr();
+    let terminal = stderr.is_terminal();
+    let mut ui = opk_login::TerminalDeviceUi::new(stderr, terminal);
+    let done = opk_login::login_with(&request, &fetcher, &SystemTime::now, &mut |nonce| {
+        if args.device || automatic {
+            let timeout = Duration::from_secs(args.timeout);
+            let result = opk_login::login_with_device(http, provider, nonce, timeout, &mut ui);
+            ui.finish();
+            match result {
+                // The OP has no device flow: fall back to the printed URL.
+                Err(e) if automatic && e.is_no_device_flow() => {}
+                other => return other,
+            }
+        }
+        opk_login::login_with_browser(http, provider, nonce, &oidc, &mut show_url)
+    })?;
 
-    if args.print_key {
+    let Some(location) = location else {
         println!("{}", done.cert.to_line(None));
         print!("{}", done.private_key_pem()?);
         return Ok(());
-    }
-    let home = if args.private_key_file.is_some() {
-        PathBuf::new()
-    } else {
-        home_dir()?
     };
-    let location = opk_login::default_location(&home, args.private_key_file.as_deref(), &done)?;
+    done.write(&location)?;
+    // Said once the files are in place, so the message never names a file that is not there.
     println!(
         "Writing opk ssh public key to {} and corresponding secret key to {}",
         location.cert.display(),
         location.key.display()
     );
-    done.write(&location)?;
+    if !args.no_agent {
+        add_to_agent(&done, args.lifetime.unwrap_or_default());
+    }
     let [email, sub, iss, aud] = done.identity();
     println!("Keys generated for identity");
     if email.is_empty() {
@@ -97,6 +201,67 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         println!("Email, sub, issuer, audience: \n{email} {sub} {iss} {aud}");
     }
     Ok(())
+}
+
+/// Loads the new pair into the agent SSH_AUTH_SOCK names. The files are written by now, so a
+/// missing or broken agent is a warning, not a failed login.
+fn add_to_agent(done: &opk_login::Login, lifetime: opk_login::AgentLifetime) {
+    let Some(socket) = std::env::var_os("SSH_AUTH_SOCK").filter(|s| !s.is_empty()) else {
+        return;
+    };
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let loaded = done
+        .agent_lifetime(lifetime, now)
+        .and_then(|secs| opk_login::load_into_agent(std::path::Path::new(&socket), done, secs));
+    match loaded {
+        Ok(l) => {
+            let until = match l.lifetime {
+                Some(secs) => format!("for {}", human_duration(secs)),
+                None => "without a time limit".to_owned(),
+            };
+            let replaced = match l.replaced {
+                0 => String::new(),
+                n => format!(", replacing {n} older opk identity(ies) of this provider"),
+            };
+            println!("Added the key and certificate to ssh-agent {until}{replaced}");
+        }
+        Err(e) => eprintln!(
+            "Warning: not added to ssh-agent: {} (pass --no-agent to skip)",
+            crate::one_line(&e)
+        ),
+    }
+}
+
+/// `1d 2h`, `23h 59m`, `5m 3s`: the two largest units.
+fn human_duration(secs: u32) -> String {
+    let units = [(86_400, "d"), (3600, "h"), (60, "m"), (1, "s")];
+    let parts: Vec<String> = units
+        .iter()
+        .scan(secs, |left, &(size, name)| {
+            let n = *left / size;
+            *left %= size;
+            Some((n, name))
+        })
+        .skip_while(|(n, _)| *n == 0)
+        .take(2)
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, name)| format!("{n}{name}"))
+        .collect();
+    if parts.is_empty() {
+        "0s".to_owned()
+    } else {
+        parts.join(" ")
+    }
+}
+
+/// Whether a graphical browser could show up: a display on Linux and the BSDs; macOS always.
+fn has_display() -> bool {
+    cfg!(target_os = "macos")
+        || ["DISPLAY", "WAYLAND_DISPLAY"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()))
 }
 
 fn home_dir() -> anyhow::Result<PathBuf> {

@@ -21,6 +21,11 @@ use clap::Parser as _;
 use cli::{Cli, Command};
 
 fn main() -> ExitCode {
+    // Bare `opk` prints help and exits 0, as opkssh does (clap would call it an error).
+    if std::env::args_os().len() <= 1 {
+        let _ = <Cli as clap::CommandFactory>::command().print_help();
+        return ExitCode::SUCCESS;
+    }
     // opkssh (cobra) exits 1 on every failure, argument errors included; clap would use 2.
     let argv = as_invoked(std::env::args_os().collect());
     let cli = match Cli::try_parse_from(ssh::options_first(argv)) {

@@ -362,3 +362,209 @@ fn op_denial_fails_cleanly_and_writes_nothing() {
     );
     dir.keep_if_asked();
 }
+
+/// The login loads key and certificate into a real `ssh-agent` (SSH_AUTH_SOCK), with a lifetime
+/// of the token's useful life on a 24h server; stock ssh then logs in with the agent alone (the
+/// key files are deleted first). A second login for the same provider replaces its identity and
+/// leaves a plain key and another client's certificate alone; `--lifetime 3s` makes the agent
+/// drop it after 3 seconds. Fails if nothing reaches the agent, if `ssh-add -l` shows a plain key
+/// instead of a certificate, if ssh cannot log in through the agent, if old identities pile up
+/// or others are removed, or if the lifetime is not passed.
+#[test]
+fn login_loads_ssh_agent_and_ssh_logs_in_through_it() {
+    let (op, dir, home, user) = World::start().into_parts();
+    let agent = opk_e2e::Agent::start(dir.path(), "agent");
+    let sock = agent.socket.display().to_string();
+    let env = [("SSH_AUTH_SOCK", sock.as_str())];
+    let key = dir.join("k");
+    let key_arg = key.display().to_string();
+    let run = login(&op, &home, "opk-rs256", &["-i", &key_arg], &env);
+    assert!(
+        run.stdout
+            .contains("Added the key and certificate to ssh-agent for 23h 59m")
+            || run
+                .stdout
+                .contains("Added the key and certificate to ssh-agent for 1d"),
+        "{}",
+        run.stdout
+    );
+    let listed = agent.list();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let comment = format!("openpubkey: {} opk-rs256", op.issuer);
+    assert!(
+        listed[0].contains(&comment) && listed[0].ends_with("(ECDSA-CERT)"),
+        "{listed:?}"
+    );
+    // The agent holds exactly the pair written to the files.
+    let fingerprint = |path: &std::path::Path| {
+        let out = run_ok(Command::new("ssh-keygen").arg("-l").arg("-f").arg(path));
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .nth(1)
+            .expect("fingerprint")
+            .to_owned()
+    };
+    let cert_path = dir.join("k-cert.pub");
+    assert!(listed[0].contains(&fingerprint(&cert_path)), "{listed:?}");
+    std::fs::remove_file(&key).expect("rm key");
+    std::fs::remove_file(&cert_path).expect("rm cert");
+
+    let host = Host::allowing_alice(&dir, "host", &op, "opk-rs256");
+    assert_ssh_ok(
+        &host
+            .sshd
+            .ssh_with_agent(&agent.socket, &user, "echo agent-ok"),
+        "agent-ok",
+    );
+    assert!(
+        host.sshd_log()
+            .contains(&format!("Accepted publickey for {user} "))
+            && host.sshd_log().contains("ECDSA-CERT"),
+        "{}",
+        host.sshd_log()
+    );
+
+    // A plain key and another client's certificate stay when this provider logs in again.
+    let plain = dir.join("plain");
+    opk_e2e::keygen(&plain);
+    let added = agent.ssh_add(&[&plain.display().to_string()]);
+    assert!(added.status.success(), "{added:?}");
+    login(&op, &home, "opk-es256", &["-i", &key_arg], &env);
+    assert_eq!(agent.list().len(), 3, "{:?}", agent.list());
+    let run = login(
+        &op,
+        &home,
+        "opk-rs256",
+        &["-i", &key_arg, "-t", "ed25519", "--lifetime", "3s"],
+        &env,
+    );
+    assert!(
+        run.stdout
+            .contains("ssh-agent for 3s, replacing 1 older opk identity(ies) of this provider"),
+        "{}",
+        run.stdout
+    );
+    let listed = agent.list();
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    assert_eq!(
+        listed
+            .iter()
+            .filter(|l| l.ends_with("(ECDSA-CERT)"))
+            .count(),
+        1,
+        "the older opk-rs256 certificate is still there: {listed:?}"
+    );
+    assert!(
+        listed
+            .iter()
+            .any(|l| l.contains(&comment) && l.ends_with("(ED25519-CERT)")),
+        "{listed:?}"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while agent.list().iter().any(|l| l.ends_with("(ED25519-CERT)")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "--lifetime 3s: still listed {:?}",
+            agent.list()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    assert_eq!(agent.list().len(), 2, "{:?}", agent.list());
+    dir.keep_if_asked();
+}
+
+/// `-i PATH` naming a key that `ssh-keygen` made (no opk certificate beside it) is refused before
+/// anything is asked of the OP, and left as it was; `--force` replaces it, and once the pair is
+/// opk's a later login replaces it without `--force`. Fails if the user's key is overwritten
+/// silently, if the refusal comes only after the browser step (the OP sees a discovery
+/// request), or if `--force` or opk's own pair are refused.
+#[test]
+fn explicit_key_path_keeps_a_foreign_key_unless_forced() {
+    let (op, dir, home, user) = World::start().into_parts();
+    let mine = dir.join("mine");
+    opk_e2e::keygen(&mine);
+    let original = std::fs::read_to_string(&mine).expect("key");
+    let mine_arg = mine.display().to_string();
+    let provider_arg = provider(&op, "opk-rs256");
+    let args = [
+        "--disable-browser-open",
+        "--provider",
+        &provider_arg,
+        "-i",
+        &mine_arg,
+    ];
+    let out = run_login(&home, &args, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "Error: {mine_arg} holds a private key that opk did not write (no opk certificate beside it): pass --force to replace it, or choose another -i PATH"
+        )
+    );
+    assert_eq!(op.requests("/.well-known/openid-configuration"), 0);
+    assert_eq!(std::fs::read_to_string(&mine).expect("key"), original);
+
+    login(&op, &home, "opk-rs256", &["-i", &mine_arg, "--force"], &[]);
+    assert_ne!(std::fs::read_to_string(&mine).expect("key"), original);
+    let host = Host::allowing_alice(&dir, "host", &op, "opk-rs256");
+    assert_ssh_ok(&host.sshd.ssh(&mine, &user, "echo forced-ok"), "forced-ok");
+    let run = login(&op, &home, "opk-rs256", &["-i", &mine_arg], &[]);
+    // "Writing …" is said once the files are there.
+    assert!(
+        run.stdout.contains(&format!("secret key to {mine_arg}")),
+        "{}",
+        run.stdout
+    );
+    dir.keep_if_asked();
+}
+
+/// The client config in opkssh's format: `--create-config` writes the built-in one (opkssh's
+/// four providers) to `~/.opk/config.yml` and exits without a login; a config naming the test OP
+/// as `default_provider`, with its own redirect port, is then used with no alias at all, and the
+/// authorization request carries that port. Fails if `--create-config` logs in or writes
+/// something else, if the config's default or redirect URIs are ignored, or if the key does not
+/// work with sshd.
+#[test]
+fn client_config_default_provider_and_redirect_port() {
+    let (op, dir, home, user) = World::start().into_parts();
+    let out = run_login(&home, &["--create-config"], &[]);
+    assert!(out.status.success(), "{out:?}");
+    let written = std::fs::read_to_string(home.join(".opk/config.yml")).expect("config");
+    assert_eq!(written, opk_login::DEFAULT_CONFIG);
+    assert_eq!(mode(&home.join(".opk/config.yml")), 0o644);
+    assert!(!home.join(".ssh").exists(), "--create-config logged in");
+
+    let port = opk_e2e::free_port();
+    let config = dir.write(
+        "client.yml",
+        &format!(
+            "default_provider: test\nproviders:\n  - alias: test other\n    issuer: {}\n    \
+             client_id: opk-rs256\n    scopes: openid email\n    redirect_uris:\n      \
+             - http://localhost:{port}/login-callback\n",
+            op.issuer
+        ),
+        0o600,
+    );
+    let run = browser_login(&home)
+        .args(["--config-path", &config.display().to_string()])
+        .run()
+        .assert_success("opk login with the config's default provider");
+    assert!(
+        run.stderr.contains(&format!(
+            "redirect_uri=http%3A%2F%2Flocalhost%3A{port}%2Flogin-callback"
+        )),
+        "{}",
+        run.stderr
+    );
+    let cert = read_cert(&home.join(".ssh/id_ecdsa-cert.pub"));
+    assert_eq!(claims(&cert)["aud"], "opk-rs256");
+    let host = Host::allowing_alice(&dir, "host", &op, "opk-rs256");
+    assert_ssh_ok(
+        &host
+            .sshd
+            .ssh(&home.join(".ssh/id_ecdsa"), &user, "echo config-ok"),
+        "config-ok",
+    );
+    dir.keep_if_asked();
+}

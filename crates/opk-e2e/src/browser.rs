@@ -151,6 +151,8 @@ impl BrowserLogin {
             .arg("--disable-browser-open")
             .args(&self.args)
             .env("HOME", &self.home)
+            // Never the developer's own agent: a test that wants one passes SSH_AUTH_SOCK.
+            .env_remove("SSH_AUTH_SOCK")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -14,12 +14,14 @@
 //! | [`op`] | [`Op`]: the test OpenID Provider and its request log |
 //! | [`mint`] | [`OpKey`]: certificates with any ID-token claims, signed with the test OP's own key |
 //! | [`sshd`] | [`Sshd`]: sshd with an AuthorizedKeysCommand, the stock ssh client, [`ssh_keygen_list`]; [`KeyHost`]: sshd for one plain key, [`keygen`] |
+//! | [`agent`] | [`Agent`]: a real `ssh-agent` on a socket in the test tree, `ssh-add` against it |
 //! | [`browser`] | [`BrowserLogin`] → [`LoginRun`]; [`login_lock`] for the machine-wide redirect ports |
 //! | [`verify_host`] | [`VerifyHost`]: `opk verify` with all its files in the test tree; [`install_opk`] |
 //! | [`opkssh`] | [`opkssh_bin`], [`OpksshHost`]: `opkssh verify` in a private mount namespace |
 //! | [`ziti`] | [`ziti::Network`]: a real OpenZiti network (quickstart, admin CLI, `ziti tunnel host/proxy`) |
 #![forbid(unsafe_code)]
 
+pub mod agent;
 pub mod browser;
 pub mod dir;
 pub mod mint;
@@ -30,6 +32,7 @@ pub mod sshd;
 pub mod verify_host;
 pub mod ziti;
 
+pub use agent::Agent;
 pub use browser::{BrowserLogin, LoginLock, LoginRun, login_lock};
 pub use dir::TestDir;
 pub use mint::OpKey;

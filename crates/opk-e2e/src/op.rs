@@ -20,17 +20,22 @@ pub struct Op {
 impl Op {
     /// Starts testing/op/op.mjs on a free port; `tls` = (cert, key) for https.
     pub fn start(tls: Option<(&Path, &Path)>) -> Self {
-        Self::spawn(tls, None)
+        Self::spawn(tls, None, &[])
     }
 
     /// Like [`Op::start`], with the signing keys in `keys` (`op.mjs --keys`: generated and written
     /// there when the file does not exist), so a test can sign tokens as the OP
     /// ([`crate::OpKey::from_keys_file`]).
     pub fn start_with_keys(tls: Option<(&Path, &Path)>, keys: &Path) -> Self {
-        Self::spawn(tls, Some(keys))
+        Self::spawn(tls, Some(keys), &[])
     }
 
-    fn spawn(tls: Option<(&Path, &Path)>, keys: Option<&Path>) -> Self {
+    /// [`Op::start`] with more op.mjs options (e.g. `--device-nonce`, see testing/op/README.md).
+    pub fn start_with(tls: Option<(&Path, &Path)>, options: &[&str]) -> Self {
+        Self::spawn(tls, None, options)
+    }
+
+    fn spawn(tls: Option<(&Path, &Path)>, keys: Option<&Path>, options: &[&str]) -> Self {
         let op_dir = repo_root().join("testing/op");
         assert!(
             op_dir.join("node_modules/oidc-provider").is_dir(),
@@ -46,6 +51,7 @@ impl Op {
                 "900",
                 "--exit-on-stdin-eof",
             ]);
+        cmd.args(options);
         if let Some((cert, key)) = tls {
             cmd.arg("--https")
                 .arg("--tls-cert")

@@ -103,20 +103,37 @@ impl Sshd {
     /// Runs `remote_command` with the stock ssh client and key `key` (its `-cert.pub` is loaded
     /// by ssh itself). No user config, no agent, no known_hosts: only what the test gives.
     pub fn ssh(&self, key: &Path, user: &str, remote_command: &str) -> Output {
-        self.run_ssh(Path::new("/dev/null"), Some(key), user, remote_command)
+        self.run_ssh(
+            Path::new("/dev/null"),
+            Identity::Key(key),
+            user,
+            remote_command,
+        )
+    }
+
+    /// Runs `remote_command` with the stock ssh client whose only identities are those of the
+    /// ssh-agent at `socket`: no key files at all (`IdentityFile` names a path that does not
+    /// exist, so ssh's defaults are not tried either).
+    pub fn ssh_with_agent(&self, socket: &Path, user: &str, remote_command: &str) -> Output {
+        self.run_ssh(
+            Path::new("/dev/null"),
+            Identity::Agent(socket),
+            user,
+            remote_command,
+        )
     }
 
     /// Runs `remote_command` with the stock ssh client reading the client config `config`
     /// (`ssh -F config`): the identity comes from its `IdentityFile` lines only. Otherwise the
     /// options of [`Sshd::ssh`]: no agent, no known_hosts, batch mode.
     pub fn ssh_with_config(&self, config: &Path, user: &str, remote_command: &str) -> Output {
-        self.run_ssh(config, None, user, remote_command)
+        self.run_ssh(config, Identity::Config, user, remote_command)
     }
 
     fn run_ssh(
         &self,
         config: &Path,
-        key: Option<&Path>,
+        identity: Identity<'_>,
         user: &str,
         remote_command: &str,
     ) -> Output {
@@ -126,16 +143,28 @@ impl Sshd {
             "BatchMode=yes",
             "StrictHostKeyChecking=no",
             "UserKnownHostsFile=/dev/null",
-            "IdentitiesOnly=yes",
             "PasswordAuthentication=no",
             "ConnectTimeout=10",
             "LogLevel=ERROR",
-            "IdentityAgent=none",
         ] {
             cmd.args(["-o", option]);
         }
-        if let Some(key) = key {
-            cmd.arg("-i").arg(key);
+        match identity {
+            Identity::Key(key) => {
+                cmd.args(["-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-i"]);
+                cmd.arg(key);
+            }
+            Identity::Config => {
+                cmd.args(["-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none"]);
+            }
+            Identity::Agent(socket) => {
+                cmd.arg("-o")
+                    .arg(format!("IdentityAgent={}", socket.display()));
+                cmd.arg("-o").arg(format!(
+                    "IdentityFile={}",
+                    socket.with_extension("no-such-key").display()
+                ));
+            }
         }
         cmd.args([
             "-p",
@@ -148,6 +177,16 @@ impl Sshd {
         .output()
         .expect("ssh")
     }
+}
+
+/// Where [`Sshd::run_ssh`]'s client takes its identities from.
+enum Identity<'a> {
+    /// This key file (and its `-cert.pub`), nothing else.
+    Key(&'a Path),
+    /// The `IdentityFile` lines of the config file only.
+    Config,
+    /// The ssh-agent at this socket only.
+    Agent(&'a Path),
 }
 
 /// `ssh-keygen -L -f cert`: the certificate as OpenSSH itself reads it.

@@ -7,9 +7,14 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// Neither `--provider` nor `OPKSSH_PROVIDERS` names a provider.
-    #[error("no provider given: pass --provider ISSUER,CLIENT_ID or set OPKSSH_PROVIDERS")]
+    /// Neither `--provider`, `OPKSSH_PROVIDERS` nor the client config names a provider.
+    #[error(
+        "no provider given: pass --provider ISSUER,CLIENT_ID, set OPKSSH_PROVIDERS, or list providers in the client config"
+    )]
     NoProvider,
+    /// Several providers and no alias (the web chooser is not there yet).
+    #[error("several providers and no alias: run opk login ALIAS with one of {}", .0.join(", "))]
+    ChooseAlias(Vec<String>),
     /// `--provider` does not parse.
     #[error("--provider")]
     ProviderFlag(#[source] opk_oidc::Error),
@@ -24,12 +29,41 @@ pub enum Error {
         /// Why its provider part is invalid.
         source: opk_oidc::Error,
     },
-    /// Two `OPKSSH_PROVIDERS` entries have the selected alias.
-    #[error("alias {0:?} appears twice in OPKSSH_PROVIDERS")]
+    /// Two providers have the selected alias.
+    #[error("alias {0:?} is defined twice; keep one")]
     DuplicateAlias(String),
-    /// No `OPKSSH_PROVIDERS` entry has the selected alias.
-    #[error("no provider alias {0:?} in OPKSSH_PROVIDERS; pass an alias or --provider")]
-    UnknownAlias(String),
+    /// No provider has the selected alias.
+    #[error(
+        "no provider alias {alias:?}{}; the aliases are {}",
+        nearest.as_ref().map(|n| format!(" (did you mean {n:?}?)")).unwrap_or_default(),
+        known.join(", ")
+    )]
+    UnknownAlias {
+        /// The alias asked for.
+        alias: String,
+        /// The closest defined alias, when one is close.
+        nearest: Option<String>,
+        /// Every defined alias.
+        known: Vec<String>,
+    },
+    /// The client config cannot be read.
+    #[error("cannot read the client config {path}")]
+    ConfigRead {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The client config is not usable.
+    #[error("client config {path}, line {line}: {problem}")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// The line of the problem.
+        line: usize,
+        /// What is wrong.
+        problem: crate::config::ConfigProblem,
+    },
     /// A requested certificate principal would be refused by verify (docs/hazards.md H-1).
     #[error("--principals")]
     Principal(#[source] opk_policy::Error),
@@ -57,6 +91,39 @@ pub enum Error {
     /// Every default key name holds a key that is not ours.
     #[error("no default ssh key file free for openpubkey in {0}: pass -i PATH to choose one")]
     NoFreeKeyFile(PathBuf),
+    /// `--lifetime` does not parse.
+    #[error(
+        "{0:?} is neither a duration (90s, 30m, 12h, 2d) nor a server expiry policy ({list})",
+        list = opk_pktoken::ExpiryPolicy::KEYWORDS
+    )]
+    BadLifetime(String),
+    /// The new PK Token would already be refused under the agent lifetime's policy.
+    #[error("the ID token is already too old for a server with expiry policy {0}; pass --lifetime")]
+    UselessInAgent(opk_pktoken::ExpiryPolicy),
+    /// The agent socket cannot be reached or stopped answering.
+    #[error("cannot talk to ssh-agent at {socket} (SSH_AUTH_SOCK)")]
+    Agent {
+        /// The socket path.
+        socket: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The agent answered the add request with a failure.
+    #[error("ssh-agent refused the key and certificate (is it locked?)")]
+    AgentRefused,
+    /// `-i PATH` names a private key opk did not write.
+    #[error(
+        "{0} holds a private key that opk did not write (no opk certificate beside it): pass --force to replace it, or choose another -i PATH"
+    )]
+    NotOurKey(PathBuf),
+    /// The key's directory cannot be written.
+    #[error("cannot write the key into {dir} (choose another -i PATH, or fix its permissions)")]
+    NotWritable {
+        /// The directory checked.
+        dir: PathBuf,
+        /// Why the probe file could not be created.
+        source: std::io::Error,
+    },
     /// Writing a file failed.
     #[error(transparent)]
     Files(#[from] opk_files::Error),

@@ -4,11 +4,12 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use opk_jwks::JwksFetcher;
-use opk_oidc::{LoginOptions, OidcHttp, ProviderSpec};
+use opk_oidc::{LoginOptions, OidcHttp, ProviderSpec, Tokens};
 use opk_pktoken::{Cic, ExpiryPolicy, PkToken, ProviderCheck, UserSigner};
 use opk_sshcert::{CertRequest, EphemeralKey, KeyAlgorithm, OpkCert, WILDCARD_PRINCIPAL};
 
 use crate::Error;
+use crate::config::ProviderEntry;
 use crate::keyfiles::{self, KEY_COMMENT, KeyLocation};
 
 /// What to do.
@@ -39,23 +40,7 @@ pub struct Login {
 impl Login {
     /// `email sub iss aud` values for the summary opkssh prints.
     pub fn identity(&self) -> [String; 4] {
-        let c = self.pk_token.claims();
-        let s = |n: &str| {
-            c.get(n)
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_owned()
-        };
-        let aud = match c.get("aud") {
-            Some(serde_json::Value::Array(a)) => a
-                .iter()
-                .filter_map(|v| v.as_str())
-                .collect::<Vec<_>>()
-                .join(","),
-            Some(v) => v.as_str().unwrap_or_default().to_owned(),
-            None => String::new(),
-        };
-        [s("email"), s("sub"), s("iss"), aud]
+        identity_of(&self.pk_token)
     }
 
     /// The private key in OpenSSH format.
@@ -70,15 +55,40 @@ impl Login {
     }
 }
 
-/// opkssh's OIDC settings for `--provider` logins: `prompt=consent` (so a refresh token is
-/// issued) and `access_type=offline`, on opkssh's redirect ports.
-pub fn oidc_options(open_browser: bool, timeout: Duration) -> LoginOptions {
+/// `email sub iss aud` of a PK Token; `aud` joined with commas when it is a list.
+pub(crate) fn identity_of(pk_token: &PkToken) -> [String; 4] {
+    let c = pk_token.claims();
+    let s = |n: &str| {
+        c.get(n)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let aud = match c.get("aud") {
+        Some(serde_json::Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+        Some(v) => v.as_str().unwrap_or_default().to_owned(),
+        None => String::new(),
+    };
+    [s("email"), s("sub"), s("iss"), aud]
+}
+
+/// The OIDC settings of `provider` (opkssh's defaults: `prompt=consent`, so a refresh token is
+/// issued, and `access_type=offline`, on opkssh's redirect ports).
+pub fn oidc_options(
+    provider: &ProviderEntry,
+    open_browser: bool,
+    timeout: Duration,
+) -> LoginOptions {
     LoginOptions {
         open_browser,
         timeout,
-        prompt: Some("consent".into()),
-        access_type: Some("offline".into()),
-        ..LoginOptions::default()
+        prompt: provider.prompt.clone(),
+        access_type: provider.access_type.clone(),
+        redirect_ports: provider.redirect_ports.clone(),
     }
 }
 
@@ -94,6 +104,22 @@ pub fn login(
     jwks: &dyn JwksFetcher,
     now: &dyn Fn() -> SystemTime,
     show_url: &mut dyn FnMut(&str),
+) -> Result<Login, Error> {
+    login_with(req, jwks, now, &mut |nonce| {
+        opk_oidc::login_with_browser(http, req.provider, nonce, req.oidc, show_url)
+    })
+}
+
+/// The OIDC flow of a login: given the nonce (the CIC hash), returns the OP's tokens.
+pub type TokenFlow<'a> = dyn FnMut(&str) -> Result<Tokens, opk_oidc::Error> + 'a;
+
+/// [`login`] with another OIDC flow, e.g. the device authorization grant:
+/// `|nonce| opk_oidc::login_with_device(http, provider, nonce, timeout, ui)`.
+pub fn login_with(
+    req: &LoginRequest<'_>,
+    jwks: &dyn JwksFetcher,
+    now: &dyn Fn() -> SystemTime,
+    flow: &mut TokenFlow<'_>,
 ) -> Result<Login, Error> {
     let principals = match &req.principals {
         None => vec![WILDCARD_PRINCIPAL.to_owned()],
@@ -115,7 +141,7 @@ pub fn login(
     let public = signer.public_jwk().map_err(Error::Signer)?;
     let cic = Cic::new(&public, rz).map_err(Error::Signer)?;
 
-    let tokens = opk_oidc::login_with_browser(http, req.provider, &cic.hash(), req.oidc, show_url)?;
+    let tokens = flow(&cic.hash())?;
     let pk_token = PkToken::issue(&tokens.id_token, &cic, &signer).map_err(Error::PkToken)?;
 
     // Check the token exactly as `opk verify` will (default 24h policy, as opkssh's client does),
@@ -154,12 +180,20 @@ pub fn login(
     })
 }
 
-/// Where a login for this provider would write, given the user's home.
-pub fn default_location(
+/// Where a login with `provider` and `alg` writes, given the user's home (opkssh's precedence:
+/// `-i`, then a configured `~/.ssh/opkssh`, then the default names in `~/.ssh`).
+pub fn key_location(
     home: &Path,
     explicit: Option<&Path>,
-    login: &Login,
+    alg: KeyAlgorithm,
+    provider: &ProviderSpec,
 ) -> Result<KeyLocation, Error> {
-    let [_, _, iss, aud] = login.identity();
-    keyfiles::choose(home, explicit, login.key.algorithm(), &iss, &aud)
+    keyfiles::choose(home, explicit, alg, &provider.issuer, &provider.client_id)
+}
+
+/// Checks before the browser step that `loc` can be written (see `--force`): an `explicit`
+/// (`-i`) key that opk did not write is refused unless `force`, and the directory must be
+/// writable.
+pub fn check_location(loc: &KeyLocation, explicit: bool, force: bool) -> Result<(), Error> {
+    keyfiles::check_destination(loc, explicit, force)
 }

@@ -54,10 +54,7 @@ pub(crate) fn choose(
     let ssh = home.join(".ssh");
     let opkssh_config = ssh.join("opkssh/config");
     let included = fs::read_to_string(ssh.join("config"))
-        .map(|c| {
-            c.lines()
-                .any(|l| l.trim() == "Include ~/.ssh/opkssh/config")
-        })
+        .map(|c| c.lines().any(|l| l.trim() == INCLUDE_LINE))
         .unwrap_or(false);
     if included && opkssh_config.is_file() {
         let key = ssh.join("opkssh").join(identity_file_name(iss, aud));
@@ -83,7 +80,8 @@ pub(crate) fn choose(
                 identity_config: None,
             });
         }
-        // Only a pair whose cert says "openpubkey" is ours to replace; never a user's own key.
+        // Only a pair whose cert comment is "openpubkey" is ours to replace (opkssh's rule);
+        // never a user's own key.
         let ours = fs::read_to_string(&cert)
             .ok()
             .and_then(|line| {
@@ -125,6 +123,98 @@ pub(crate) fn identity_file_name(iss: &str, aud: &str) -> String {
     }
     out
 }
+
+/// True when `cert` (a `-cert.pub` file) is an opk/opkssh certificate: it parses and carries a
+/// PK Token. That makes the key beside it opk's to replace.
+fn is_opk_cert_file(cert: &Path) -> bool {
+    fs::read_to_string(cert)
+        .ok()
+        .and_then(|line| opk_sshcert::OpkCert::from_line(&line).ok())
+        .is_some_and(|c| c.pk_token().is_some())
+}
+
+/// Checks, before the browser step, that the login can write `loc`: an `-i` key that opk did
+/// not write (no paired certificate carrying `openpubkey-pkt`) is refused unless `force`, and
+/// the directory (or the nearest existing one above it, which will be created) must be
+/// writable. A probe file is created and removed to ask the file system rather than guess
+/// from modes (root, ACLs, read-only mounts).
+pub(crate) fn check_destination(
+    loc: &KeyLocation,
+    explicit: bool,
+    force: bool,
+) -> Result<(), Error> {
+    if explicit && !force && fs::symlink_metadata(&loc.key).is_ok() && !is_opk_cert_file(&loc.cert)
+    {
+        return Err(Error::NotOurKey(loc.key.clone()));
+    }
+    let mut dir = loc
+        .key
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_owned();
+    while !dir.exists() {
+        match dir.parent() {
+            Some(up) if !up.as_os_str().is_empty() => dir = up.to_owned(),
+            _ => {
+                dir = PathBuf::from(".");
+                break;
+            }
+        }
+    }
+    let probe = dir.join(format!(".opk-write-check-{}", std::process::id()));
+    match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(source) => Err(Error::NotWritable { dir, source }),
+    }
+}
+
+/// `--configure`: creates `~/.ssh/opkssh/` (0700) with an empty `config` (0600), and puts
+/// `Include ~/.ssh/opkssh/config` first in `~/.ssh/config` unless it is there, as opkssh does.
+/// Returns whether `~/.ssh/config` changed.
+pub fn configure_identity_dir(home: &Path) -> Result<bool, Error> {
+    let ssh = home.join(".ssh");
+    let opkssh = ssh.join("opkssh");
+    let config = opkssh.join("config");
+    ensure_private_dir(&config)?;
+    if !config.exists() {
+        opk_files::write_atomic(&config, b"", 0o600)?;
+    }
+    let user_config = ssh.join("config");
+    let current = match fs::read_to_string(&user_config) {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(source) => {
+            return Err(Error::Write {
+                path: user_config,
+                source,
+            });
+        }
+    };
+    if current.lines().any(|l| l.trim() == INCLUDE_LINE) {
+        return Ok(false);
+    }
+    // Keep the user's mode if the file exists (ssh refuses a group/world-writable config).
+    let mode = fs::metadata(&user_config)
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or(0o600);
+    opk_files::write_atomic(
+        &user_config,
+        format!("{INCLUDE_LINE}\n\n{current}").as_bytes(),
+        mode,
+    )?;
+    Ok(true)
+}
+
+/// The line that makes `~/.ssh/opkssh/config` part of the user's ssh config (opkssh's spelling).
+const INCLUDE_LINE: &str = "Include ~/.ssh/opkssh/config";
 
 /// Writes key and certificate: both are staged next to their targets, then put in place together
 /// (rolled back if the second rename fails), so the old pair stays whole unless the new one lands.
@@ -173,6 +263,75 @@ fn add_identity_file(config: &Path, key: &Path) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn configure_adds_the_include_once_and_keeps_the_config() {
+        let home = tempfile::tempdir().expect("tmp");
+        let h = home.path();
+        fs::create_dir_all(h.join(".ssh")).expect("mkdir");
+        fs::write(h.join(".ssh/config"), "Host x\n  User y\n").expect("w");
+        fs::set_permissions(h.join(".ssh/config"), fs::Permissions::from_mode(0o644))
+            .expect("chmod");
+        assert!(configure_identity_dir(h).expect("configure"));
+        assert_eq!(
+            fs::read_to_string(h.join(".ssh/config")).expect("r"),
+            "Include ~/.ssh/opkssh/config\n\nHost x\n  User y\n"
+        );
+        let mode = |p: &str| fs::metadata(h.join(p)).expect("m").permissions().mode() & 0o777;
+        assert_eq!(mode(".ssh/config"), 0o644);
+        assert_eq!(mode(".ssh/opkssh"), 0o700);
+        assert_eq!(mode(".ssh/opkssh/config"), 0o600);
+        assert!(!configure_identity_dir(h).expect("again"));
+        // Now the login uses the per-provider name there.
+        let loc = choose(h, None, KeyAlgorithm::EcdsaP256, "https://op.example", "c").expect("loc");
+        assert_eq!(loc.key, h.join(".ssh/opkssh/op.example-c"));
+        // A fresh home gets both files.
+        let fresh = tempfile::tempdir().expect("tmp");
+        assert!(configure_identity_dir(fresh.path()).expect("fresh"));
+        assert!(fresh.path().join(".ssh/opkssh/config").is_file());
+    }
+
+    #[test]
+    fn explicit_path_refuses_a_foreign_key_and_unwritable_dirs() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let key = dir.path().join("work");
+        let loc = choose(dir.path(), Some(&key), KeyAlgorithm::EcdsaP256, "i", "a").expect("loc");
+        check_destination(&loc, true, false).expect("free path");
+        fs::write(&key, "someone's key").expect("w");
+        assert!(matches!(
+            check_destination(&loc, true, false),
+            Err(Error::NotOurKey(p)) if p == key
+        ));
+        // A cert line that is not an opk certificate does not make the key ours.
+        fs::write(
+            &loc.cert,
+            "ssh-ed25519-cert-v01@openssh.com AAAA openpubkey",
+        )
+        .expect("w");
+        assert!(matches!(
+            check_destination(&loc, true, false),
+            Err(Error::NotOurKey(_))
+        ));
+        check_destination(&loc, true, true).expect("--force");
+        // A missing directory is checked at the nearest existing parent.
+        let deep = dir.path().join("a/b/k");
+        let loc = choose(dir.path(), Some(&deep), KeyAlgorithm::EcdsaP256, "i", "a").expect("loc");
+        check_destination(&loc, true, false).expect("creatable");
+        // /proc refuses new files even to root, so this holds whoever runs the test.
+        let proc_key = Path::new("/proc/opk-no-such-dir/k");
+        let loc = choose(
+            dir.path(),
+            Some(proc_key),
+            KeyAlgorithm::EcdsaP256,
+            "i",
+            "a",
+        )
+        .expect("loc");
+        assert!(matches!(
+            check_destination(&loc, true, false),
+            Err(Error::NotWritable { dir, .. }) if dir == Path::new("/proc")
+        ));
+    }
 
     #[test]
     fn opkssh_identity_names() {

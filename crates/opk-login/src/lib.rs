@@ -6,17 +6,30 @@
 //! login runs in-process against a fake OP in tests.
 #![forbid(unsafe_code)]
 
+mod agent;
+mod config;
+mod device;
 mod error;
 mod flow;
 mod keyfiles;
 mod provider;
 
+pub use agent::{AgentLifetime, AgentLoaded, load_into_agent};
+pub use config::{
+    ClientConfig, ConfigProblem, DEFAULT_CONFIG, ProviderEntry, create_default_config,
+};
+pub use device::{TerminalDeviceUi, qr_text};
 pub use error::Error;
-pub use flow::{Login, LoginRequest, default_location, login, oidc_options};
-pub use keyfiles::KeyLocation;
+pub use flow::{
+    Login, LoginRequest, TokenFlow, check_location, key_location, login, login_with, oidc_options,
+};
+pub use keyfiles::{KeyLocation, configure_identity_dir};
 pub use provider::{ProviderChoice, resolve_provider};
 
 #[doc(no_inline)]
 pub use opk_jwks::JwksFetcher;
 #[doc(no_inline)]
-pub use opk_oidc::{LoginOptions, OidcHttp, ProviderSpec};
+pub use opk_oidc::{
+    DeviceCode, DeviceUi, LoginOptions, OidcHttp, ProviderSpec, login_with_browser,
+    login_with_device,
+};

@@ -11,7 +11,9 @@ use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64ct::{Base64UrlUnpadded, Encoding as _};
-use opk_login::{Error, JwksFetcher, LoginOptions, LoginRequest, OidcHttp, ProviderSpec};
+use opk_login::{
+    Error, JwksFetcher, LoginOptions, LoginRequest, OidcHttp, ProviderEntry, ProviderSpec,
+};
 use opk_pktoken::{Jwks, UserSigner};
 use opk_sshcert::{EphemeralKey, KeyAlgorithm, OpkCert, WILDCARD_PRINCIPAL};
 use serde_json::{Value, json};
@@ -179,7 +181,11 @@ fn run(
     };
     let oidc = LoginOptions {
         redirect_ports: free_ports(),
-        ..opk_login::oidc_options(false, Duration::from_secs(30))
+        ..opk_login::oidc_options(
+            &ProviderEntry::with_defaults(provider.clone()),
+            false,
+            Duration::from_secs(30),
+        )
     };
     let req = LoginRequest {
         provider: &provider,
@@ -249,7 +255,15 @@ fn written_certificate_verifies_at_the_given_clock() {
     assert_eq!((op.token_calls.get(), op.jwks_calls.get()), (1, 1));
 
     let home = tempfile::tempdir().expect("home");
-    let loc = opk_login::default_location(home.path(), None, &login).expect("location");
+    let provider = ProviderSpec {
+        issuer: ISS.into(),
+        client_id: CLIENT.into(),
+        client_secret: None,
+        scopes: vec!["openid".into()],
+    };
+    let loc = opk_login::key_location(home.path(), None, KeyAlgorithm::EcdsaP256, &provider)
+        .expect("location");
+    opk_login::check_location(&loc, false, false).expect("writable");
     assert_eq!(loc.key, home.path().join(".ssh/id_ecdsa"));
     login.write(&loc).expect("write");
 
@@ -305,7 +319,11 @@ fn bad_principals_fail_before_the_op_is_asked() {
         client_secret: None,
         scopes: vec!["openid".into()],
     };
-    let oidc = opk_login::oidc_options(false, Duration::from_secs(1));
+    let oidc = opk_login::oidc_options(
+        &ProviderEntry::with_defaults(provider.clone()),
+        false,
+        Duration::from_secs(1),
+    );
     let req = LoginRequest {
         provider: &provider,
         key_algorithm: KeyAlgorithm::EcdsaP256,

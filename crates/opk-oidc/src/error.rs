@@ -102,6 +102,33 @@ pub enum Error {
         secs: u64,
     },
 
+    /// The device authorization endpoint refused the request.
+    #[error(
+        "the provider refused the device login (HTTP {status}): {error}{}: check that the client allows the device flow, or log in with the browser", fmt_desc(.description)
+    )]
+    DeviceEndpoint {
+        /// The HTTP status code.
+        status: u16,
+        /// The OAuth `error` code, or "unknown_error" (sanitised).
+        error: String,
+        /// The OAuth `error_description`, if any (sanitised).
+        description: Option<String>,
+    },
+
+    /// The device authorization response lacks or misstates a field.
+    #[error("the device authorization response has no usable {0}; the provider is misbehaving")]
+    DeviceResponse(&'static str),
+
+    /// The user code expired (or the login timed out) before the user confirmed it.
+    #[error("the device code expired before the login was confirmed: run opk login --device again")]
+    DeviceExpired,
+
+    /// The device-flow ID token has no nonce, so it cannot commit to the key.
+    #[error(
+        "the provider's device-flow ID token has no nonce, so it cannot be bound to the new key (opk cannot bind it with a GQ signature yet): log in with the browser instead"
+    )]
+    DeviceNoNonce,
+
     /// The loopback listener failed in an unexpected way.
     #[error("loopback redirect listener failed: {0}")]
     Listener(std::io::Error),
@@ -109,6 +136,18 @@ pub enum Error {
     /// The HTTP client (opk-http) failed.
     #[error(transparent)]
     Http(#[from] opk_http::Error),
+}
+
+impl Error {
+    /// True when the OP's discovery document names no device authorization endpoint: the
+    /// device flow is not available there (a caller may fall back to the browser).
+    pub fn is_no_device_flow(&self) -> bool {
+        matches!(
+            self,
+            Error::Discovery(opk_jwks::Error::Discovery { field, .. })
+                if *field == "device_authorization_endpoint"
+        )
+    }
 }
 
 /// What is wrong with a `--provider` string.
@@ -243,6 +282,14 @@ mod tests {
             crate::flow::check_id_token(&jwt("{}"), "n").expect_err("no nonce"),
             Error::Listener(std::io::Error::other("EMFILE")),
             Error::Timeout { secs: 300 },
+            Error::DeviceEndpoint {
+                status: 400,
+                error: "unauthorized_client".into(),
+                description: None,
+            },
+            Error::DeviceResponse("user_code"),
+            Error::DeviceExpired,
+            Error::DeviceNoNonce,
         ];
         for e in &errors {
             assert_causes_said_once(e);

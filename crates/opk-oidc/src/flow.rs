@@ -94,10 +94,15 @@ struct Endpoints {
 }
 
 /// Discovery through `http`, with the rules `opk verify` applies ([`opk_jwks::Discovery`]).
-fn discover(http: &dyn OidcHttp, issuer: &str) -> Result<Endpoints, Error> {
+pub(crate) fn discovery(http: &dyn OidcHttp, issuer: &str) -> Result<Discovery, Error> {
     let url = opk_jwks::discovery_url(issuer);
     let doc = http.get_json(&url)?;
-    let discovery = Discovery::from_document(issuer, &url, &doc)?;
+    Ok(Discovery::from_document(issuer, &url, &doc)?)
+}
+
+/// The two endpoints of the code flow.
+fn discover(http: &dyn OidcHttp, issuer: &str) -> Result<Endpoints, Error> {
+    let discovery = discovery(http, issuer)?;
     Ok(Endpoints {
         authorization: discovery.endpoint(Endpoint::Authorization)?.to_owned(),
         token: discovery.endpoint(Endpoint::Token)?.to_owned(),
@@ -197,7 +202,7 @@ pub(crate) fn check_id_token(jwt: &str, nonce: &str) -> Result<(), Error> {
 }
 
 /// Extracts the OAuth `error` and `error_description` from a JSON body.
-fn oauth_error(body: &Value) -> (String, Option<String>) {
+pub(crate) fn oauth_error(body: &Value) -> (String, Option<String>) {
     let error = body
         .get("error")
         .and_then(Value::as_str)
@@ -343,22 +348,28 @@ impl Session<'_> {
                 description,
             });
         }
-        let opt = |name: &'static str| -> Result<Option<String>, Error> {
-            match body.get(name) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(_) => Err(Error::TokenResponse(TokenResponseProblem::NotAString(name))),
-            }
-        };
-        let id_token =
-            opt("id_token")?.ok_or(Error::TokenResponse(TokenResponseProblem::NoIdToken))?;
-        check_id_token(&id_token, self.nonce)?;
-        Ok(Tokens {
-            id_token,
-            access_token: opt("access_token")?,
-            refresh_token: opt("refresh_token")?,
-        })
+        let tokens = tokens_from(&body)?;
+        check_id_token(&tokens.id_token, self.nonce)?;
+        Ok(tokens)
     }
+}
+
+/// The tokens of a successful token response (RFC 6749 section 5.1); the ID token's nonce is
+/// the caller's to check.
+pub(crate) fn tokens_from(body: &Value) -> Result<Tokens, Error> {
+    let opt = |name: &'static str| -> Result<Option<String>, Error> {
+        match body.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(Error::TokenResponse(TokenResponseProblem::NotAString(name))),
+        }
+    };
+    let id_token = opt("id_token")?.ok_or(Error::TokenResponse(TokenResponseProblem::NoIdToken))?;
+    Ok(Tokens {
+        id_token,
+        access_token: opt("access_token")?,
+        refresh_token: opt("refresh_token")?,
+    })
 }
 
 /// Runs the browser login against `provider` with `nonce` (opkssh: the CIC hash) and returns the

@@ -1,11 +1,13 @@
 //! OpenID Connect login for opk: authorization code + PKCE (S256) over a loopback redirect
-//! (RFC 6749, RFC 7636, RFC 8252, OIDC Core), wire-compatible with opkssh's browser login.
+//! (RFC 6749, RFC 7636, RFC 8252, OIDC Core), wire-compatible with opkssh's browser login, and
+//! the device authorization grant (RFC 8628) for machines without a browser.
 //!
 //! The flow is blocking (std threads only). HTTP to the OP goes through [`OidcHttp`], implemented
 //! for `opk_http::HttpClient`. The ID token's signature is verified by the caller (as part of the
 //! PK Token); here only its shape and `nonce` are checked.
 #![forbid(unsafe_code)]
 
+mod device;
 mod error;
 mod flow;
 mod http;
@@ -13,6 +15,7 @@ mod pct;
 mod provider;
 mod request;
 
+pub use device::{DeviceCode, DeviceUi, login_with_device};
 pub use error::{Error, IdTokenProblem, ProviderProblem, TokenResponseProblem};
 pub use flow::{LoginOptions, Tokens, login_with_browser};
 pub use http::OidcHttp;

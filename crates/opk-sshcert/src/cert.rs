@@ -159,6 +159,23 @@ impl OpkCert {
             });
         }
         let blob = Base64::decode_vec(b64).map_err(|_| Error::Base64)?;
+        Self::from_blob(key_type, blob, comment)
+    }
+
+    /// Parses a certificate blob as an ssh-agent lists it, with the same checks as [`Self::parse`].
+    pub fn from_agent_blob(blob: &[u8]) -> Result<Self, Error> {
+        if blob.len() > MAX_CERT_B64_LEN / 4 * 3 {
+            return Err(Error::TooLarge {
+                what: Input::Certificate,
+                len: blob.len(),
+                max: MAX_CERT_B64_LEN / 4 * 3,
+            });
+        }
+        let key_type = read_blob_type(blob)?.to_owned();
+        Self::from_blob(&key_type, blob.to_vec(), None)
+    }
+
+    fn from_blob(key_type: &str, blob: Vec<u8>, comment: Option<String>) -> Result<Self, Error> {
         let blob_type = read_blob_type(&blob)?;
         if blob_type != key_type {
             if !blob_type.ends_with(CERT_SUFFIX) {

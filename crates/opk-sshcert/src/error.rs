@@ -118,6 +118,10 @@ pub enum Error {
     /// is not a SEC1 point).
     #[error("could not encode the SSH public key: {0}")]
     EncodeKey(ssh_key::Error),
+
+    /// An ssh-agent reply that is not a well-formed answer to what was asked.
+    #[error("malformed reply from ssh-agent")]
+    AgentReply,
 }
 
 /// Which input an [`Error::TooLarge`] is about.

@@ -8,6 +8,7 @@
 //! Pure: no disk, no network. Randomness comes from the operating system via `getrandom`.
 #![forbid(unsafe_code)]
 
+pub mod agent;
 mod cert;
 mod error;
 mod key;

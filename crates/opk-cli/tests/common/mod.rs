@@ -35,7 +35,12 @@ pub(crate) struct World {
 impl World {
     /// An OP on http://localhost.
     pub(crate) fn start() -> Self {
-        let op = Op::start(None);
+        Self::start_with(&[])
+    }
+
+    /// An OP on http://localhost started with more op.mjs `options` (`--device-nonce`, …).
+    pub(crate) fn start_with(options: &[&str]) -> Self {
+        let op = Op::start_with(None, options);
         Self::with(op, TestDir::new(TMP), None)
     }
 
@@ -191,18 +196,33 @@ pub(crate) fn the_one_error_line(run: &LoginRun) -> &str {
 /// `opk login` that nobody completes in a browser (SSL_CERT_FILE unset), with `--timeout secs`.
 pub(crate) fn login_without_browser(op: &Op, home: &Path, secs: u32) -> Output {
     let _ports = opk_e2e::login_lock();
-    Command::new(OPK)
-        .args([
-            "login",
-            "--disable-browser-open",
-            "--timeout",
-            &secs.to_string(),
-        ])
-        .args(["--provider", &format!("{},opk-rs256", op.issuer)])
+    let provider = format!("{},opk-rs256", op.issuer);
+    let secs = secs.to_string();
+    let args = [
+        "--disable-browser-open",
+        "--timeout",
+        &secs,
+        "--provider",
+        &provider,
+    ];
+    run_login(home, &args, &[("SSL_CERT_FILE", None)])
+}
+
+/// `opk login <args>` with HOME=`home`, no ssh-agent and `env` (`None` removes a variable), to
+/// completion; nobody answers in a browser.
+pub(crate) fn run_login(home: &Path, args: &[&str], env: &[(&str, Option<&str>)]) -> Output {
+    let mut cmd = Command::new(OPK);
+    cmd.arg("login")
+        .args(args)
         .env("HOME", home)
-        .env_remove("SSL_CERT_FILE")
-        .output()
-        .expect("opk login")
+        .env_remove("SSH_AUTH_SOCK");
+    for (k, v) in env {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    cmd.output().expect("opk login")
 }
 
 pub(crate) fn assert_ssh_ok(out: &Output, marker: &str) {
