@@ -11,11 +11,12 @@
 //! machine's files are never read or written.
 //!
 //! Case file: `# description` lines, `key: value` lines, then `--- auth_id`, `--- providers`
-//! (default `{issuer} {client} {expiry}`) and `--- home` (the principal's `~/.opk/auth_id`)
-//! sections. Keys: `expect` (allow|deny, both verifiers), or `opk`, `opkssh` and `hazard`;
-//! `token` (login), `claims` (JSON merged over the defaults, `null` removes one), `iat`, `exp`
-//! (seconds from now), `expiry` (the providers policy, default 24h), `principals` (the cert's,
-//! comma-separated), `providers_mode`, `auth_id_mode`, `home_mode` (octal), `home_owner` (uid),
+//! (default `{issuer} {client} {expiry}`), `--- home` (the principal's `~/.opk/auth_id`) and
+//! `--- config` (`/etc/opk/config.yml`, absent by default) sections. Keys: `expect` (allow|deny, both verifiers), or `opk`, `opkssh` and `hazard`;
+//! `token` (login), `claims` (JSON merged over the defaults, `null` removes one), `iat`, `exp`,
+//! `auth_time` (seconds from now), `expiry` (the providers policy, default 24h), `principals` (the cert's,
+//! comma-separated), `providers_mode`, `auth_id_mode`, `config_mode`, `home_mode` (octal),
+//! `home_owner` (uid),
 //! `home_symlink` (yes: `auth_id` is a symlink to the file). Placeholders: `{user}` (the
 //! principal: the current user), `{issuer}`, `{client}`, `{expiry}`, `{bom}`, `{cr}`.
 //!
@@ -104,10 +105,12 @@ impl Case {
                     "claims",
                     "iat",
                     "exp",
+                    "auth_time",
                     "expiry",
                     "principals",
                     "providers_mode",
                     "auth_id_mode",
+                    "config_mode",
                     "home_mode",
                     "home_owner",
                     "home_symlink",
@@ -120,7 +123,7 @@ impl Case {
         }
         for s in sections.keys() {
             assert!(
-                ["auth_id", "providers", "home"].contains(&s.as_str()),
+                ["auth_id", "providers", "home", "config"].contains(&s.as_str()),
                 "{name}: unknown section {s:?}"
             );
         }
@@ -233,6 +236,9 @@ impl Table {
         .as_object()
         .expect("object")
         .clone();
+        if case.key("auth_time").is_some() {
+            claims.insert("auth_time".into(), json!(now + case.secs("auth_time", 0)));
+        }
         if let Some(extra) = case.key("claims") {
             let extra: Value = serde_json::from_str(extra)
                 .unwrap_or_else(|e| panic!("{}: claims: {e}", case.name));
@@ -280,7 +286,7 @@ impl Table {
     fn run(&mut self, case: &Case) -> Result<Outcome, String> {
         let (cert, client) = match case.key("token") {
             Some("login") => {
-                for k in ["claims", "iat", "exp", "principals"] {
+                for k in ["claims", "iat", "exp", "auth_time", "principals"] {
                     assert!(case.key(k).is_none(), "{}: {k} with a login", case.name);
                 }
                 (self.login_cert(), LOGIN_CLIENT)
@@ -303,6 +309,11 @@ impl Table {
         let etc = reference.etc_opk();
         chmod(&etc.join("providers"), case.mode("providers_mode", 0o640));
         chmod(&etc.join("auth_id"), case.mode("auth_id_mode", 0o640));
+        if case.sections.contains_key("config") {
+            let config = etc.join("config.yml");
+            std::fs::write(&config, section("config", "")).expect("config.yml");
+            chmod(&config, case.mode("config_mode", 0o640));
+        }
 
         // The principal's home, in the case's tree; both verifiers find it through a passwd file.
         let home = self.dir.join(&format!("{base}/home"));
