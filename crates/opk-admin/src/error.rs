@@ -63,4 +63,23 @@ pub enum Error {
         /// The passwd file searched.
         passwd: PathBuf,
     },
+    /// `opk permissions fix` could not make a change.
+    #[error("cannot {action}")]
+    Fix {
+        /// The change, as `fix --dry-run` shows it.
+        action: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// `opk permissions fix` could not create the missing system policy.
+    #[error("cannot create the system policy")]
+    Create(#[source] opk_files::Error),
+    /// `opk audit` cannot read the providers file, so no row can be checked.
+    #[error("cannot read {path}")]
+    ReadProviders {
+        /// The providers file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
 }

@@ -4,11 +4,13 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::{add, login, scp, ssh, verify, ziti, zscp, zssh};
+use crate::{add, audit, login, permissions, scp, ssh, verify, ziti, zscp, zssh};
 
 /// SSH with OpenID Connect single sign-on, compatible with OPKSSH.
 #[derive(Parser, Debug)]
-#[command(name = "opk", version, about)]
+// clap prints `<name> <version>`: this makes it `opk version v0.1.0`, opkssh's shape
+// (`opkssh version v0.16.0`), which scripts parse.
+#[command(name = "opk", version = concat!("version v", env!("CARGO_PKG_VERSION")), about)]
 pub(crate) struct Cli {
     /// The command.
     #[command(subcommand)]
@@ -24,6 +26,10 @@ pub(crate) enum Command {
     Verify(verify::Args),
     /// Allow an identity (email, sub, oidc:claim:value, ...) of an issuer to log in as a principal.
     Add(add::Args),
+    /// Check every auth_id row against the providers and flag risky ones; exit 1 if any is wrong.
+    Audit(audit::Args),
+    /// Check (or fix) owner and mode of the server's files; names each problem and its fix.
+    Permissions(permissions::Args),
     /// SSH client: log in with the opk certificate (then other keys, ssh-agent), run a command or shell.
     Ssh(ssh::Args),
     /// Copy files to or from a host over SFTP, with the same connection rules as `opk ssh`.

@@ -4,10 +4,13 @@
 #![forbid(unsafe_code)]
 
 mod add;
+mod audit;
 mod cli;
 mod connect;
+mod files;
 mod login;
 mod overlay;
+mod permissions;
 mod scp;
 mod ssh;
 mod verify;
@@ -48,12 +51,15 @@ fn main() -> ExitCode {
         Command::Scp(args) => return scp::run(args),
         Command::Zssh(args) => return zssh::run(args),
         Command::Zscp(args) => return zscp::run(args),
-        Command::Ziti(args) => ziti::run(args),
-        Command::Login(args) => login::run(&args),
-        Command::Add(args) => add::run(&args),
+        // Both exit 1 when they find a problem, as opkssh's do.
+        Command::Audit(args) => audit::run(&args),
+        Command::Permissions(args) => permissions::run(&args),
+        Command::Ziti(args) => ziti::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Login(args) => login::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Add(args) => add::run(&args).map(|()| ExitCode::SUCCESS),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("Error: {}", one_line(e.as_ref()));
             ExitCode::FAILURE

@@ -16,12 +16,10 @@ pub(crate) struct Args {
     pub(crate) key_type: String,
     /// Further sshd tokens (e.g. %C), passed to policy plugins as opkssh does.
     pub(crate) extra: Vec<String>,
-    /// Providers file.
-    #[arg(long, env = "OPK_PROVIDERS_FILE", default_value = "/etc/opk/providers")]
-    pub(crate) providers_file: PathBuf,
-    /// System policy file.
-    #[arg(long, env = "OPK_AUTH_ID_FILE", default_value = "/etc/opk/auth_id")]
-    pub(crate) auth_id_file: PathBuf,
+    /// providers, auth_id, config.yml, policy.d, passwd: the files `opk audit` and
+    /// `opk permissions` check.
+    #[command(flatten)]
+    pub(crate) files: crate::files::ServerFiles,
     /// Log file (opkssh's location by default).
     #[arg(long, env = "OPK_LOG_FILE", default_value = "/var/log/opkssh.log")]
     pub(crate) log_file: PathBuf,
@@ -38,43 +36,25 @@ pub(crate) struct Args {
     /// Do not read the target user's ~/.opk/auth_id.
     #[arg(long)]
     pub(crate) no_home_policy: bool,
-    /// passwd file used to find home directories.
-    #[arg(
-        long,
-        env = "OPK_PASSWD_FILE",
-        default_value = "/etc/passwd",
-        hide = true
-    )]
-    pub(crate) passwd_file: PathBuf,
-    /// Policy plugin directory (opkssh's location by default).
-    #[arg(
-        long,
-        env = "OPK_POLICY_PLUGIN_DIR",
-        default_value = "/etc/opk/policy.d"
-    )]
-    pub(crate) policy_plugin_dir: PathBuf,
     /// Seconds one policy plugin may run before it is killed (and does not allow).
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub(crate) plugin_timeout: f64,
     /// Also append one JSON record per decision to this file (for a SIEM).
     #[arg(long, env = "OPK_AUDIT_LOG")]
     pub(crate) audit_log: Option<PathBuf>,
-    /// opkssh's server config: deny_emails, deny_users, env_vars (for the HTTP client and plugins).
-    #[arg(long, env = "OPK_SERVER_CONFIG", default_value = "/etc/opk/config.yml")]
-    pub(crate) config_path: PathBuf,
 }
 
 /// Fails closed whatever happens, a panic included: empty stdout, a reason, exit 1.
 pub(crate) fn run(args: &Args) -> ExitCode {
     let paths = opk_verify::ServerPaths {
-        providers: args.providers_file.clone(),
-        auth_id: args.auth_id_file.clone(),
+        providers: args.files.providers_file.clone(),
+        auth_id: args.files.auth_id_file.clone(),
         home_policy: !args.no_home_policy,
-        passwd: args.passwd_file.clone(),
+        passwd: args.files.passwd_file.clone(),
         jwks_cache: (!args.no_jwks_cache).then(|| args.jwks_cache_dir.clone()),
         log: Some(args.log_file.clone()),
-        config: Some(args.config_path.clone()),
-        plugins: Some(args.policy_plugin_dir.clone()),
+        config: Some(args.files.config_path.clone()),
+        plugins: Some(args.files.policy_plugin_dir.clone()),
         plugin_timeout: Duration::try_from_secs_f64(args.plugin_timeout).unwrap_or(Duration::ZERO),
     };
     let mut log = opk_verify::Log::open(paths.log.as_deref());
