@@ -44,6 +44,12 @@ pub(crate) struct OverlayFlags {
         long = "debug"
     )]
     debug: bool,
+    #[arg(
+        help = "Also present the OIDC ID token in this opk certificate (the KEY-cert.pub of `opk login`) to the controller, for an auth policy with an external-JWT signer",
+        long = "oidc-cert",
+        value_name = "CERT"
+    )]
+    oidc_cert: Option<PathBuf>,
 }
 
 impl OverlayFlags {
@@ -64,6 +70,31 @@ impl OverlayFlags {
             .map_or(opk_ziti::TotpSource::Prompt, opk_ziti::TotpSource::Command)
     }
 
+    /// The ID token of `--oidc-cert`, if given.
+    pub(crate) fn ext_jwt(&self) -> anyhow::Result<Option<String>> {
+        Ok(match &self.oidc_cert {
+            Some(p) => Some(opk_ziti::id_token_from_opk_cert(p)?),
+            None => None,
+        })
+    }
+
+    /// Authenticates as the identity (certificate, TOTP, OIDC token as these flags say).
+    pub(crate) fn authenticate(
+        &self,
+    ) -> anyhow::Result<(
+        opk_ziti::Identity,
+        opk_ziti::Controller,
+        opk_ziti::ApiSession,
+    )> {
+        let jwt = self.ext_jwt()?;
+        Ok(opk_ziti::authenticate(
+            &self.identity()?,
+            &self.totp(),
+            TIMEOUT,
+            jwt.as_deref(),
+        )?)
+    }
+
     pub(crate) fn transport(&self) -> anyhow::Result<opk_ziti::OverlayTransport> {
         Ok(opk_ziti::OverlayTransport::new(opk_ziti::OverlayOptions {
             identity: self.identity()?,
@@ -71,6 +102,7 @@ impl OverlayFlags {
             totp: self.totp(),
             timeout: TIMEOUT,
             debug: self.debug,
+            ext_jwt: self.ext_jwt()?,
         }))
     }
 

@@ -5,7 +5,7 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::process::ExitCode;
 
-use crate::overlay::{OverlayFlags, SshKey, TIMEOUT};
+use crate::overlay::{OverlayFlags, SshKey};
 
 /// `opk zssh [flags] [user@]identity [command...]`.
 #[derive(clap::Args, Debug)]
@@ -95,15 +95,13 @@ pub(crate) fn run(cmd: Args) -> ExitCode {
 fn run_mfa(mfa: Mfa) -> anyhow::Result<()> {
     match mfa {
         Mfa::Enable { overlay, qr_code } => {
-            let (_, ctrl, api) =
-                opk_ziti::authenticate(&overlay.identity()?, &overlay.totp(), TIMEOUT)?;
+            let (_, ctrl, api) = overlay.authenticate()?;
             let stdout = std::io::stdout();
             let qr = qr_code || stdout.is_terminal();
             opk_ziti::mfa_enable(&ctrl, &api, &mut stdout.lock(), qr, &mut read_code)?;
         }
         Mfa::Remove { overlay } => {
-            let (_, ctrl, api) =
-                opk_ziti::authenticate(&overlay.identity()?, &overlay.totp(), TIMEOUT)?;
+            let (_, ctrl, api) = overlay.authenticate()?;
             let code = read_code("Current TOTP code or a recovery code: ")?;
             ctrl.remove_mfa(&api, code.trim())?;
             println!("TOTP MFA removed from {}", api.identity_name);

@@ -85,6 +85,7 @@ fn zssh_over_a_real_overlay() {
     host_keys_are_checked_per_target_identity(&f);
     refusals_say_what_is_wrong(&f);
     opk_certificate_checked_by_opk_verify_behind_the_overlay(&f);
+    one_sign_in_is_the_overlay_oidc_factor_and_the_ssh_certificate(&f);
     zscp_copies_a_tree_both_ways_byte_identical(&f);
     invoked_as_zssh_and_zscp(&f);
     opk_enrolls_an_identity_that_then_dials(&f);
@@ -328,6 +329,69 @@ fn opk_certificate_checked_by_opk_verify_behind_the_overlay(f: &Fixture) {
         "{}",
         f.opk_host.log_text()
     );
+}
+
+/// Three factors from two credentials: an auth policy demands the identity certificate plus an
+/// OIDC token from the test OP (registered as an external-JWT signer, matching the identity's
+/// external id to the token's `email`); `--oidc-cert` presents the ID token inside the opk
+/// certificate of the login above, which sshd's `opk verify` then checks too.
+fn one_sign_in_is_the_overlay_oidc_factor_and_the_ssh_certificate(f: &Fixture) {
+    let home = f.dir.join("home-opk");
+    let jwks = format!("{}/jwks", f.op.issuer);
+    let created = f.net.cli(&[
+        "edge",
+        "create",
+        "ext-jwt-signer",
+        "test-op",
+        &f.op.issuer,
+        "-u",
+        &jwks,
+        "-a",
+        "opk-rs256",
+        "-c",
+        "email",
+    ]);
+    let signer = created
+        .split_whitespace()
+        .last()
+        .expect("the signer's id")
+        .to_owned();
+    f.net.cli(&[
+        "edge",
+        "create",
+        "auth-policy",
+        "cert-and-oidc",
+        "--primary-cert-allowed",
+        "--secondary-req-ext-jwt-signer",
+        &signer,
+    ]);
+    let id = f.net.identity("oidc-laptop", &["zssh-opk.dialers"]);
+    f.net.cli(&[
+        "edge",
+        "update",
+        "identity",
+        "oidc-laptop",
+        "--external-id",
+        common::USER_EMAIL,
+        "--auth-policy",
+        "cert-and-oidc",
+    ]);
+    let id = id.to_str().expect("utf-8");
+    let target = format!("{}@opk-host", current_user());
+    let run = |extra: &[&str]| {
+        let mut args = vec!["zssh", "-c", id, "-s", "zssh-opk"];
+        args.extend_from_slice(extra);
+        args.extend([target.as_str(), "echo three factors"]);
+        overlay_cmd(Path::new(OPK), &home, &args, b"")
+    };
+    // Without the token the controller holds the session back: said, not a bare 401.
+    assert_exit(&run(&[]), 255, "--oidc-cert");
+    // Not an opk certificate.
+    let plain_pub = format!("{}.pub", f.plain.key.display());
+    assert_exit(&run(&["--oidc-cert", &plain_pub]), 255, "opk login");
+    let cert = home.join(".ssh/id_ecdsa-cert.pub");
+    let out = run(&["--oidc-cert", cert.to_str().expect("utf-8")]);
+    assert_output(&out, 0, "three factors\n");
 }
 
 /// `opk zscp -r` up and back down through the overlay, `--preserve` keeping modes and times: the

@@ -22,6 +22,9 @@ const PAGE: usize = 500;
 pub struct Controller {
     agent: ureq::Agent,
     base: String,
+    // An OIDC token sent as `Authorization: Bearer` with every request: the external-JWT
+    // factor of an auth policy (`--secondary-req-ext-jwt-signer`).
+    bearer: Option<zeroize::Zeroizing<String>>,
 }
 
 impl std::fmt::Debug for Controller {
@@ -47,6 +50,8 @@ pub struct ApiSession {
     pub expiration_seconds: Option<u64>,
     /// Whether a TOTP code must still be given.
     pub mfa_required: bool,
+    /// Whether the controller still wants an external JWT (an OIDC token) as a second factor.
+    pub ext_jwt_required: bool,
 }
 
 impl std::fmt::Debug for ApiSession {
@@ -142,7 +147,31 @@ impl Controller {
                 timeout,
             ),
             base: identity.controller.clone(),
+            bearer: None,
         })
+    }
+
+    /// Sends `jwt` (an OIDC token the controller's external-JWT signer accepts) with every
+    /// request, as the second factor.
+    #[must_use]
+    pub fn with_bearer(mut self, jwt: &str) -> Self {
+        self.bearer = Some(zeroize::Zeroizing::new(format!("Bearer {jwt}")));
+        self
+    }
+
+    /// `req` with the session token and the bearer token, when there are.
+    fn auth<B>(
+        &self,
+        mut req: ureq::RequestBuilder<B>,
+        session: Option<&ApiSession>,
+    ) -> ureq::RequestBuilder<B> {
+        if let Some(s) = session {
+            req = req.header("zt-session", &s.token);
+        }
+        if let Some(b) = &self.bearer {
+            req = req.header("Authorization", b.as_str());
+        }
+        req
     }
 
     /// `POST /authenticate?method=cert`: an API session for the certificate's identity.
@@ -181,6 +210,10 @@ impl Controller {
                 .auth_queries
                 .iter()
                 .any(|q| q.type_id.as_deref() == Some("MFA")),
+            ext_jwt_required: s
+                .auth_queries
+                .iter()
+                .any(|q| q.type_id.as_deref() == Some("EXT-JWT")),
         })
     }
 
@@ -318,9 +351,7 @@ impl Controller {
     pub fn remove_mfa(&self, session: &ApiSession, code: &str) -> Result<(), Error> {
         let url = format!("{}/current-identity/mfa", self.base);
         let resp = self
-            .agent
-            .delete(&url)
-            .header("zt-session", &session.token)
+            .auth(self.agent.delete(&url), Some(session))
             .header("mfa-validation-code", code)
             .call();
         decode::<serde::de::IgnoredAny, serde::de::IgnoredAny>(&url, resp).map(|_| ())
@@ -353,11 +384,7 @@ impl Controller {
         struct Meta {
             pagination: Option<Pagination>,
         }
-        let resp = self
-            .agent
-            .get(url)
-            .header("zt-session", &session.token)
-            .call();
+        let resp = self.auth(self.agent.get(url), Some(session)).call();
         let envelope: Envelope<Vec<T>, Meta> = decode(url, resp)?;
         let total = envelope
             .meta
@@ -372,7 +399,7 @@ impl Controller {
         query: &[(&str, &str)],
         session: &ApiSession,
     ) -> Result<T, Error> {
-        let mut req = self.agent.get(url).header("zt-session", &session.token);
+        let mut req = self.auth(self.agent.get(url), Some(session));
         for (k, v) in query {
             req = req.query(*k, *v);
         }
@@ -385,10 +412,9 @@ impl Controller {
         session: Option<&ApiSession>,
         body: &str,
     ) -> Result<T, Error> {
-        let mut req = self.agent.post(url).content_type("application/json");
-        if let Some(s) = session {
-            req = req.header("zt-session", &s.token);
-        }
+        let req = self
+            .auth(self.agent.post(url), session)
+            .content_type("application/json");
         Ok(decode::<T, serde::de::IgnoredAny>(url, req.send(body))?.data)
     }
 }

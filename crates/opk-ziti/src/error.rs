@@ -159,6 +159,22 @@ pub enum Error {
         "the controller asks for a TOTP code: run on a terminal to be prompted, or pass --totp-command"
     )]
     TotpMissing,
+    /// An auth policy wants an OIDC token and none was given (or the one given was refused).
+    #[error(
+        "the controller wants an OIDC token for identity {identity} (its auth policy names an external-JWT signer): pass --oidc-cert with the certificate of a current `opk login` whose token that signer accepts"
+    )]
+    ExtJwtRequired {
+        /// Our identity.
+        identity: String,
+    },
+    /// The `--oidc-cert` file is not an opk certificate.
+    #[error("{path} {problem}; pass the KEY-cert.pub that `opk login` wrote")]
+    OidcCert {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: &'static str,
+    },
     /// `--totp-command` failed.
     #[error("the TOTP command {command:?} failed; check it prints the current code")]
     TotpCommand {

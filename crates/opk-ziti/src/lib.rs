@@ -43,7 +43,10 @@ pub use host::{HostOptions, host};
 pub use hosting::identity_secret;
 pub use identity::Identity;
 pub use mfa::{MfaEnrollment, Totp, enable as mfa_enable};
-pub use overlay::{OverlayOptions, OverlayTransport, TotpSource, authenticate, refresh_after};
+pub use overlay::{
+    OverlayOptions, OverlayTransport, TotpSource, authenticate, id_token_from_opk_cert,
+    refresh_after,
+};
 pub use router::{Incoming, Listener, RouterChannel, ZitiStream, tls_config};
 
 /// Entry points for fuzz targets (fuzz/); not part of the API.

@@ -35,6 +35,8 @@ pub struct OverlayOptions {
     pub timeout: Duration,
     /// Say each API-session refresh on stderr (zssh's `-d`).
     pub debug: bool,
+    /// An OIDC token to present as the external-JWT factor (sent with every controller request).
+    pub ext_jwt: Option<String>,
 }
 
 struct Ready {
@@ -107,16 +109,26 @@ type LoggedIn = (
     Vec<String>,
 );
 
-/// Loads the identity file, authenticates with its certificate, and answers the controller's
-/// TOTP query from `totp` when the identity has MFA: an API session ready for use.
+/// Loads the identity file, authenticates with its certificate (and `ext_jwt`, an OIDC token,
+/// as the external-JWT factor when given), and answers the controller's TOTP query from `totp`
+/// when the identity has MFA: an API session ready for use.
 pub fn authenticate(
     identity: &Path,
     totp: &TotpSource,
     timeout: Duration,
+    ext_jwt: Option<&str>,
 ) -> Result<(Identity, Controller, ApiSession), Error> {
     let identity = Identity::load(identity)?;
-    let ctrl = Controller::new(&identity, timeout)?;
+    let mut ctrl = Controller::new(&identity, timeout)?;
+    if let Some(jwt) = ext_jwt {
+        ctrl = ctrl.with_bearer(jwt);
+    }
     let mut api = ctrl.authenticate_cert()?;
+    if api.ext_jwt_required {
+        return Err(Error::ExtJwtRequired {
+            identity: api.identity_name,
+        });
+    }
     if api.mfa_required {
         let code = totp_code(totp, &api.identity_name)?;
         ctrl.answer_mfa(&mut api, &code)?;
@@ -125,7 +137,12 @@ pub fn authenticate(
 }
 
 fn login(options: &OverlayOptions) -> Result<LoggedIn, Error> {
-    let (identity, ctrl, api) = authenticate(&options.identity, &options.totp, options.timeout)?;
+    let (identity, ctrl, api) = authenticate(
+        &options.identity,
+        &options.totp,
+        options.timeout,
+        options.ext_jwt.as_deref(),
+    )?;
     let service = ctrl
         .service(&api, &options.service)?
         .ok_or_else(|| Error::NoService {
@@ -142,6 +159,25 @@ fn login(options: &OverlayOptions) -> Result<LoggedIn, Error> {
         session.token,
         routers,
     ))
+}
+
+/// The OP's ID token inside an opk certificate (`opk login`'s `KEY-cert.pub`, whose PK Token
+/// carries it): one browser sign-in serves both the SSH certificate and the overlay's
+/// external-JWT factor. The controller checks its signature, issuer, audience and expiry.
+pub fn id_token_from_opk_cert(path: &Path) -> Result<String, Error> {
+    let bad = |problem| Error::OidcCert {
+        path: path.to_owned(),
+        problem,
+    };
+    let line = std::fs::read_to_string(path).map_err(|_| bad("cannot be read"))?;
+    let cert = opk_sshcert::OpkCert::from_line(line.lines().next().unwrap_or_default())
+        .map_err(|_| bad("is not an SSH certificate line"))?;
+    let pkt = cert
+        .pk_token()
+        .ok_or(bad("carries no PK Token (not made by `opk login`)"))?;
+    let pkt =
+        opk_pktoken::PkToken::from_compact(pkt).map_err(|_| bad("holds a malformed PK Token"))?;
+    Ok(pkt.id_token())
 }
 
 /// A channel to the first of `routers` that accepts our hello.
