@@ -72,6 +72,16 @@ pub enum Error {
         /// ureq's description of which phase timed out.
         error: Box<ureq::Error>,
     },
+    /// The server's TLS certificate was refused.
+    #[error("the TLS certificate of {host} {problem}")]
+    Tls {
+        /// The URL.
+        url: String,
+        /// Its host (and port), as the user wrote it.
+        host: String,
+        /// Why the certificate was refused, and what to do.
+        problem: TlsProblem,
+    },
     /// Connecting, TLS or the HTTP exchange failed.
     #[error(
         "request to {url} failed: {error}; check the network, the URL and the server's certificate"
@@ -122,6 +132,70 @@ pub enum Error {
         /// The URL.
         url: String,
     },
+}
+
+/// Why a server certificate was refused, said for a user rather than as rustls names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsProblem {
+    /// Not signed by a trusted CA: a private CA, or a self-signed certificate.
+    UnknownIssuer,
+    /// Valid, but for other names.
+    NotValidForName,
+    /// Past its validity.
+    Expired,
+    /// Before its validity.
+    NotValidYet,
+    /// Revoked by its CA.
+    Revoked,
+    /// Any other reason (bad signature, wrong usage, unreadable).
+    Other,
+}
+
+impl std::fmt::Display for TlsProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::UnknownIssuer => {
+                "is not signed by a CA this machine trusts (a private CA or a self-signed certificate): set SSL_CERT_FILE to the CA bundle that signed it"
+            }
+            Self::NotValidForName => "is not valid for that name: check the URL",
+            Self::Expired => "has expired (or this machine's clock is wrong)",
+            Self::NotValidYet => "is not valid yet: check this machine's clock",
+            Self::Revoked => "is revoked: the server needs a new certificate",
+            Self::Other => "was refused: check the server's certificate chain",
+        })
+    }
+}
+
+/// The certificate problem inside a ureq error, if that is what it is: rustls reports it
+/// directly or inside the I/O error of the handshake.
+fn tls_problem(e: &ureq::Error) -> Option<TlsProblem> {
+    use rustls::CertificateError as C;
+    let rustls_error = match e {
+        ureq::Error::Rustls(r) => r,
+        ureq::Error::Io(io) => io.get_ref()?.downcast_ref::<rustls::Error>()?,
+        _ => return None,
+    };
+    let rustls::Error::InvalidCertificate(cert) = rustls_error else {
+        return None;
+    };
+    Some(match cert {
+        // A bad signature means a trusted CA has the issuer's name but did not sign it: for the
+        // user the same case as an unknown issuer.
+        C::UnknownIssuer | C::BadSignature => TlsProblem::UnknownIssuer,
+        C::NotValidForName | C::NotValidForNameContext { .. } => TlsProblem::NotValidForName,
+        C::Expired | C::ExpiredContext { .. } => TlsProblem::Expired,
+        C::NotValidYet | C::NotValidYetContext { .. } => TlsProblem::NotValidYet,
+        C::Revoked => TlsProblem::Revoked,
+        _ => TlsProblem::Other,
+    })
+}
+
+/// `host[:port]` of an absolute URL, for messages.
+fn url_host(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    sanitize(authority, 200)
 }
 
 /// Timeouts and caps for [`HttpClient`].
@@ -387,6 +461,13 @@ fn parse_object(url: &str, bytes: &[u8]) -> Result<serde_json::Value, Error> {
 }
 
 fn request_error(url: &str, e: ureq::Error) -> Error {
+    if let Some(problem) = tls_problem(&e) {
+        return Error::Tls {
+            url: url.to_owned(),
+            host: url_host(url),
+            problem,
+        };
+    }
     match e {
         ureq::Error::Timeout(_) => Error::Timeout {
             url: url.to_owned(),

@@ -79,7 +79,18 @@ fn https_with_private_ca() {
     let c =
         HttpClient::with_roots(HttpOptions::default(), &[&other.ca_cert], None).expect("client");
     let err = c.get_json(&url).expect_err("untrusted CA");
-    assert!(matches!(err, Error::Request { .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Tls { problem: opk_http::TlsProblem::UnknownIssuer, ref host, .. } if host.starts_with("localhost:")),
+        "{err:?}"
+    );
+    // Said for a user: what is wrong, with the host, and what to do; no rustls names.
+    let text = err.to_string();
+    assert!(
+        text.starts_with("the TLS certificate of localhost:")
+            && text.ends_with("set SSL_CERT_FILE to the CA bundle that signed it")
+            && !text.contains("UnknownIssuer"),
+        "{text}"
+    );
 
     // The real constructor honours SSL_CERT_FILE (set in a child: env mutation is unsafe here).
     let out = run_child(&url, Some(&ca.ca_cert));
@@ -98,7 +109,7 @@ fn https_with_private_ca() {
     );
     assert!(out.text.contains("1 failed"), "{}", out.text);
     assert!(
-        out.text.contains("UnknownIssuer"),
+        out.text.contains("problem: UnknownIssuer"),
         "not a certificate issuer error: {}",
         out.text
     );
