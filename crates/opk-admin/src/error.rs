@@ -82,4 +82,52 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
+    /// readhome: not a name opkssh's readhome accepts (`^[a-z0-9_.-]+$`).
+    #[error("{0:?} is not a valid user name (lower-case letters, digits, _ . - only)")]
+    HomeBadName(String),
+    /// No such user in the passwd file.
+    #[error("no user {name:?} in {}", passwd.display())]
+    HomeNoUser {
+        /// The name.
+        name: String,
+        /// The passwd file.
+        passwd: PathBuf,
+    },
+    /// It cannot be opened (a symlink gives ELOOP) or read.
+    #[error("cannot read {path}")]
+    HomeRead {
+        /// The policy file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not a regular file.
+    #[error("{0} is not a regular file")]
+    HomeNotRegular(PathBuf),
+    /// Owned by another uid, or by a uid whose first passwd name is not the user's.
+    #[error("{path} is owned by uid {uid}, not by {name}; fix: chown {name} {path}")]
+    HomeOwner {
+        /// The policy file.
+        path: PathBuf,
+        /// Its owner.
+        uid: u32,
+        /// The user.
+        name: String,
+    },
+    /// Mode other than 0600.
+    #[error("{path} has mode {mode:04o}, not 0600; fix: chmod 0600 {path}")]
+    HomeMode {
+        /// The policy file.
+        path: PathBuf,
+        /// Its mode.
+        mode: u32,
+    },
+    /// Over the policy size cap.
+    #[error("{path} is over {max} bytes")]
+    HomeTooLarge {
+        /// The policy file.
+        path: PathBuf,
+        /// The cap.
+        max: usize,
+    },
 }

@@ -1,5 +1,6 @@
 //! Admin commands on a server's opk files: `opk add`, `opk permissions check|fix`
-//! ([`permissions`]) and `opk audit` ([`audit`]); `install` belongs here too. The policy logic is opk-policy's (pure); this crate chooses
+//! ([`permissions`]), `opk audit` ([`audit`]) and `opk readhome` ([`read_home_policy`]);
+//! `install` belongs here too. The policy logic is opk-policy's (pure); this crate chooses
 //! the files, reads them and writes them back with opk-files. Every path is a parameter
 //! ([`AdminPaths`]) so tests never touch the machine's /etc.
 #![forbid(unsafe_code)]
@@ -8,11 +9,13 @@ mod add;
 pub mod audit;
 mod error;
 pub mod permissions;
+mod readhome;
 
 use std::path::PathBuf;
 
 pub use add::{AddRequest, add, default_auth_id};
 pub use error::Error;
+pub use readhome::read_home_policy;
 
 /// The server files admin commands read and write.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,14 +22,8 @@ pub(crate) struct ServerFiles {
         default_value = "/etc/opk/policy.d"
     )]
     pub(crate) policy_plugin_dir: PathBuf,
-    /// passwd file used to find home directories.
-    #[arg(
-        long,
-        env = "OPK_PASSWD_FILE",
-        default_value = "/etc/passwd",
-        hide = true
-    )]
-    pub(crate) passwd_file: PathBuf,
+    #[command(flatten)]
+    pub(crate) passwd: Passwd,
 }
 
 impl ServerFiles {
@@ -39,7 +33,20 @@ impl ServerFiles {
             auth_id: self.auth_id_file.clone(),
             config: self.config_path.clone(),
             policy_d: self.policy_plugin_dir.clone(),
-            passwd: self.passwd_file.clone(),
+            passwd: self.passwd.passwd_file.clone(),
         }
     }
+}
+
+/// The passwd file (hidden: tests point it at their own homes), shared with `opk readhome`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Passwd {
+    /// passwd file used to find home directories.
+    #[arg(
+        long,
+        env = "OPK_PASSWD_FILE",
+        default_value = "/etc/passwd",
+        hide = true
+    )]
+    pub(crate) passwd_file: PathBuf,
 }

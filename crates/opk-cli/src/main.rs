@@ -11,6 +11,7 @@ mod files;
 mod login;
 mod overlay;
 mod permissions;
+mod readhome;
 mod scp;
 mod ssh;
 mod verify;
@@ -57,6 +58,7 @@ fn main() -> ExitCode {
         Command::Ziti(args) => ziti::run(args).map(|()| ExitCode::SUCCESS),
         Command::Login(args) => login::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Add(args) => add::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Readhome(args) => readhome::run(&args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

@@ -50,7 +50,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         providers: args.files.providers_file.clone(),
         auth_id: args.files.auth_id_file.clone(),
         home_policy: !args.no_home_policy,
-        passwd: args.files.passwd_file.clone(),
+        passwd: args.files.passwd.passwd_file.clone(),
         jwks_cache: (!args.no_jwks_cache).then(|| args.jwks_cache_dir.clone()),
         log: Some(args.log_file.clone()),
         config: Some(args.files.config_path.clone()),
