@@ -5,7 +5,8 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::matcher::{equal_fold, str_claim};
+use crate::gofold::equal_fold;
+use crate::matcher::str_claim;
 
 /// The two deny lists, as read from the server config.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

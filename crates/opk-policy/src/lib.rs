@@ -23,6 +23,7 @@ mod decide;
 mod deny;
 mod glob;
 mod gofmt;
+mod gofold;
 mod matcher;
 mod plugin;
 mod principal;

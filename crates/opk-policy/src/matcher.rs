@@ -27,6 +27,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use crate::gofold::{equal_fold, runes_fold_equal};
 use crate::{glob, gofmt};
 
 /// `oidc:` rows match a named claim.
@@ -152,34 +153,8 @@ fn claim_values(v: &Value) -> Vec<String> {
     }
 }
 
-/// One character under simple case folding (approximates Go's `unicode.SimpleFold` orbit test).
-fn fold_eq(a: char, b: char) -> bool {
-    a == b || lower(a) == lower(b) || upper(a) == upper(b)
-}
-
 fn lower(c: char) -> char {
     c.to_lowercase().next().unwrap_or(c)
-}
-
-fn upper(c: char) -> char {
-    let mut it = c.to_uppercase();
-    match (it.next(), it.next()) {
-        (Some(u), None) => u,
-        _ => c,
-    }
-}
-
-/// Go `strings.EqualFold`.
-pub(crate) fn equal_fold(a: &str, b: &str) -> bool {
-    let mut x = a.chars();
-    let mut y = b.chars();
-    loop {
-        match (x.next(), y.next()) {
-            (None, None) => return true,
-            (Some(p), Some(q)) if fold_eq(p, q) => {}
-            _ => return false,
-        }
-    }
 }
 
 /// Whether `s` starts with `prefix` under case folding.
@@ -187,7 +162,7 @@ fn has_prefix_fold(s: &str, prefix: &str) -> bool {
     let mut it = s.chars();
     prefix
         .chars()
-        .all(|p| it.next().is_some_and(|c| fold_eq(c, p)))
+        .all(|p| it.next().is_some_and(|c| runes_fold_equal(c, p)))
 }
 
 /// Go `strings.ToLower`, rune by rune.

@@ -1,0 +1,3 @@
+module opk.test/gofold
+
+go 1.22
