@@ -31,15 +31,8 @@ echo "[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1,2 "$d/etc/ssh_host_ed25519_key.pub"
 
 mib=${OPK_BENCH_SCP_MIB:-1024}
 runs=${OPK_BENCH_RUNS:-5}
-echo "== $mib MiB test file" >&2
-head -c "$((mib * 1024 * 1024))" /dev/urandom >"$work/local/big"
-src="$work/local/big" up="$work/remote/big" down="$work/local/back"
-
 # The same options for both clients: no ~/.ssh, this known_hosts, this key only.
-ossh=(-F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none
-  -o UserKnownHostsFile="$work/home/.ssh/known_hosts" -o StrictHostKeyChecking=yes -o LogLevel=ERROR -i "$work/key")
-q() { printf '%q ' "$@"; }
-opk_env="env HOME=$work/home OPK_SSH_SYSTEM_DIR=$work/home/etc-ssh SSH_AUTH_SOCK="
+opk_bench_copy_setup "$work" "$mib"
 dest="$user@127.0.0.1"
 printf 'put %q %q\n' "$src" "$up" >"$work/put.batch"
 printf 'get %q %q\n' "$up" "$down" >"$work/get.batch"

@@ -101,6 +101,21 @@ opk_release_bin() {
   fi
 }
 
+# opk_bench_copy_setup WORK MIB: the copy benchmarks' shared part. Writes a MIB MiB file of random
+# bytes; sets src, up (in WORK/remote), down; `ossh` (OpenSSH options: no ~/.ssh, WORK's
+# known_hosts, WORK/key only), `opk_env` (the same for opk: HOME=WORK/home, no agent) and q
+# (shell-quotes its arguments).
+opk_bench_copy_setup() {
+  local work=$1 mib=$2
+  echo "== $mib MiB test file" >&2
+  head -c "$((mib * 1024 * 1024))" /dev/urandom >"$work/local/big"
+  src="$work/local/big" up="$work/remote/big" down="$work/local/back"
+  ossh=(-F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none
+    -o UserKnownHostsFile="$work/home/.ssh/known_hosts" -o StrictHostKeyChecking=yes -o LogLevel=ERROR -i "$work/key")
+  opk_env="env HOME=$work/home OPK_SSH_SYSTEM_DIR=$work/home/etc-ssh SSH_AUTH_SOCK="
+}
+q() { printf '%q ' "$@"; }
+
 # A work dir whose parents are not group/world-writable (sshd's rule for AuthorizedKeysCommand).
 opk_workdir() {
   mkdir -p "$CARGO_TARGET_DIR/tmp"
