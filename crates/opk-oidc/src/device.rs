@@ -192,6 +192,117 @@ impl DeviceGrant {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::cell::RefCell;
+
+    /// An OP whose token endpoint answers from a script, recording when each poll came.
+    struct ScriptedOp {
+        answers: RefCell<Vec<(u16, Value)>>,
+        polls: RefCell<Vec<Instant>>,
+        device_form: RefCell<Vec<(String, String)>>,
+    }
+
+    impl OidcHttp for ScriptedOp {
+        fn get_json(&self, _url: &str) -> Result<Value, Error> {
+            Ok(json!({
+                "issuer": "https://op.example",
+                "token_endpoint": "https://op.example/token",
+                "device_authorization_endpoint": "https://op.example/device/auth",
+            }))
+        }
+
+        fn post_form(&self, url: &str, form: &[(&str, &str)]) -> Result<(u16, Value), Error> {
+            if url.ends_with("/device/auth") {
+                *self.device_form.borrow_mut() = form
+                    .iter()
+                    .map(|(k, v)| ((*k).into(), (*v).into()))
+                    .collect();
+                return Ok((
+                    200,
+                    json!({"device_code": "dc", "user_code": "U", "interval": 1, "expires_in": 60,
+                           "verification_uri": "https://op.example/device"}),
+                ));
+            }
+            self.polls.borrow_mut().push(Instant::now());
+            Ok(self.answers.borrow_mut().remove(0))
+        }
+    }
+
+    struct Quiet(usize);
+    impl DeviceUi for Quiet {
+        fn show_code(&mut self, _: &DeviceCode) {}
+        fn tick(&mut self, _: Duration) {
+            self.0 += 1;
+        }
+    }
+
+    fn id_token(nonce: &str) -> String {
+        use base64ct::{Base64UrlUnpadded, Encoding as _};
+        let payload = json!({"nonce": nonce}).to_string();
+        format!(
+            "e30.{}.c2ln",
+            Base64UrlUnpadded::encode_string(payload.as_bytes())
+        )
+    }
+
+    /// RFC 8628 section 3.5: `slow_down` adds 5 s to the interval for this and later polls;
+    /// `authorization_pending` keeps polling; the nonce goes in the device request.
+    #[test]
+    fn slow_down_adds_five_seconds_and_pending_keeps_polling() {
+        let spec: ProviderSpec = "https://op.example,client".parse().expect("spec");
+        let pending = json!({"error": "authorization_pending"});
+        let op = ScriptedOp {
+            answers: RefCell::new(vec![
+                (400, pending.clone()),
+                (400, json!({"error": "slow_down"})),
+                (200, json!({"id_token": id_token("the-nonce")})),
+            ]),
+            polls: RefCell::default(),
+            device_form: RefCell::default(),
+        };
+        let started = Instant::now();
+        let mut ui = Quiet(0);
+        let tokens = login_with_device(&op, &spec, "the-nonce", Duration::from_secs(60), &mut ui)
+            .expect("tokens");
+        assert_eq!(tokens.id_token, id_token("the-nonce"));
+        let polls = op.polls.borrow();
+        let gaps: Vec<Duration> = std::iter::once(polls[0] - started)
+            .chain(polls.windows(2).map(|w| w[1] - w[0]))
+            .collect();
+        assert!(
+            gaps[0] >= Duration::from_secs(1) && gaps[1] >= Duration::from_secs(1),
+            "{gaps:?}"
+        );
+        assert!(gaps[1] < Duration::from_secs(4), "{gaps:?}");
+        assert!(
+            gaps[2] >= Duration::from_secs(6),
+            "slow_down ignored: {gaps:?}"
+        );
+        assert!(ui.0 > 10, "{} ticks", ui.0);
+        assert!(
+            op.device_form
+                .borrow()
+                .contains(&("nonce".to_owned(), "the-nonce".to_owned()))
+        );
+        // A wrong nonce is refused; denial and expiry end the polling at once.
+        for (answer, expect) in [
+            (
+                (200, json!({"id_token": id_token("other")})),
+                "nonce does not match",
+            ),
+            ((400, json!({"error": "access_denied"})), "access_denied"),
+            ((400, json!({"error": "expired_token"})), "expired"),
+        ] {
+            let op = ScriptedOp {
+                answers: RefCell::new(vec![answer]),
+                polls: RefCell::default(),
+                device_form: RefCell::default(),
+            };
+            let err = login_with_device(&op, &spec, "the-nonce", Duration::from_secs(60), &mut ui)
+                .expect_err(expect);
+            assert!(err.to_string().contains(expect), "{err}");
+            assert_eq!(op.polls.borrow().len(), 1);
+        }
+    }
 
     #[test]
     fn response_fields_defaults_and_caps() {
