@@ -367,8 +367,9 @@ fn key_pair_write_failure_keeps_the_old_pair() {
     let cert_dir = dir.join("keys/key-cert.pub");
     std::fs::create_dir(&cert_dir).expect("mkdir");
     std::fs::write(cert_dir.join("keep"), "a file in the way").expect("write");
+    // --force: "OLD KEY" has no opk certificate beside it, which -i would refuse up front (H-8).
     let run = browser_login(&home)
-        .args(["--provider", &provider(&op, "opk-rs256")])
+        .args(["--provider", &provider(&op, "opk-rs256"), "--force"])
         .args([Path::new("-i"), &key])
         .run();
     // The browser step itself worked: the failure is the write.
