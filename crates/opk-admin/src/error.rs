@@ -130,4 +130,10 @@ pub enum Error {
         /// The cap.
         max: usize,
     },
+    /// `opk inspect`: the input is not an SSH certificate.
+    #[error("not an SSH certificate (give a -cert.pub file, its line, or - for stdin)")]
+    Inspect(#[source] opk_sshcert::Error),
+    /// `opk inspect`: the certificate's PK Token does not parse.
+    #[error("the certificate's openpubkey-pkt is not a PK Token")]
+    InspectToken(#[source] opk_pktoken::Error),
 }

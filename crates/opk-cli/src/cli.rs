@@ -4,7 +4,9 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::{add, audit, login, permissions, readhome, scp, ssh, verify, ziti, zscp, zssh};
+use crate::{
+    add, audit, inspect, login, permissions, readhome, scp, ssh, verify, ziti, zscp, zssh,
+};
 
 /// SSH with OpenID Connect single sign-on, compatible with OPKSSH.
 #[derive(Parser, Debug)]
@@ -30,6 +32,8 @@ pub(crate) enum Command {
     Audit(audit::Args),
     /// Check (or fix) owner and mode of the server's files; names each problem and its fix.
     Permissions(permissions::Args),
+    /// Show a certificate and its PK Token claims, and when the token expires under each policy.
+    Inspect(inspect::Args),
     /// Print a user's ~/.opk/auth_id after checking it (no symlink, owned by the user, mode 0600); run by verify via sudo.
     Readhome(readhome::Args),
     /// SSH client: log in with the opk certificate (then other keys, ssh-agent), run a command or shell.

@@ -8,6 +8,7 @@ mod audit;
 mod cli;
 mod connect;
 mod files;
+mod inspect;
 mod login;
 mod overlay;
 mod permissions;
@@ -58,6 +59,7 @@ fn main() -> ExitCode {
         Command::Ziti(args) => ziti::run(args).map(|()| ExitCode::SUCCESS),
         Command::Login(args) => login::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Add(args) => add::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Inspect(args) => inspect::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Readhome(args) => readhome::run(&args).map(|()| ExitCode::SUCCESS),
     };
     match result {
