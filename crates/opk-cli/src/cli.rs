@@ -8,11 +8,16 @@ use crate::{
     add, audit, inspect, login, permissions, readhome, scp, ssh, verify, ziti, zscp, zssh,
 };
 
-/// SSH with OpenID Connect single sign-on, compatible with OPKSSH.
-#[derive(Parser, Debug)]
 // clap prints `<name> <version>`: this makes it `opk version v0.1.0`, opkssh's shape
 // (`opkssh version v0.16.0`), which scripts parse.
-#[command(name = "opk", version = concat!("version v", env!("CARGO_PKG_VERSION")), about)]
+const VERSION: &str = concat!("version v", env!("CARGO_PKG_VERSION"));
+
+const VERIFY_ABOUT: &str =
+    "sshd AuthorizedKeysCommand: `opk verify %u %k %t`. Prints one cert-authority line or nothing";
+
+/// SSH with OpenID Connect single sign-on, compatible with OPKSSH.
+#[derive(Parser, Debug)]
+#[command(name = "opk", version = VERSION, about)]
 pub(crate) struct Cli {
     /// The command.
     #[command(subcommand)]
@@ -24,7 +29,7 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Sign in to an OpenID provider and write an SSH key + certificate carrying a PK Token.
     Login(login::Args),
-    /// sshd AuthorizedKeysCommand: `opk verify %u %k %t`. Prints one cert-authority line or nothing.
+    #[command(about = VERIFY_ABOUT)]
     Verify(verify::Args),
     /// Allow an identity (email, sub, oidc:claim:value, ...) of an issuer to log in as a principal.
     Add(add::Args),
@@ -46,4 +51,21 @@ pub(crate) enum Command {
     Zscp(zscp::Args),
     /// OpenZiti identities: enroll one from its token, host a service as one.
     Ziti(ziti::Args),
+}
+
+/// `opk verify` alone, for `opk verify ...` command lines. sshd runs verify on every key a client
+/// offers, and building the other subcommands' arguments was a sixth of a warm verify's
+/// instructions (callgrind); the help, errors and flags are the same as through [`Cli`].
+#[derive(Parser, Debug)]
+#[command(name = "opk", version = VERSION, about)]
+pub(crate) struct VerifyOnly {
+    #[command(subcommand)]
+    pub(crate) command: VerifyCommand,
+}
+
+/// The one command of [`VerifyOnly`].
+#[derive(Subcommand, Debug)]
+pub(crate) enum VerifyCommand {
+    #[command(about = VERIFY_ABOUT)]
+    Verify(verify::Args),
 }

@@ -23,7 +23,7 @@ mod zssh;
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use cli::{Cli, Command};
+use cli::{Cli, Command, VerifyCommand, VerifyOnly};
 
 fn main() -> ExitCode {
     // Bare `opk` prints help and exits 0, as opkssh does (clap would call it an error).
@@ -31,18 +31,18 @@ fn main() -> ExitCode {
         let _ = <Cli as clap::CommandFactory>::command().print_help();
         return ExitCode::SUCCESS;
     }
-    // opkssh (cobra) exits 1 on every failure, argument errors included; clap would use 2.
     let argv = as_invoked(std::env::args_os().collect());
+    if argv.get(1).is_some_and(|a| a == "verify") {
+        return match VerifyOnly::try_parse_from(argv) {
+            Ok(VerifyOnly {
+                command: VerifyCommand::Verify(args),
+            }) => verify::run(&args),
+            Err(e) => clap_exit(&e),
+        };
+    }
     let cli = match Cli::try_parse_from(ssh::options_first(argv)) {
         Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
+        Err(e) => return clap_exit(&e),
     };
     let result = match cli.command {
         // verify prints its own reason and logs it: it must fail closed whatever happens.
@@ -68,6 +68,17 @@ fn main() -> ExitCode {
             eprintln!("Error: {}", one_line(e.as_ref()));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Prints clap's message; opkssh (cobra) exits 1 on every failure, argument errors included
+/// (clap would use 2), and 0 for `--help` and `--version`.
+fn clap_exit(e: &clap::Error) -> ExitCode {
+    let _ = e.print();
+    if e.use_stderr() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 
