@@ -431,19 +431,19 @@ fn send_access_token_is_accepted_by_sshd_opk_and_opkssh() {
     let (key_type, b64) = type_and_b64(&cert_path);
     let reference = OpksshHost::new(&w.dir, "opkssh-host", &providers, &allow);
     // Both call userinfo with the access token, once per verify (sshd asked opk at least once).
-    let asked = w.op.requests("/me");
+    let asked = w.op.requests_settled("/me");
     assert!(asked > 0, "opk verify did not call userinfo");
     let theirs = reference.verify(&opkssh, &user, &b64, &key_type, &w.env());
     assert_allowed(&theirs, "opkssh verify");
     assert_eq!(
-        w.op.requests("/me"),
+        w.op.requests_settled("/me"),
         asked + 1,
         "opkssh did not call userinfo with the access token"
     );
     let mine = host.verify(&user, &b64, &key_type, &w.env());
     assert_allowed(&mine, "opk verify");
     assert_eq!(
-        w.op.requests("/me"),
+        w.op.requests_settled("/me"),
         asked + 2,
         "opk verify did not call userinfo"
     );
