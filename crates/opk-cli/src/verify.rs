@@ -101,6 +101,6 @@ pub(crate) fn run(args: &Args) -> ExitCode {
     };
     log.line(&format!("denied: {reason}"));
     log.decision(&args.principal, Err(&reason));
-    eprintln!("Error: {reason}");
+    eprintln!("Error: {}", opk_verify::escape_controls(&reason));
     ExitCode::FAILURE
 }

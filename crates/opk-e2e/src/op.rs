@@ -101,10 +101,10 @@ impl Op {
     /// [`Op::requests`] once the count has stopped changing: the OP logs a request when its
     /// response has been sent, so a client can finish before the line is written.
     pub fn requests_settled(&self, path: &str) -> usize {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
         let mut last = self.requests(path);
         loop {
-            std::thread::sleep(std::time::Duration::from_millis(200));
+            std::thread::sleep(Duration::from_millis(200));
             let now = self.requests(path);
             if now == last || std::time::Instant::now() > deadline {
                 return now;

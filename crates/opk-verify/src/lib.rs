@@ -24,7 +24,7 @@ use opk_sshcert::{OpkCert, PublicKey};
 
 pub use audit::Subject;
 pub use error::{Error, PolicyFiles, UnsafeFile, UnsafeHomeFile};
-pub use log::Log;
+pub use log::{Log, escape_controls};
 pub use server_config::ConfigProblem;
 
 /// Where the server's files are. opk-cli fills it from flags whose defaults are opkssh's paths,

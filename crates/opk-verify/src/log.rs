@@ -77,7 +77,7 @@ impl Log {
         let line = format!(
             "{} {}\n",
             timestamp(SystemTime::now()),
-            message.replace('\n', "\\n")
+            escape_controls(message)
         );
         let written = self
             .file
@@ -87,6 +87,32 @@ impl Log {
             eprint!("{line}");
         }
     }
+}
+
+/// `text` safe for a log line or a terminal: control characters (C0, DEL, C1: a newline that would
+/// forge a second log line, `\r` or an ANSI escape that would rewrite the terminal) and the
+/// invisible bidirectional and zero-width formatting characters (which can make a line read
+/// differently than it is) are written as `\n`, `\r`, `\t` or `\u{..}`. Token claims and sshd's
+/// pre-authentication `%t`/`%k` reach the log, so every sink goes through this.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(hidden) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if hidden(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.into()
 }
 
 fn timestamp(t: SystemTime) -> String {
@@ -115,6 +141,15 @@ fn utc(t: SystemTime) -> (i64, u32, u32, u64, u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_and_invisible_characters_are_escaped() {
+        assert_eq!(escape_controls("plain ✓ text"), "plain ✓ text");
+        assert_eq!(
+            escape_controls("a\nforged 2026/01/01 allowed\r\x1b[2K\x7f\u{85}\u{202e}z\tend"),
+            "a\\nforged 2026/01/01 allowed\\r\\u{1b}[2K\\u{7f}\\u{85}\\u{202e}z\\tend"
+        );
+    }
 
     #[test]
     fn dates() {
