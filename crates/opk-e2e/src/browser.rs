@@ -184,8 +184,9 @@ impl BrowserLogin {
                 .find_map(|l| l.strip_prefix("LOGIN_PAGE "))
                 .unwrap_or_default()
                 .to_owned();
+            // The client is left to end by itself (bounded below): after a refusal on the OP's
+            // page the driver may give up before the client has reported it.
             if !out.status.success() {
-                let _ = child.kill();
                 page = format!("login.mjs failed: {}", String::from_utf8_lossy(&out.stderr));
             }
         } else {

@@ -183,7 +183,13 @@ pub(crate) fn the_one_error_line(run: &LoginRun) -> &str {
         .lines()
         .filter(|l| l.starts_with("Error"))
         .collect();
-    assert_eq!(errors.len(), 1, "stderr: {}", run.stderr);
+    assert_eq!(
+        errors.len(),
+        1,
+        "stderr: {}\nbrowser: {}",
+        run.stderr,
+        run.page
+    );
     assert_eq!(
         run.stderr.trim_end().lines().last(),
         Some(errors[0]),
