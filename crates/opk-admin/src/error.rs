@@ -136,4 +136,93 @@ pub enum Error {
     /// `opk inspect`: the certificate's PK Token does not parse.
     #[error("the certificate's openpubkey-pkt is not a PK Token")]
     InspectToken(#[source] opk_pktoken::Error),
+    /// `opk install`: a file or directory it must look at cannot be read.
+    #[error("cannot read {path}")]
+    InstallRead {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// `opk install`: a path that cannot go on an sshd or sudoers line as it is.
+    #[error(
+        "{0} cannot go on an sshd_config or sudoers line (absolute, only letters, digits and / . _ + -); install opk (or the tree) at such a path"
+    )]
+    InstallBadPath(PathBuf),
+    /// `opk install`: no such user, and it may not be created (`--root`).
+    #[error(
+        "no user {name:?} in {}; create it (useradd --system --no-create-home --shell /usr/sbin/nologin {name}) or pass --user NAME of an existing one",
+        passwd.display()
+    )]
+    InstallNoUser {
+        /// The user.
+        name: String,
+        /// The passwd file searched.
+        passwd: PathBuf,
+    },
+    /// `opk install`: no sshd_config.
+    #[error(
+        "{0} does not exist; install openssh-server (or pass --root DIR of a tree that has etc/ssh/sshd_config)"
+    )]
+    InstallNoSshdConfig(PathBuf),
+    /// `opk install`: sshd_config does not read the drop-in directory.
+    #[error(
+        "{} does not Include {}/*.conf, so sshd would never read opk's drop-in; add the line `Include /etc/ssh/sshd_config.d/*.conf` at the top of it and run opk install again",
+        config.display(), dir.display()
+    )]
+    InstallNoInclude {
+        /// sshd_config.
+        config: PathBuf,
+        /// The drop-in directory.
+        dir: PathBuf,
+    },
+    /// `opk install`: a file sshd reads before opk's drop-in sets the command or its user.
+    #[error(
+        "{} line {line} sets AuthorizedKeysCommand(User) and sshd reads it before opk's drop-in (the first value wins); comment it out and run opk install again",
+        path.display()
+    )]
+    InstallConflict {
+        /// The file.
+        path: PathBuf,
+        /// The line.
+        line: usize,
+    },
+    /// `opk install`: the existing drop-in runs the command as another user.
+    #[error(
+        "{} runs the command as {found:?}, not {wanted:?}; pass --user {found} to keep it",
+        path.display()
+    )]
+    InstallOtherUser {
+        /// The drop-in.
+        path: PathBuf,
+        /// Its AuthorizedKeysCommandUser.
+        found: String,
+        /// The user asked for.
+        wanted: String,
+    },
+    /// `opk install`: groupadd or useradd failed.
+    #[error("`{command}` failed: {output}; create the user yourself and run opk install again")]
+    InstallCommand {
+        /// The command line.
+        command: String,
+        /// Its error output.
+        output: String,
+    },
+    /// `opk install`: a directory cannot be created or given its owner and mode.
+    #[error("cannot create {path}")]
+    InstallDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// `opk install`: the files cannot be written (none of them was put in place).
+    #[error("nothing written")]
+    InstallWrite(#[source] opk_files::Error),
+    /// `opk install`: visudo refused the sudoers rule.
+    #[error("visudo -cf refused the sudoers rule ({0}); nothing written")]
+    InstallSudoers(String),
+    /// `opk install` changes system files.
+    #[error("opk install must run as root (see what it would do with --dry-run)")]
+    InstallNotRoot,
 }

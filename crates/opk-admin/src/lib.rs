@@ -1,7 +1,6 @@
 //! Admin commands on a server's opk files: `opk add`, `opk permissions check|fix`
 //! ([`permissions`]), `opk audit` ([`audit`]), `opk inspect` ([`inspect`]) and `opk readhome`
-//! ([`read_home_policy`]);
-//! `install` belongs here too. The policy logic is opk-policy's (pure); this crate chooses
+//! ([`read_home_policy`]) and `opk install` ([`install`]). The policy logic is opk-policy's (pure); this crate chooses
 //! the files, reads them and writes them back with opk-files. Every path is a parameter
 //! ([`AdminPaths`]) so tests never touch the machine's /etc.
 #![forbid(unsafe_code)]
@@ -10,6 +9,7 @@ mod add;
 pub mod audit;
 mod error;
 pub mod inspect;
+pub mod install;
 pub mod permissions;
 mod readhome;
 

@@ -5,7 +5,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::{
-    add, audit, inspect, login, permissions, readhome, scp, ssh, verify, ziti, zscp, zssh,
+    add, audit, inspect, install, login, permissions, readhome, scp, ssh, verify, ziti, zscp, zssh,
 };
 
 // clap prints `<name> <version>`: this makes it `opk version v0.1.0`, opkssh's shape
@@ -39,6 +39,8 @@ pub(crate) enum Command {
     Permissions(permissions::Args),
     /// Show a certificate and its PK Token claims, and when the token expires under each policy.
     Inspect(inspect::Args),
+    /// Set up sshd, opksshuser, sudoers and /etc/opk for opk verify (as opkssh's installer); migrates an opkssh install.
+    Install(install::Args),
     /// Print a user's ~/.opk/auth_id after checking it (no symlink, owned by the user, mode 0600); run by verify via sudo.
     Readhome(readhome::Args),
     /// SSH client: log in with the opk certificate (then other keys, ssh-agent), run a command or shell.

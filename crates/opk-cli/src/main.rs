@@ -9,6 +9,7 @@ mod cli;
 mod connect;
 mod files;
 mod inspect;
+mod install;
 mod login;
 mod overlay;
 mod permissions;
@@ -56,6 +57,7 @@ fn main() -> ExitCode {
         // Both exit 1 when they find a problem, as opkssh's do.
         Command::Audit(args) => audit::run(&args),
         Command::Permissions(args) => permissions::run(&args),
+        Command::Install(args) => install::run(&args),
         Command::Ziti(args) => ziti::run(args).map(|()| ExitCode::SUCCESS),
         Command::Login(args) => login::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Add(args) => add::run(&args).map(|()| ExitCode::SUCCESS),

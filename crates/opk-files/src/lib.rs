@@ -90,6 +90,11 @@ impl Staged {
         Ok(self)
     }
 
+    /// The staged file's own path (for a check such as `visudo -cf` before it is committed).
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
     /// Renames the staged file over the destination, then makes the rename durable (best effort:
     /// the rename itself already happened atomically).
     pub fn commit(self) -> Result<(), Error> {
@@ -169,6 +174,8 @@ pub fn rewrite(dest: &Path, contents: &[u8], new_mode: u32) -> Result<(), Error>
 pub struct Account {
     /// Numeric user id.
     pub uid: u32,
+    /// Numeric id of the primary group.
+    pub gid: u32,
     /// Home directory.
     pub home: PathBuf,
 }
@@ -182,6 +189,7 @@ pub fn lookup_account(passwd: &Path, name: &str) -> Option<Account> {
         if fields.len() >= 7 && fields[0] == name {
             Some(Account {
                 uid: fields[2].parse().ok()?,
+                gid: fields[3].parse().ok()?,
                 home: PathBuf::from(fields[5]),
             })
         } else {
@@ -323,6 +331,7 @@ mod tests {
             lookup_account(&p, "alice"),
             Some(Account {
                 uid: 1000,
+                gid: 1000,
                 home: "/home/alice".into()
             })
         );
