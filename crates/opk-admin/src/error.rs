@@ -93,7 +93,7 @@ pub enum Error {
         /// The passwd file.
         passwd: PathBuf,
     },
-    /// It cannot be opened (a symlink gives ELOOP) or read.
+    /// It cannot be opened (a symlink swapped in after the type check gives ELOOP) or read.
     #[error("cannot read {path}")]
     HomeRead {
         /// The policy file.
@@ -101,9 +101,14 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
-    /// Not a regular file.
-    #[error("{0} is not a regular file")]
-    HomeNotRegular(PathBuf),
+    /// Not a regular file: a symlink, a FIFO, a device, a directory (hazard R-3).
+    #[error("{path} is {kind}, not a regular file")]
+    HomeNotRegular {
+        /// The policy file.
+        path: PathBuf,
+        /// What it is instead.
+        kind: opk_files::FileKind,
+    },
     /// Owned by another uid, or by a uid whose first passwd name is not the user's.
     #[error("{path} is owned by uid {uid}, not by {name}; fix: chown {name} {path}")]
     HomeOwner {

@@ -7,7 +7,7 @@
 use std::io::Read as _;
 use std::path::Path;
 
-use rustix::fs::{FileType, Mode, OFlags};
+use std::os::unix::fs::MetadataExt as _;
 
 use crate::Error;
 
@@ -38,37 +38,33 @@ pub fn read_home_policy(passwd: &Path, name: &str) -> Result<Vec<u8>, Error> {
     };
     let (_, uid, home) = accounts(&table).find(|a| a.0 == name).ok_or_else(no_user)?;
     let path = Path::new(home).join(".opk/auth_id");
-    let read_err = |e: rustix::io::Errno| Error::HomeRead {
-        path: path.clone(),
-        source: e.into(),
-    };
-    let fd = rustix::fs::open(
-        &path,
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY,
-        Mode::empty(),
-    )
-    .map_err(read_err)?;
-    let st = rustix::fs::fstat(&fd).map_err(read_err)?;
-    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
-        return Err(Error::HomeNotRegular(path));
-    }
+    let (file, st) =
+        opk_files::open_regular(&path, opk_files::Symlinks::Refuse).map_err(|e| match e {
+            opk_files::OpenError::NotRegular(kind) => Error::HomeNotRegular {
+                path: path.clone(),
+                kind,
+            },
+            opk_files::OpenError::Io(source) => Error::HomeRead {
+                path: path.clone(),
+                source,
+            },
+        })?;
     // The owner's name too, as opkssh: a second passwd name sharing the uid must not pass.
-    let owner_name = accounts(&table).find(|a| a.1 == st.st_uid).map(|a| a.0);
-    if st.st_uid != uid || owner_name != Some(name) {
+    let owner_name = accounts(&table).find(|a| a.1 == st.uid()).map(|a| a.0);
+    if st.uid() != uid || owner_name != Some(name) {
         return Err(Error::HomeOwner {
             path,
-            uid: st.st_uid,
+            uid: st.uid(),
             name: name.to_owned(),
         });
     }
-    let mode = st.st_mode & 0o7777;
+    let mode = st.mode() & 0o7777;
     if mode != 0o600 {
         return Err(Error::HomeMode { path, mode });
     }
     let max = opk_policy::MAX_FILE_BYTES;
     let mut contents = Vec::new();
-    std::fs::File::from(fd)
-        .take(max as u64 + 1)
+    file.take(max as u64 + 1)
         .read_to_end(&mut contents)
         .map_err(|source| Error::HomeRead {
             path: path.clone(),
@@ -132,8 +128,29 @@ mod tests {
         std::os::unix::fs::symlink(&real, &file).expect("symlink");
         let e = read_home_policy(&passwd, "alice").expect_err("symlink");
         assert!(
-            matches!(&e, Error::HomeRead { source, .. } if source.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())),
+            matches!(
+                &e,
+                Error::HomeNotRegular {
+                    kind: opk_files::FileKind::Symlink,
+                    ..
+                }
+            ),
             "{e:?}"
+        );
+        std::fs::remove_file(&file).expect("rm");
+        // a FIFO nobody writes to is refused at once rather than waited on.
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &file,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .expect("mkfifo");
+        let e = read_home_policy(&passwd, "alice").expect_err("fifo");
+        assert_eq!(
+            e.to_string(),
+            format!("{} is a FIFO, not a regular file", file.display())
         );
 
         for bad in ["", "Alice", "../alice", "al ice", "root;id"] {
@@ -150,7 +167,10 @@ mod tests {
         std::fs::create_dir(&file).expect("mkdir");
         assert!(matches!(
             read_home_policy(&passwd, "alice"),
-            Err(Error::HomeNotRegular(_))
+            Err(Error::HomeNotRegular {
+                kind: opk_files::FileKind::Directory,
+                ..
+            })
         ));
     }
 

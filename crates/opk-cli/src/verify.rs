@@ -3,6 +3,7 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, SystemTime};
 
 /// `opk verify`.
@@ -42,7 +43,15 @@ pub(crate) struct Args {
     /// Also append one JSON record per decision to this file (for a SIEM).
     #[arg(long, env = "OPK_AUDIT_LOG")]
     pub(crate) audit_log: Option<PathBuf>,
+    /// Seconds the whole verify may take; past it, it denies (well under sshd's LoginGraceTime).
+    #[arg(long, default_value_t = DEFAULT_DEADLINE_SECS, value_name = "SECONDS")]
+    pub(crate) deadline: f64,
 }
+
+/// Above one cold fetch with a blackholed OP (5 s connect timeout, then the stale cache) and
+/// well below sshd's LoginGraceTime (120 s by default, 30 s on hardened hosts), which would
+/// otherwise end the whole connection instead of refusing this one key.
+const DEFAULT_DEADLINE_SECS: f64 = 15.0;
 
 /// Fails closed whatever happens, a panic included: empty stdout, a reason, exit 1.
 pub(crate) fn run(args: &Args) -> ExitCode {
@@ -79,10 +88,16 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         total_timeout: Duration::from_secs(10),
         ..Default::default()
     });
+    let deadline = Duration::try_from_secs_f64(args.deadline).unwrap_or(Duration::ZERO);
+    let decided = Arc::new(Mutex::new(false));
+    let _watchdog = watchdog(deadline, &args.principal, log.try_clone(), &decided);
     std::panic::set_hook(Box::new(|_| {}));
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         opk_verify::verify(&paths, &request, SystemTime::now(), &fetcher, &mut log)
     }));
+    // Held to the end: the watchdog cannot deny while the decision is being written.
+    let mut decided = decided.lock().unwrap_or_else(PoisonError::into_inner);
+    *decided = true;
     let reason = match outcome {
         Ok(Ok(allowed)) => {
             let mut out = std::io::stdout().lock();
@@ -103,4 +118,36 @@ pub(crate) fn run(args: &Args) -> ExitCode {
     log.decision(&args.principal, Err(&reason));
     eprintln!("Error: {}", opk_verify::escape_controls(&reason));
     ExitCode::FAILURE
+}
+
+/// Denies and exits if verify has not decided within `deadline` (a FIFO, a hung NFS home, an OP
+/// that accepts and never answers: R-3 in docs/hazards.md). Dropping the returned sender ends it.
+fn watchdog(
+    deadline: Duration,
+    principal: &str,
+    mut log: opk_verify::Log,
+    decided: &Arc<Mutex<bool>>,
+) -> mpsc::Sender<()> {
+    let (done, wait) = mpsc::channel::<()>();
+    let decided = Arc::clone(decided);
+    let principal = principal.to_owned();
+    std::thread::spawn(move || {
+        if wait.recv_timeout(deadline) != Err(mpsc::RecvTimeoutError::Timeout) {
+            return;
+        }
+        let decided = decided.lock().unwrap_or_else(PoisonError::into_inner);
+        if *decided {
+            return;
+        }
+        let reason = format!(
+            "verify did not finish within {} s (--deadline); denied: a server file, plugin or the OP is not answering (see the lines above)",
+            deadline.as_secs_f64()
+        );
+        log.line(&format!("denied: {reason}"));
+        log.decision(&principal, Err(&reason));
+        eprintln!("Error: {reason}");
+        // Whatever is stuck stays stuck; the process ends with it, before stdout was written.
+        std::process::exit(1);
+    });
+    done
 }

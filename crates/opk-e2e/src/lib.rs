@@ -13,6 +13,7 @@
 //! | [`TestCa`] | an openssl CA and a localhost server certificate (from `opk-testkit`) |
 //! | [`op`] | [`Op`]: the test OpenID Provider and its request log |
 //! | [`mint`] | [`OpKey`]: certificates with any ID-token claims, signed with the test OP's own key |
+//! | [`planted`] | [`PlantedOp`]: an OP verify never reaches, its JWKS planted in verify's cache (committed test data) |
 //! | [`sshd`] | [`Sshd`]: sshd with an AuthorizedKeysCommand, the stock ssh client, [`ssh_keygen_list`]; [`KeyHost`]: sshd for one plain key, [`keygen`] |
 //! | [`agent`] | [`Agent`]: a real `ssh-agent` on a socket in the test tree, `ssh-add` against it |
 //! | [`browser`] | [`BrowserLogin`] → [`LoginRun`]; [`login_lock`] for the machine-wide redirect ports |
@@ -27,6 +28,7 @@ pub mod dir;
 pub mod mint;
 pub mod op;
 pub mod opkssh;
+pub mod planted;
 pub mod process;
 pub mod sshd;
 pub mod verify_host;
@@ -39,6 +41,7 @@ pub use mint::OpKey;
 pub use op::Op;
 pub use opk_testkit::TestCa;
 pub use opkssh::{OPKSSH_NS_SCRIPT, OPKSSH_VERSION, OpksshHost, opkssh_bin};
+pub use planted::{PLANTED_CLIENT, PLANTED_ISSUER, PLANTED_KID, PlantedOp};
 pub use process::{Guard, current_user, free_port, repo_root, run_ok, show, user_home};
 pub use sshd::{KeyHost, Sshd, keygen, ssh_keygen_list};
 pub use verify_host::{VerifyHost, install_opk};

@@ -42,13 +42,41 @@ impl OpKey {
         }
     }
 
+    /// The key whose P-256 scalar is `scalar`, published as `kid`: an OP of the test's own
+    /// ([`crate::PlantedOp`]) rather than the test OP's.
+    pub fn from_p256_scalar(scalar: &[u8; 32], kid: &str) -> Self {
+        Self {
+            signer: UserSigner::from_p256_scalar(scalar).expect("P-256 scalar"),
+            kid: kid.to_owned(),
+        }
+    }
+
+    /// The public JWK as the OP's JWKS lists it (`kid`, `alg`, `use`).
+    pub fn public_jwk(&self) -> Value {
+        let mut jwk = self.signer.public_jwk().expect("jwk").to_json();
+        jwk["kid"] = json!(self.kid);
+        jwk["alg"] = json!("ES256");
+        jwk["use"] = json!("sig");
+        jwk
+    }
+
+    /// The `kid` the OP signs with.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The OP's ES256 signature over `signing_input` (`header.payload`), base64url.
+    pub fn signature(&self, signing_input: &str) -> String {
+        b64(&self.signer.sign(signing_input.as_bytes()))
+    }
+
     /// A compact ES256 JWS over `claims`, as the OP would sign it.
     pub fn sign(&self, claims: &Map<String, Value>) -> String {
         let header = b64(json!({"alg": "ES256", "kid": self.kid, "typ": "JWT"})
             .to_string()
             .as_bytes());
         let payload = b64(Value::Object(claims.clone()).to_string().as_bytes());
-        let sig = b64(&self.signer.sign(format!("{header}.{payload}").as_bytes()));
+        let sig = self.signature(&format!("{header}.{payload}"));
         format!("{header}.{payload}.{sig}")
     }
 

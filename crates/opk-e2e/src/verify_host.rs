@@ -27,6 +27,8 @@ pub struct VerifyHost {
     pub plugins: PathBuf,
     /// `--plugin-timeout` in seconds, when set.
     pub plugin_timeout: Option<f64>,
+    /// `--deadline` in seconds, when set.
+    pub deadline: Option<f64>,
     passwd: Option<PathBuf>,
 }
 
@@ -48,6 +50,7 @@ impl VerifyHost {
             config: dir.join(&format!("{name}/config.yml")),
             plugins: dir.join(&format!("{name}/policy.d")),
             plugin_timeout: None,
+            deadline: None,
             passwd: None,
         }
     }
@@ -79,6 +82,9 @@ impl VerifyHost {
         ];
         if let Some(secs) = self.plugin_timeout {
             args.extend(["--plugin-timeout".into(), secs.to_string()]);
+        }
+        if let Some(secs) = self.deadline {
+            args.extend(["--deadline".into(), secs.to_string()]);
         }
         match &self.passwd {
             Some(p) => args.extend(["--passwd-file".into(), s(p)]),

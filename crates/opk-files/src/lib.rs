@@ -7,6 +7,8 @@
 //! - [`trust_problem`]: whether a file others could write is about to decide who logs in.
 //! - [`lookup_account`]: a passwd-format file read by hand, on purpose: a path tests can point
 //!   elsewhere, and no NSS call (getpwnam) from the login path.
+//! - [`open_regular`]: a file that must be a regular file, opened so that a FIFO or a device in
+//!   its place can neither block the reader nor be opened at all (hazard R-3 in docs/hazards.md).
 #![forbid(unsafe_code)]
 
 use std::fs::{File, Metadata, Permissions};
@@ -43,6 +45,107 @@ pub enum TrustProblem {
         /// The permission bits (`& 0o7777`).
         mode: u32,
     },
+}
+
+/// What a path was when a regular file was expected ([`OpenError::NotRegular`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FileKind {
+    /// A directory.
+    #[error("a directory")]
+    Directory,
+    /// A named pipe: reading it would wait for a writer.
+    #[error("a FIFO")]
+    Fifo,
+    /// A character device (`/dev/zero`, a tty).
+    #[error("a character device")]
+    CharDevice,
+    /// A block device.
+    #[error("a block device")]
+    BlockDevice,
+    /// A Unix socket.
+    #[error("a socket")]
+    Socket,
+    /// A symbolic link, where links are not followed.
+    #[error("a symbolic link")]
+    Symlink,
+    /// A type the platform has and this list does not.
+    #[error("a special file")]
+    Other,
+}
+
+impl FileKind {
+    fn of(file_type: std::fs::FileType) -> Option<Self> {
+        use std::os::unix::fs::FileTypeExt as _;
+        Some(if file_type.is_file() {
+            return None;
+        } else if file_type.is_dir() {
+            Self::Directory
+        } else if file_type.is_fifo() {
+            Self::Fifo
+        } else if file_type.is_char_device() {
+            Self::CharDevice
+        } else if file_type.is_block_device() {
+            Self::BlockDevice
+        } else if file_type.is_socket() {
+            Self::Socket
+        } else if file_type.is_symlink() {
+            Self::Symlink
+        } else {
+            Self::Other
+        })
+    }
+}
+
+/// Why [`open_regular`] gave no file.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// It could not be examined or opened (missing, no permission, a symlink swapped in: ELOOP).
+    #[error("{0}")]
+    Io(std::io::Error),
+    /// It is not a regular file.
+    #[error("it is {0}, not a regular file")]
+    NotRegular(FileKind),
+}
+
+/// Whether [`open_regular`] follows a symbolic link at the path's last component.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Symlinks {
+    /// Follow it (root's files: `/etc` is a tree of symlinks on NixOS, for one).
+    Follow,
+    /// Refuse it (a file its owner could point anywhere: a user's home policy).
+    Refuse,
+}
+
+/// Opens `path` for reading only if it is a regular file, and returns it with the metadata of the
+/// descriptor itself, so that checks on owner and mode are made on what is read.
+///
+/// The type is checked twice: on the path first, so that a device is never opened (opening a
+/// tape or a tty can act on it), then on the open descriptor, which is what counts. The open
+/// itself is non-blocking (a FIFO swapped in between opens at once instead of waiting for a
+/// writer), takes no controlling terminal, and with [`Symlinks::Refuse`] does not follow a link.
+pub fn open_regular(path: &Path, symlinks: Symlinks) -> Result<(File, Metadata), OpenError> {
+    use rustix::fs::{Mode, OFlags};
+    let before = match symlinks {
+        Symlinks::Follow => std::fs::metadata(path),
+        Symlinks::Refuse => std::fs::symlink_metadata(path),
+    }
+    .map_err(OpenError::Io)?;
+    if let Some(kind) = FileKind::of(before.file_type()) {
+        return Err(OpenError::NotRegular(kind));
+    }
+    let mut flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    if symlinks == Symlinks::Refuse {
+        flags |= OFlags::NOFOLLOW;
+    }
+    let fd = rustix::fs::open(path, flags, Mode::empty())
+        .map_err(|e| OpenError::Io(std::io::Error::from(e)))?;
+    let file = File::from(fd);
+    let meta = file.metadata().map_err(OpenError::Io)?;
+    if let Some(kind) = FileKind::of(meta.file_type()) {
+        return Err(OpenError::NotRegular(kind));
+    }
+    Ok((file, meta))
 }
 
 /// New content for `dest`, complete on disk but not yet in place.
@@ -337,6 +440,53 @@ mod tests {
         );
         assert_eq!(lookup_account(&p, "broken"), None);
         assert_eq!(lookup_account(&p, "bob"), None);
+    }
+
+    #[test]
+    fn open_regular_refuses_fifos_directories_devices_and_refused_links_at_once() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("file");
+        std::fs::write(&file, "rows").expect("w");
+        let fifo = dir.path().join("fifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .expect("mkfifo");
+        let zero = dir.path().join("zero");
+        std::os::unix::fs::symlink("/dev/zero", &zero).expect("symlink");
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&file, &link).expect("symlink");
+        let kind = |path: &Path, symlinks| match open_regular(path, symlinks) {
+            Err(OpenError::NotRegular(kind)) => Some(kind),
+            Err(OpenError::Io(e)) => panic!("{}: {e}", path.display()),
+            Ok(_) => None,
+        };
+        for symlinks in [Symlinks::Follow, Symlinks::Refuse] {
+            // Nobody ever writes to the FIFO: a blocking open would never return.
+            assert_eq!(kind(&fifo, symlinks), Some(FileKind::Fifo));
+            assert_eq!(kind(dir.path(), symlinks), Some(FileKind::Directory));
+            assert_eq!(kind(&file, symlinks), None);
+        }
+        assert_eq!(kind(&zero, Symlinks::Follow), Some(FileKind::CharDevice));
+        assert_eq!(kind(&zero, Symlinks::Refuse), Some(FileKind::Symlink));
+        assert_eq!(kind(&link, Symlinks::Refuse), Some(FileKind::Symlink));
+        let (mut opened, meta) = open_regular(&link, Symlinks::Follow).expect("followed");
+        assert!(meta.is_file());
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut opened, &mut text).expect("read");
+        assert_eq!(text, "rows");
+        assert_eq!(
+            OpenError::NotRegular(FileKind::Fifo).to_string(),
+            "it is a FIFO, not a regular file"
+        );
+        let missing = open_regular(&dir.path().join("none"), Symlinks::Follow);
+        assert!(
+            matches!(&missing, Err(OpenError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound)
+        );
     }
 
     #[test]

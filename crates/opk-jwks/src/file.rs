@@ -1,6 +1,5 @@
 //! The cache file: naming, parsing (untrusted: capped, never panics) and atomic replacement.
 
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
@@ -36,6 +35,8 @@ pub(crate) enum Unusable {
     Io(io::Error),
     /// Someone other than root or us could have written it; opk-files says who.
     Untrusted(opk_files::TrustProblem),
+    /// A FIFO, device, directory or symlink where the file should be (never waited on: R-3).
+    NotRegular(opk_files::FileKind),
     TooLarge,
     /// Not JSON of the record's shape (a `jwks` without `keys` included).
     NotARecord,
@@ -47,6 +48,7 @@ impl std::fmt::Display for Unusable {
         match self {
             Unusable::Io(e) => write!(f, "{e}"),
             Unusable::Untrusted(why) => write!(f, "the file is {why}"),
+            Unusable::NotRegular(kind) => write!(f, "it is {kind}, not a regular file"),
             Unusable::TooLarge => f.write_str("it is larger than 1 MiB"),
             Unusable::NotARecord => f.write_str("it is not a complete cache record"),
             Unusable::OtherIssuer => f.write_str("it belongs to a different issuer"),
@@ -69,12 +71,15 @@ pub(crate) fn parse(data: &[u8], issuer: &str) -> Result<Entry, Unusable> {
 
 /// Reads and parses the cache file. `Ok(None)`: no file.
 pub(crate) fn read(path: &Path, issuer: &str) -> Result<Option<Entry>, Unusable> {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Unusable::Io(e)),
+    // Cache files are only ever renamed into place, so a symlink is as foreign as a FIFO.
+    let (file, meta) = match opk_files::open_regular(path, opk_files::Symlinks::Refuse) {
+        Ok(opened) => opened,
+        Err(opk_files::OpenError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
+            return Ok(None);
+        }
+        Err(opk_files::OpenError::Io(e)) => return Err(Unusable::Io(e)),
+        Err(opk_files::OpenError::NotRegular(kind)) => return Err(Unusable::NotRegular(kind)),
     };
-    let meta = file.metadata().map_err(Unusable::Io)?;
     if let Some(why) = opk_files::trust_problem(&meta) {
         return Err(Unusable::Untrusted(why));
     }

@@ -567,3 +567,34 @@ fn cache_file_writable_by_others_is_replaced() {
         0
     );
 }
+
+#[test]
+fn fifo_or_symlink_in_place_of_the_cache_file_is_replaced_not_waited_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = cache_in(dir.path());
+    let path = cache.cache_path(ISS).expect("path");
+    // nobody ever writes to this FIFO; a blocking open would hang the test.
+    let status = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .expect("mkfifo");
+    assert!(status.success());
+    let fake = Fake::with(&["k1"]);
+    let out = cache.get(ISS, Some("k1"), at(T0), &fake).expect("get");
+    assert_eq!((out.source, fake.calls()), (Source::Fetched, 1));
+    assert!(
+        out.warnings
+            .iter()
+            .any(|w| w.contains("a FIFO, not a regular file")),
+        "{:?}",
+        out.warnings
+    );
+    assert!(std::fs::symlink_metadata(&path).expect("meta").is_file());
+    // A symlink to a good record is not followed either.
+    let elsewhere = dir.path().join("elsewhere.json");
+    std::fs::rename(&path, &elsewhere).expect("mv");
+    std::os::unix::fs::symlink(&elsewhere, &path).expect("symlink");
+    let out = cache.get(ISS, Some("k1"), at(T0 + 1), &fake).expect("get");
+    assert_eq!((out.source, fake.calls()), (Source::Fetched, 2));
+    assert!(std::fs::symlink_metadata(&path).expect("meta").is_file());
+}

@@ -50,8 +50,17 @@ impl AuditFile {
             .append(true)
             .create(true)
             .mode(0o640)
+            // A FIFO with no reader fails (ENXIO) instead of blocking verify.
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
             .open(path)?;
         Ok(Self { file })
+    }
+
+    /// Another descriptor for the same file.
+    pub(crate) fn try_clone(&self) -> std::io::Result<Self> {
+        Ok(Self {
+            file: self.file.try_clone()?,
+        })
     }
 
     /// Appends one record in a single write (O_APPEND keeps concurrent verifies' lines whole).

@@ -32,7 +32,16 @@ pub enum Error {
         /// The I/O error.
         error: std::io::Error,
     },
-    /// A server file is writable by others or not a regular file.
+    /// A server file or home policy is a FIFO, a device, a directory, or (home policies) a
+    /// symlink: refused without waiting on it (hazard R-3 in docs/hazards.md).
+    #[error("refusing {path}: {kind}, not a regular file; replace it with a regular file")]
+    NotRegular {
+        /// The file.
+        path: PathBuf,
+        /// What it is instead.
+        kind: opk_files::FileKind,
+    },
+    /// A server file is writable by others.
     #[error("refusing {path}: {problem}; fix with: chown root {path} && chmod 640 {path}")]
     UnsafeFile {
         /// The file.
@@ -145,9 +154,6 @@ impl From<opk_jwks::Error> for Error {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum UnsafeFile {
-    /// A directory, device, FIFO…
-    #[error("not a regular file")]
-    NotRegular,
     /// Others could change who logs in.
     #[error("{0}")]
     Untrusted(opk_files::TrustProblem),
@@ -157,9 +163,6 @@ pub enum UnsafeFile {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum UnsafeHomeFile {
-    /// A directory, device, FIFO…
-    #[error("not a regular file")]
-    NotRegular,
     /// Owned by another uid than the user's.
     #[error("not owned by the user")]
     NotOwner,
@@ -210,9 +213,9 @@ mod tests {
                 path: "/p".into(),
                 error: std::io::Error::other("x"),
             },
-            Error::UnsafeFile {
+            Error::NotRegular {
                 path: "/p".into(),
-                problem: UnsafeFile::NotRegular,
+                kind: opk_files::FileKind::Fifo,
             },
             Error::Cert(opk_sshcert::OpkCert::parse("ssh-ed25519", "!").expect_err("bad")),
         ];

@@ -1,11 +1,12 @@
 //! Reading the server's policy files safely: size cap, regular file, not writable by others,
 //! symlinks not followed for home policies (hazard H-6 in docs/hazards.md: check the same fd
-//! that is read).
+//! that is read), and never blocked by a FIFO or a device in a file's place.
 
-use std::fs::{File, OpenOptions};
 use std::io::Read as _;
-use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+use std::os::unix::fs::MetadataExt as _;
 use std::path::Path;
+
+use opk_files::{OpenError, Symlinks};
 
 use crate::{Error, UnsafeFile, UnsafeHomeFile};
 
@@ -28,32 +29,28 @@ pub(crate) fn read_checked(path: &Path, owner: Owner) -> Result<Vec<u8>, Error> 
         path: path.to_owned(),
         error,
     };
-    let mut opts = OpenOptions::new();
-    opts.read(true);
-    if matches!(owner, Owner::User(_)) {
-        // The flag's bits are a small positive c_int on every Unix.
-        opts.custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
-    }
-    let file: File = opts.open(path).map_err(read_err)?;
-    let meta = file.metadata().map_err(read_err)?;
+    let symlinks = match owner {
+        Owner::System => Symlinks::Follow,
+        Owner::User(_) => Symlinks::Refuse,
+    };
+    let (file, meta) = opk_files::open_regular(path, symlinks).map_err(|e| match e {
+        OpenError::NotRegular(kind) => Error::NotRegular {
+            path: path.to_owned(),
+            kind,
+        },
+        OpenError::Io(error) => read_err(error),
+    })?;
     match owner {
         Owner::System => {
-            let problem = if !meta.is_file() {
-                Some(UnsafeFile::NotRegular)
-            } else {
-                opk_files::trust_problem(&meta).map(UnsafeFile::Untrusted)
-            };
-            if let Some(problem) = problem {
+            if let Some(problem) = opk_files::trust_problem(&meta) {
                 return Err(Error::UnsafeFile {
                     path: path.to_owned(),
-                    problem,
+                    problem: UnsafeFile::Untrusted(problem),
                 });
             }
         }
         Owner::User(uid) => {
-            let problem = if !meta.is_file() {
-                Some(UnsafeHomeFile::NotRegular)
-            } else if meta.uid() != uid {
+            let problem = if meta.uid() != uid {
                 Some(UnsafeHomeFile::NotOwner)
             } else if meta.mode() & 0o777 != 0o600 {
                 Some(UnsafeHomeFile::Mode)

@@ -83,18 +83,18 @@ pub fn verify(
     fetcher: &dyn JwksFetcher,
     log: &mut Log,
 ) -> Result<Allowed, Error> {
-    log.subject = Subject::default();
+    *log.subject() = Subject::default();
     let (cert, pkt) = parse_offered_key(req).inspect_err(|_| {
         // Only for a refusal of the offered blob itself: hashing the whole 3 KB certificate on
         // every attempt cost verify 7% of its instructions (callgrind).
-        log.subject.key_fingerprint = offered_fingerprint(req);
+        log.subject().key_fingerprint = offered_fingerprint(req);
     })?;
     if let Ok(blob) = cert.public_key().to_ssh_blob() {
-        log.subject.key_fingerprint = Some(audit::fingerprint(&blob));
+        log.subject().key_fingerprint = Some(audit::fingerprint(&blob));
     }
-    log.subject.issuer = Some(pkt.issuer().to_owned());
-    log.subject.sub = pkt.claim_str("sub").map(str::to_owned);
-    log.subject.email = pkt.claim_str("email").map(str::to_owned);
+    log.subject().issuer = Some(pkt.issuer().to_owned());
+    log.subject().sub = pkt.claim_str("sub").map(str::to_owned);
+    log.subject().email = pkt.claim_str("email").map(str::to_owned);
     let config = match &paths.config {
         Some(path) => load_server_config(path, log)?,
         None => server_config::ServerConfig::default(),
@@ -104,7 +104,7 @@ pub fn verify(
     let provider = find_provider(&paths.providers, pkt.issuer(), log)?;
     verify_pk_token(&pkt, &provider, paths, now, fetcher, log)?;
     check_key_binding(&cert, &pkt)?;
-    log.subject.token_verified = true;
+    log.subject().token_verified = true;
     // Deny lists after the token is verified, as opkssh: before that, a denial would tell an
     // unauthenticated caller which identities and accounts are listed.
     if let Some(denial) = config.deny.check(req.principal, pkt.claims())

@@ -6,6 +6,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::audit::{AuditFile, Subject};
@@ -15,8 +16,9 @@ use crate::audit::{AuditFile, Subject};
 pub struct Log {
     file: Option<File>,
     audit: Option<(std::path::PathBuf, AuditFile)>,
-    /// What verify has learned about the attempt so far, for the audit record.
-    pub subject: Subject,
+    /// What verify has learned about the attempt so far, for the audit record; shared with
+    /// [`Log::try_clone`]'s copies, so a deadline's record names what was known by then.
+    subject: Arc<Mutex<Subject>>,
 }
 
 impl Log {
@@ -28,6 +30,8 @@ impl Log {
                 .append(true)
                 .create(true)
                 .mode(0o660)
+                // A FIFO with no reader fails (ENXIO) instead of blocking verify.
+                .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
                 .open(p)
             {
                 Ok(f) => Some(f),
@@ -43,7 +47,27 @@ impl Log {
         Self {
             file,
             audit: None,
-            subject: Subject::default(),
+            subject: Arc::default(),
+        }
+    }
+
+    /// What verify has learned about the attempt so far (for the audit record).
+    pub fn subject(&self) -> MutexGuard<'_, Subject> {
+        // A panic elsewhere cannot leave a Subject half-written: its fields are set one by one.
+        self.subject.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Another handle on the same log, audit file and subject, for a thread that must be able
+    /// to record a decision while this one is stuck (the verify deadline). A handle whose file
+    /// cannot be duplicated logs to stderr.
+    pub fn try_clone(&self) -> Self {
+        Self {
+            file: self.file.as_ref().and_then(|f| f.try_clone().ok()),
+            audit: self
+                .audit
+                .as_ref()
+                .and_then(|(p, a)| a.try_clone().ok().map(|a| (p.clone(), a))),
+            subject: Arc::clone(&self.subject),
         }
     }
 
@@ -65,7 +89,12 @@ impl Log {
         let Some((path, audit)) = &mut self.audit else {
             return;
         };
-        let record = crate::audit::record(SystemTime::now(), principal, &self.subject, outcome);
+        let subject = self
+            .subject
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let record = crate::audit::record(SystemTime::now(), principal, &subject, outcome);
         if let Err(e) = audit.append(&record) {
             let msg = format!("cannot write audit log {}: {e}", path.display());
             self.line(&msg);

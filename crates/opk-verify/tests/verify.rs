@@ -8,6 +8,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use common::{
     ALICE_ROW, Host, ISS, SUB, alice, login, login_with_access_token, now, op, op_with_seed,
 };
+use opk_files::FileKind;
 use opk_sshcert::{CertRequest, EphemeralKey, KeyAlgorithm, OpkCert};
 use opk_verify::{ConfigProblem, Error, Log, Request, UnsafeFile, verify};
 
@@ -437,10 +438,7 @@ fn home_policy_only_grants_its_owner() {
     let real = alice_home.join("real_auth_id");
     std::fs::rename(&file, &real).expect("mv");
     std::os::unix::fs::symlink(&real, &file).expect("symlink");
-    denied_with(
-        "cannot read",
-        &format!("(os error {})", rustix::io::Errno::LOOP.raw_os_error()),
-    );
+    denied_with("refusing", "a symbolic link, not a regular file");
     std::fs::remove_file(&file).expect("rm");
     std::fs::rename(&real, &file).expect("mv back");
     host.run(&op, "alice", &cert).expect("regular file again");
@@ -807,4 +805,128 @@ fn userinfo_claims_count_only_for_the_same_sub() {
     let (_, plain) = alice(&op, KeyAlgorithm::EcdsaP256);
     let _ = host.run_logged(&op, "alice", &plain);
     assert_eq!(op.userinfo_tokens.borrow().len(), asked);
+}
+
+fn mkfifo(path: &std::path::Path) {
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o640),
+        0,
+    )
+    .expect("mkfifo");
+}
+
+/// a FIFO nobody writes to, a directory or a device where a server file should be is
+/// refused at once with a reason naming the file; none of these calls may block.
+#[test]
+fn r3_fifos_directories_and_devices_are_refused_at_once() {
+    let op = op();
+    let host = Host::new(ALICE_ROW);
+    let (_, cert) = alice(&op, KeyAlgorithm::EcdsaP256);
+    let put_back = |path: &std::path::Path, text: &str| {
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+            std::fs::remove_dir(path).expect("rmdir");
+        } else {
+            std::fs::remove_file(path).expect("rm");
+        }
+        std::fs::write(path, text).expect("write");
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    };
+    let providers_text = std::fs::read_to_string(&host.paths.providers).expect("read");
+    let config = host.paths.config.clone().expect("config path");
+    let cases: [(&std::path::Path, &str); 3] = [
+        (&host.paths.auth_id, ALICE_ROW),
+        (&host.paths.providers, &providers_text),
+        (&config, ""),
+    ];
+    for (path, text) in cases {
+        for (kind, make) in [
+            (
+                FileKind::Fifo,
+                &(|p: &std::path::Path| mkfifo(p)) as &dyn Fn(&std::path::Path),
+            ),
+            (FileKind::Directory, &|p| {
+                std::fs::create_dir(p).expect("mkdir")
+            }),
+            (FileKind::CharDevice, &|p| {
+                std::os::unix::fs::symlink("/dev/zero", p).expect("symlink")
+            }),
+        ] {
+            let _ = std::fs::remove_file(path);
+            make(path);
+            let before = host.log().len();
+            let denied = host.run_logged(&op, "alice", &cert);
+            assert!(
+                matches!(&denied, Err(Error::NotRegular { path: p, kind: k }) if p == path && *k == kind),
+                "{} as {kind}: {denied:?}",
+                path.display()
+            );
+            let reason = denied.expect_err("denied").to_string();
+            assert_eq!(
+                reason,
+                format!(
+                    "refusing {}: {kind}, not a regular file; replace it with a regular file",
+                    path.display()
+                )
+            );
+            assert!(host.log()[before..].contains(&reason), "{}", host.log());
+            put_back(path, text);
+            host.run(&op, "alice", &cert).expect("a regular file again");
+        }
+    }
+
+    // The home policy: refused (and logged) the same way, without a symlink being followed.
+    let mut host = Host::new("");
+    host.paths.home_policy = true;
+    let uid = std::fs::metadata(host.dir.path())
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+        .expect("uid");
+    let home = host.dir.path().join("home/alice");
+    std::fs::create_dir_all(home.join(".opk")).expect("mkdir");
+    std::fs::write(
+        &host.paths.passwd,
+        format!("alice:x:{uid}:{uid}::{}:/bin/sh\n", home.display()),
+    )
+    .expect("passwd");
+    let file = home.join(".opk/auth_id");
+    for (kind, make) in [
+        (
+            FileKind::Fifo,
+            &(|p: &std::path::Path| mkfifo(p)) as &dyn Fn(&std::path::Path),
+        ),
+        (FileKind::Directory, &|p| {
+            std::fs::create_dir(p).expect("mkdir")
+        }),
+        (FileKind::Symlink, &|p| {
+            std::os::unix::fs::symlink("/dev/zero", p).expect("symlink")
+        }),
+    ] {
+        make(&file);
+        let before = host.log().len();
+        let denied = host.run(&op, "alice", &cert);
+        assert!(
+            matches!(&denied, Err(Error::Denied { .. })),
+            "{kind}: {denied:?}"
+        );
+        let want = format!(
+            "home policy skipped: refusing {}: {kind}, not a regular file",
+            file.display()
+        );
+        assert!(
+            host.log()[before..].contains(&want),
+            "{want:?} not in {}",
+            host.log()
+        );
+        if kind == FileKind::Directory {
+            std::fs::remove_dir(&file).expect("rmdir");
+        } else {
+            std::fs::remove_file(&file).expect("rm");
+        }
+    }
+    std::fs::write(&file, ALICE_ROW).expect("write");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    host.run(&op, "alice", &cert)
+        .expect("a regular home policy again");
 }
