@@ -4,7 +4,7 @@
 // Usage:
 //   node login.mjs URL [--user NAME] [--password PW] [--screenshot FILE] [--timeout SECONDS]
 //                      [--chromium PATH] [--ca FILE] [--ignore-https-errors]
-//                      [--callback-time FILE]
+//                      [--callback-time FILE] [--callback-path PATH]
 //
 // Opens URL (the OP authorization URL printed by `opk login --disable-browser-open`) in Debian
 // Chromium (/usr/bin/chromium, override with --chromium or $OPK_CHROMIUM) driven by
@@ -24,6 +24,8 @@
 // --callback-time FILE writes the wall-clock time (Unix epoch milliseconds) at which the browser
 // sent the request to the loopback /login-callback: the start of the client's own work, for the
 // login-latency benchmark (scripts/bench.sh B3).
+// --callback-path PATH waits for that loopback path instead of /login-callback (zssh's
+// `/auth/callback`, which `opk zssh -o` uses).
 
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -69,6 +71,7 @@ try {
       ca: { type: 'string' },
       'ignore-https-errors': { type: 'boolean', default: false },
       'callback-time': { type: 'string' },
+      'callback-path': { type: 'string', default: '/login-callback' },
     },
     allowPositionals: true,
     strict: true,
@@ -127,7 +130,7 @@ let currentPage;
 const isCallback = (u) => {
   try {
     const p = new URL(u);
-    return p.pathname === '/login-callback' && (p.hostname === 'localhost' || p.hostname === '127.0.0.1' || p.hostname === '[::1]');
+    return p.pathname === opts['callback-path'] && (p.hostname === 'localhost' || p.hostname === '127.0.0.1' || p.hostname === '[::1]');
   } catch {
     return false;
   }
@@ -192,7 +195,7 @@ try {
     await fail(`unexpected page ${page.url()}: ${text.slice(0, 300)}`, page, opts.screenshot);
   }
 
-  if (!(await done())) await fail(`never reached /login-callback (at ${page.url()})`, page, opts.screenshot);
+  if (!(await done())) await fail(`never reached ${opts['callback-path']} (at ${page.url()})`, page, opts.screenshot);
   if (isCallback(page.url())) await callbackLoaded;
   const text = (await page.innerText('body')).replace(/\s+/g, ' ').trim();
   if (opts.screenshot) await page.screenshot({ path: opts.screenshot, fullPage: true });

@@ -48,9 +48,9 @@ pub(crate) enum Command {
     /// Copy files to or from a host over SFTP, with the same connection rules as `opk ssh`.
     Scp(scp::Args),
     /// SSH through an OpenZiti overlay to the host serving it as its own identity (zssh's flags).
-    Zssh(zssh::Args),
+    Zssh(Box<zssh::Args>),
     /// Copy files over SFTP through an OpenZiti overlay, as `opk scp` does over TCP (zscp's flags).
-    Zscp(zscp::Args),
+    Zscp(Box<zscp::Args>),
     /// OpenZiti identities: enroll one from its token, host a service as one.
     Ziti(ziti::Args),
 }

@@ -257,7 +257,7 @@ fn human_duration(secs: u32) -> String {
 }
 
 /// Whether a graphical browser could show up: a display on Linux and the BSDs; macOS always.
-fn has_display() -> bool {
+pub(crate) fn has_display() -> bool {
     cfg!(target_os = "macos")
         || ["DISPLAY", "WAYLAND_DISPLAY"]
             .iter()

@@ -52,8 +52,8 @@ fn main() -> ExitCode {
         Command::Ssh(args) => return ssh::run(args),
         // scp prints each failed file itself and exits 1 if any failed.
         Command::Scp(args) => return scp::run(args),
-        Command::Zssh(args) => return zssh::run(args),
-        Command::Zscp(args) => return zscp::run(args),
+        Command::Zssh(args) => return zssh::run(*args),
+        Command::Zscp(args) => return zscp::run(*args),
         // Both exit 1 when they find a problem, as opkssh's do.
         Command::Audit(args) => audit::run(&args),
         Command::Permissions(args) => permissions::run(&args),

@@ -85,7 +85,8 @@ fn zssh_over_a_real_overlay() {
     host_keys_are_checked_per_target_identity(&f);
     refusals_say_what_is_wrong(&f);
     opk_certificate_checked_by_opk_verify_behind_the_overlay(&f);
-    one_sign_in_is_the_overlay_oidc_factor_and_the_ssh_certificate(&f);
+    let signer = one_sign_in_is_the_overlay_oidc_factor_and_the_ssh_certificate(&f);
+    oidc_only_dials_without_an_identity_file(&f, &signer);
     zscp_copies_a_tree_both_ways_byte_identical(&f);
     invoked_as_zssh_and_zscp(&f);
     opk_enrolls_an_identity_that_then_dials(&f);
@@ -174,6 +175,21 @@ fn zssh(f: &Fixture, home: &Path, args: &[&str], stdin: &[u8]) -> Output {
 
 /// `program args…` with HOME `home` and the system ssh dir in it, `stdin` written to it.
 fn overlay_cmd(program: &Path, home: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    overlay_cmd_with(program, home, args, stdin, &[])
+}
+
+/// [`overlay_cmd`] with no stdin and `env` set.
+fn overlay_cmd_env(program: &Path, home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    overlay_cmd_with(program, home, args, b"", env)
+}
+
+fn overlay_cmd_with(
+    program: &Path,
+    home: &Path,
+    args: &[&str],
+    stdin: &[u8],
+    env: &[(&str, &str)],
+) -> Output {
     let etc = home.join("etc-ssh");
     std::fs::create_dir_all(&etc).expect("etc");
     let mut child = Command::new(program)
@@ -182,6 +198,8 @@ fn overlay_cmd(program: &Path, home: &Path, args: &[&str], stdin: &[u8]) -> Outp
         .env("OPK_SSH_SYSTEM_DIR", &etc)
         .env("USER", current_user())
         .env_remove("SSH_AUTH_SOCK")
+        .env_remove("SSL_CERT_FILE")
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -335,7 +353,7 @@ fn opk_certificate_checked_by_opk_verify_behind_the_overlay(f: &Fixture) {
 /// OIDC token from the test OP (registered as an external-JWT signer, matching the identity's
 /// external id to the token's `email`); `--oidc-cert` presents the ID token inside the opk
 /// certificate of the login above, which sshd's `opk verify` then checks too.
-fn one_sign_in_is_the_overlay_oidc_factor_and_the_ssh_certificate(f: &Fixture) {
+fn one_sign_in_is_the_overlay_oidc_factor_and_the_ssh_certificate(f: &Fixture) -> String {
     let home = f.dir.join("home-opk");
     let jwks = format!("{}/jwks", f.op.issuer);
     let created = f.net.cli(&[
@@ -392,6 +410,116 @@ fn one_sign_in_is_the_overlay_oidc_factor_and_the_ssh_certificate(f: &Fixture) {
     let cert = home.join(".ssh/id_ecdsa-cert.pub");
     let out = run(&["--oidc-cert", cert.to_str().expect("utf-8")]);
     assert_output(&out, 0, "three factors\n");
+    signer
+}
+
+/// zssh's `--oidcOnly`: no identity file at all. The controller admits an identity that was
+/// never enrolled by the OIDC token of `opk login` (an auth policy allowing the test OP's
+/// signer as primary, the identity's external id = the token's email); opk gets an API-session
+/// certificate for the edge router and dials. The controller is trusted through SSL_CERT_FILE
+/// (the network's CA), never blindly. A token of a user the network does not know, an expired
+/// token and an untrusted controller each give one line saying what to do.
+fn oidc_only_dials_without_an_identity_file(f: &Fixture, signer: &str) {
+    f.net.cli(&[
+        "edge",
+        "create",
+        "auth-policy",
+        "oidc-only",
+        "--primary-ext-jwt-allowed",
+        "--primary-ext-jwt-allowed-signers",
+        signer,
+    ]);
+    f.net.cli(&[
+        "edge",
+        "create",
+        "identity",
+        "oidc-only-user",
+        "--external-id",
+        "bob@example.com",
+        "--auth-policy",
+        "oidc-only",
+        "-a",
+        "zssh.dialers",
+    ]);
+    let ca = f.dir.join("network-ca.pem");
+    std::fs::write(&ca, network_ca(&f.laptop)).expect("write CA");
+    let ca = ca.to_str().expect("utf-8").to_owned();
+    let key = f.plain.key.to_str().expect("utf-8");
+    let target = format!("{}@ssh-host", current_user());
+    let controller = format!("127.0.0.1:{}", f.net.ctrl_port);
+    let signed_in = |name: &str, user: &str, client: &str| {
+        let home = fresh_home(&f.dir, name, &known_line(&f.plain.sshd, "ssh-host", "zssh"));
+        common::browser_login(&home)
+            .args(["--provider", &common::provider(&f.op, client)])
+            .user(user)
+            .run()
+            .assert_success("opk login");
+        home
+    };
+    let run = |home: &Path, env: &[(&str, &str)]| {
+        let cert = home.join(".ssh/id_ecdsa-cert.pub");
+        overlay_cmd_env(
+            Path::new(OPK),
+            home,
+            &[
+                "zssh",
+                "--oidcOnly",
+                "--controllerUrl",
+                &controller,
+                "--oidc-cert",
+                cert.to_str().expect("utf-8"),
+                "-i",
+                key,
+                &target,
+                "echo oidc only",
+            ],
+            env,
+        )
+    };
+    let bob = signed_in("home-oidc-only", "bob@example.com", "opk-rs256");
+    let out = run(&bob, &[("SSL_CERT_FILE", &ca)]);
+    assert_output(&out, 0, "oidc only\n");
+    assert!(!bob.join(".ziti").exists(), "no identity file involved");
+
+    // The controller's certificate is checked before the token is sent.
+    let out = run(&bob, &[]);
+    assert_one_error_line(&out, "SSL_CERT_FILE");
+    // A user the network has no identity for.
+    let carol = signed_in("home-oidc-carol", "carol@example.com", "opk-rs256");
+    assert_one_error_line(
+        &run(&carol, &[("SSL_CERT_FILE", &ca)]),
+        "refused the OIDC token",
+    );
+    // A token past its exp (the test OP's opk-short client: 5 s).
+    let short = signed_in("home-oidc-short", "bob@example.com", "opk-short");
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    assert_one_error_line(&run(&short, &[("SSL_CERT_FILE", &ca)]), "expired");
+}
+
+/// The network's CA bundle (PEM) from an enrolled identity file: what a user hands
+/// SSL_CERT_FILE for a controller with a private CA.
+fn network_ca(identity: &Path) -> String {
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(identity).expect("identity")).expect("json");
+    json["id"]["ca"]
+        .as_str()
+        .and_then(|c| c.strip_prefix("pem:"))
+        .expect("pem: ca")
+        .to_owned()
+}
+
+/// Exit 255 and exactly one stderr line, containing `text`.
+fn assert_one_error_line(out: &Output, text: &str) {
+    assert_exit(out, 255, text);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr)
+            .trim_end()
+            .lines()
+            .count(),
+        1,
+        "{}",
+        show(out)
+    );
 }
 
 /// `opk zscp -r` up and back down through the overlay, `--preserve` keeping modes and times: the

@@ -83,6 +83,8 @@ pub struct BrowserLogin {
     user: Option<String>,
     password: Option<String>,
     ignore_https_errors: bool,
+    // What runs instead of `login --disable-browser-open`, and the callback path it serves.
+    command: Option<(Vec<OsString>, String)>,
 }
 
 impl BrowserLogin {
@@ -97,7 +99,21 @@ impl BrowserLogin {
             user: None,
             password: None,
             ignore_https_errors: false,
+            command: None,
         }
+    }
+
+    /// Runs `program args…` instead of `program login --disable-browser-open`, for another
+    /// command that prints a sign-in URL (`opk zssh -o`), whose loopback redirect is
+    /// `callback_path`. No display is passed on, so it never launches a browser itself.
+    pub fn command<S: AsRef<OsStr>>(
+        mut self,
+        args: impl IntoIterator<Item = S>,
+        callback_path: &str,
+    ) -> Self {
+        let args = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+        self.command = Some((args, callback_path.to_owned()));
+        self
     }
 
     /// More arguments after `login --disable-browser-open`.
@@ -146,9 +162,15 @@ impl BrowserLogin {
     /// machine-wide.
     pub fn run(self) -> LoginRun {
         let _ports = login_lock();
-        let mut child = Command::new(&self.program)
-            .arg("login")
-            .arg("--disable-browser-open")
+        let mut cmd = Command::new(&self.program);
+        match &self.command {
+            Some((args, _)) => cmd
+                .args(args)
+                .env_remove("DISPLAY")
+                .env_remove("WAYLAND_DISPLAY"),
+            None => cmd.arg("login").arg("--disable-browser-open"),
+        };
+        let mut child = cmd
             .args(&self.args)
             .env("HOME", &self.home)
             // Never the developer's own agent: a test that wants one passes SSH_AUTH_SOCK.
@@ -177,7 +199,7 @@ impl BrowserLogin {
         let err_thread = collect(Box::new(child.stderr.take().expect("stderr")), tx);
         let mut page = String::new();
         if let Ok(url) = rx.recv_timeout(Duration::from_secs(60)) {
-            let out = self.browser().arg(&url).output().expect("node login.mjs");
+            let out = self.browser(&url).output().expect("node login.mjs");
             let text = String::from_utf8_lossy(&out.stdout);
             page = text
                 .lines()
@@ -212,19 +234,25 @@ impl BrowserLogin {
         }
     }
 
-    /// `node login.mjs` with this login's options (the URL still to be added).
-    fn browser(&self) -> Command {
+    /// `node login.mjs URL` with this login's options.
+    fn browser(&self, url: &str) -> Command {
         let mut cmd = Command::new("node");
-        cmd.arg(repo_root().join("testing/op/login.mjs"));
+        cmd.arg(repo_root().join("testing/op/login.mjs")).arg(url);
         if let Some(user) = &self.user {
             cmd.args(["--user", user]);
         }
         if let Some(password) = &self.password {
             cmd.args(["--password", password]);
         }
+        if let Some((_, path)) = &self.command {
+            cmd.args(["--callback-path", path]);
+        }
         if self.ignore_https_errors {
             cmd.arg("--ignore-https-errors");
-        } else if let Some((_, ca)) = self.env.iter().find(|(k, _)| k == "SSL_CERT_FILE") {
+        } else if let Some((_, ca)) = self.env.iter().find(|(k, _)| k == "SSL_CERT_FILE")
+            && url.starts_with("https://")
+        {
+            // The client's SSL_CERT_FILE may be for another server (`opk zssh`'s controller).
             cmd.arg("--ca").arg(ca);
         }
         cmd

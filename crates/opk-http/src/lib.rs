@@ -169,7 +169,7 @@ impl std::fmt::Display for TlsProblem {
 
 /// The certificate problem inside a ureq error, if that is what it is: rustls reports it
 /// directly or inside the I/O error of the handshake.
-fn tls_problem(e: &ureq::Error) -> Option<TlsProblem> {
+pub fn tls_problem(e: &ureq::Error) -> Option<TlsProblem> {
     use rustls::CertificateError as C;
     let rustls_error = match e {
         ureq::Error::Rustls(r) => r,
@@ -232,6 +232,17 @@ impl Default for HttpOptions {
             env: Vec::new(),
         }
     }
+}
+
+/// The trust anchors [`HttpClient::new`] uses (the first readable system bundle plus every
+/// certificate in `SSL_CERT_FILE`), for callers that make their own TLS connections: the
+/// OpenZiti controller of `opk zssh --oidcOnly`, which has no identity file to name its CA.
+pub fn trust_anchors() -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, Error> {
+    let system: Vec<&Path> = roots::SYSTEM_BUNDLES.iter().map(Path::new).collect();
+    let extra = std::env::var_os("SSL_CERT_FILE")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    roots::load_roots(&system, extra.as_deref())
 }
 
 /// A blocking JSON-over-HTTPS client. Cheap to share by reference; connections are pooled.

@@ -89,6 +89,7 @@ pub fn oidc_options(
         prompt: provider.prompt.clone(),
         access_type: provider.access_type.clone(),
         redirect_ports: provider.redirect_ports.clone(),
+        ..LoginOptions::default()
     }
 }
 

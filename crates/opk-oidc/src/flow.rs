@@ -49,6 +49,10 @@ pub struct LoginOptions {
     pub prompt: Option<String>,
     /// Google's `access_type` parameter (opkssh's config default is `offline`).
     pub access_type: Option<String>,
+    /// The redirect URI's path (opkssh's `/login-callback`; zssh registers `/auth/callback`).
+    pub callback_path: String,
+    /// More parameters for the authorize request (zssh's `-l param=value`), after opk's own.
+    pub extra_params: Vec<(String, String)>,
 }
 
 impl Default for LoginOptions {
@@ -59,6 +63,8 @@ impl Default for LoginOptions {
             timeout: Duration::from_secs(300),
             prompt: None,
             access_type: None,
+            callback_path: CALLBACK_PATH.to_owned(),
+            extra_params: Vec::new(),
         }
     }
 }
@@ -225,6 +231,7 @@ struct Session<'a> {
     verifier: String,
     redirect_uri: String,
     authorize_url: String,
+    callback_path: &'a str,
 }
 
 /// What happened with one request.
@@ -260,7 +267,7 @@ impl Session<'_> {
                 Response::redirect(self.authorize_url.clone()),
                 Outcome::Continue,
             ),
-            CALLBACK_PATH => self.callback(req.query.as_deref().unwrap_or("")),
+            p if p == self.callback_path => self.callback(req.query.as_deref().unwrap_or("")),
             _ => (
                 Response::page(404, "Not Found", "Not found", "Nothing here."),
                 Outcome::Continue,
@@ -393,7 +400,7 @@ pub fn login_with_browser(
     let started = Instant::now();
     let endpoints = discover(http, &provider.issuer)?;
     let (port, listeners) = bind_loopback(&opts.redirect_ports)?;
-    let redirect_uri = format!("http://localhost:{port}{CALLBACK_PATH}");
+    let redirect_uri = format!("http://localhost:{port}{}", opts.callback_path);
     let state = random_b64(32)?;
     let verifier = random_b64(32)?;
     let challenge = pkce_challenge(&verifier);
@@ -414,6 +421,9 @@ pub fn login_with_browser(
     if let Some(a) = &opts.access_type {
         params.push(("access_type", a));
     }
+    for (k, v) in &opts.extra_params {
+        params.push((k, v));
+    }
     let authorize_url = build_url(&endpoints.authorization, &params);
     let session = Session {
         http,
@@ -424,6 +434,7 @@ pub fn login_with_browser(
         verifier,
         redirect_uri,
         authorize_url,
+        callback_path: &opts.callback_path,
     };
 
     // The URL is always shown too: on a headless box a browser launch can "succeed" with nothing

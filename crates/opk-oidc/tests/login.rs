@@ -339,6 +339,7 @@ fn opts(ports: &[u16]) -> LoginOptions {
         timeout: Duration::from_secs(20),
         prompt: Some("consent".into()),
         access_type: Some("offline".into()),
+        ..LoginOptions::default()
     }
 }
 
@@ -366,7 +367,9 @@ fn run(
         let authorize_url = rx.recv().expect("url");
         let p = parse_params(authorize_url.split_once('?').expect("query").1);
         let redirect_uri = p["redirect_uri"].clone();
-        let base = redirect_uri.trim_end_matches("/login-callback").to_owned();
+        let after_scheme = redirect_uri.strip_prefix("http://").expect("loopback http");
+        let authority = after_scheme.split('/').next().expect("authority");
+        let base = format!("http://{authority}");
         let login_redirect = get(&format!("{base}/login"));
         let not_found = get(&format!("{base}/favicon.ico"));
         let at_op = get(&login_redirect.headers["location"]);
@@ -453,6 +456,31 @@ fn success() {
 
     // The listener is closed: the port can be bound again.
     TcpListener::bind((Ipv4Addr::LOCALHOST, 18100)).expect("port released");
+}
+
+/// zssh's redirect (`/auth/callback`) and its `-l param=value` extras reach the OP; the
+/// default path is then not served.
+#[test]
+fn callback_path_and_extra_authorize_params() {
+    let _g = ports_lock();
+    let op = FakeOp::start(Mode::Normal, "client-1", None);
+    let http = client();
+    let o = LoginOptions {
+        callback_path: "/auth/callback".into(),
+        extra_params: vec![
+            ("audience".into(), "openziti".into()),
+            ("login_hint".into(), "a b&c".into()),
+        ],
+        ..opts(&[18220])
+    };
+    let (res, log) = run(&http, &op.provider(), "n-1", &o, false);
+    res.expect("login succeeds");
+    assert_eq!(log.final_page.status, 200);
+    let a = op.state.lock().expect("lock").last_authorize.clone();
+    assert_eq!(a["redirect_uri"], "http://localhost:18220/auth/callback");
+    assert_eq!(a["audience"], "openziti");
+    assert_eq!(a["login_hint"], "a b&c");
+    assert_eq!(a["nonce"], "n-1");
 }
 
 #[test]

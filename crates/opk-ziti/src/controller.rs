@@ -151,6 +151,27 @@ impl Controller {
         })
     }
 
+    /// A client for the controller at `url` (zssh's `--controllerUrl`: `host:port` or an https
+    /// URL) without an identity certificate, for an OIDC token as the primary factor. Its TLS
+    /// certificate is checked against this machine's trust anchors (system bundle plus
+    /// `SSL_CERT_FILE`) before the token is sent: zssh fetches the CA bundle unverified instead
+    /// (Z-7 in docs/hazards.md).
+    pub fn without_identity(url: &str, timeout: Duration) -> Result<Self, Error> {
+        let base = crate::identity::controller_url(url)
+            .ok_or_else(|| Error::ControllerUrl(url.to_owned()))?;
+        let roots = opk_http::trust_anchors()?;
+        Ok(Self {
+            agent: agent(roots, None, timeout),
+            base,
+            bearer: None,
+        })
+    }
+
+    /// The edge client API base, e.g. `https://127.0.0.1:1280/edge/client/v1`.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// Sends `jwt` (an OIDC token the controller's external-JWT signer accepts) with every
     /// request, as the second factor.
     #[must_use]
@@ -176,6 +197,41 @@ impl Controller {
 
     /// `POST /authenticate?method=cert`: an API session for the certificate's identity.
     pub fn authenticate_cert(&self) -> Result<ApiSession, Error> {
+        self.authenticate("cert")
+    }
+
+    /// `POST /authenticate?method=ext-jwt`: an API session for the identity whose external id
+    /// the bearer token ([`Controller::with_bearer`]) names, the token being the primary factor.
+    pub fn authenticate_ext_jwt(&self) -> Result<ApiSession, Error> {
+        self.authenticate("ext-jwt")
+    }
+
+    /// The network's CA bundle (`/.well-known/est/cacerts`) as PEM: what edge routers' TLS
+    /// certificates chain to.
+    pub fn ca_bundle(&self) -> Result<String, Error> {
+        let root = self.base.trim_end_matches("/edge/client/v1");
+        Ok(crate::enroll::ca_bundle(&self.agent, root)?.0)
+    }
+
+    /// `POST /current-api-session/certificates {"csr"}`: a certificate for the request's key,
+    /// bound to this API session, which edge routers accept from a client that has no identity
+    /// certificate. Returns its PEM chain.
+    pub fn api_session_certificate(
+        &self,
+        session: &ApiSession,
+        csr_pem: &str,
+    ) -> Result<String, Error> {
+        #[derive(Deserialize)]
+        struct Created {
+            certificate: String,
+        }
+        let url = format!("{}/current-api-session/certificates", self.base);
+        let body = serde_json::json!({ "csr": csr_pem }).to_string();
+        let created: Created = self.post(&url, Some(session), &body)?;
+        Ok(created.certificate)
+    }
+
+    fn authenticate(&self, method: &str) -> Result<ApiSession, Error> {
         #[derive(Deserialize)]
         struct Identity {
             id: String,
@@ -196,7 +252,7 @@ impl Controller {
         struct AuthQuery {
             type_id: Option<String>,
         }
-        let url = format!("{}/authenticate?method=cert", self.base);
+        let url = format!("{}/authenticate?method={method}", self.base);
         let body = r#"{"sdkInfo":{"type":"opk","version":"0.1.0"}}"#;
         let s: Session = self.post(&url, None, body)?;
         Ok(ApiSession {

@@ -168,35 +168,8 @@ pub fn enroll(token: &EnrollmentToken, timeout: Duration) -> Result<String, Erro
     }
     // The chain as presented (its issuers included) anchors the one request for the CA bundle.
     let pinned = crate::controller::agent(chain, None, timeout);
-    let ca_url = format!("{}/.well-known/est/cacerts", token.issuer);
-    let body = crate::controller::text(&ca_url, pinned.get(&ca_url).call(), MAX_TOKEN as u64)?;
-    let bundle_error = || Error::EnrollmentCa {
-        url: ca_url.clone(),
-    };
-    let compact: String = body.split_whitespace().collect();
-    let pkcs7 = Base64::decode_vec(&compact).map_err(|_| bundle_error())?;
-    let cas = der::pkcs7_certificates(&pkcs7).ok_or_else(bundle_error)?;
-    let ca_pem: String = cas.iter().map(|c| pem("CERTIFICATE", c)).collect();
-    let roots = cas
-        .iter()
-        .map(|c| CertificateDer::from(c.to_vec()))
-        .collect();
-
-    let rng = ring::rand::SystemRandom::new();
-    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
-        .map_err(|_| crate::ProtocolError::Random)?;
-    let pair = EcdsaKeyPair::from_pkcs8(
-        &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
-        pkcs8.as_ref(),
-        &rng,
-    )
-    .map_err(|_| Error::HostKey)?;
-    let info = der::p256_request_info(&token.identity_id, pair.public_key().as_ref());
-    let sig = pair.sign(&rng, &info).map_err(|_| Error::HostKey)?;
-    let csr = pem(
-        "CERTIFICATE REQUEST",
-        &der::p256_request(&info, sig.as_ref()),
-    );
+    let (ca_pem, roots) = ca_bundle(&pinned, &token.issuer)?;
+    let (key_pem, csr) = key_and_request(&token.identity_id)?;
 
     #[derive(serde::Deserialize)]
     struct Certs {
@@ -212,7 +185,6 @@ pub fn enroll(token: &EnrollmentToken, timeout: Duration) -> Result<String, Erro
         .content_type("application/x-pem-file")
         .send(csr.as_str());
     let certs: Certs = crate::controller::decode_data(&url, resp)?;
-    let key_pem = zeroize::Zeroizing::new(pem("PRIVATE KEY", pkcs8.as_ref()));
     let file = serde_json::json!({
         "ztAPI": format!("{}/edge/client/v1", token.issuer),
         "id": {
@@ -222,6 +194,52 @@ pub fn enroll(token: &EnrollmentToken, timeout: Duration) -> Result<String, Erro
         },
     });
     Ok(serde_json::to_string_pretty(&file).unwrap_or_default() + "\n")
+}
+
+/// The network's CA bundle from `controller`'s `/.well-known/est/cacerts` (base64 PKCS#7), as
+/// PEM and as DER roots; `agent` decides whom to trust for that request.
+pub(crate) fn ca_bundle(
+    agent: &ureq::Agent,
+    controller: &str,
+) -> Result<(String, Vec<CertificateDer<'static>>), Error> {
+    let ca_url = format!("{controller}/.well-known/est/cacerts");
+    let body = crate::controller::text(&ca_url, agent.get(&ca_url).call(), MAX_TOKEN as u64)?;
+    let bundle_error = || Error::EnrollmentCa {
+        url: ca_url.clone(),
+    };
+    let compact: String = body.split_whitespace().collect();
+    let pkcs7 = Base64::decode_vec(&compact).map_err(|_| bundle_error())?;
+    let cas = der::pkcs7_certificates(&pkcs7).ok_or_else(bundle_error)?;
+    let ca_pem: String = cas.iter().map(|c| pem("CERTIFICATE", c)).collect();
+    let roots = cas
+        .iter()
+        .map(|c| CertificateDer::from(c.to_vec()))
+        .collect();
+    Ok((ca_pem, roots))
+}
+
+/// A fresh P-256 key (PKCS#8 PEM) and a certificate request for it with subject
+/// `CN=common_name` (PEM).
+pub(crate) fn key_and_request(
+    common_name: &str,
+) -> Result<(zeroize::Zeroizing<String>, String), Error> {
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
+        .map_err(|_| crate::ProtocolError::Random)?;
+    let pair = EcdsaKeyPair::from_pkcs8(
+        &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+        pkcs8.as_ref(),
+        &rng,
+    )
+    .map_err(|_| Error::HostKey)?;
+    let info = der::p256_request_info(common_name, pair.public_key().as_ref());
+    let sig = pair.sign(&rng, &info).map_err(|_| Error::HostKey)?;
+    let csr = pem(
+        "CERTIFICATE REQUEST",
+        &der::p256_request(&info, sig.as_ref()),
+    );
+    let key_pem = zeroize::Zeroizing::new(pem("PRIVATE KEY", pkcs8.as_ref()));
+    Ok((key_pem, csr))
 }
 
 /// PEM text of `der` with `label`.

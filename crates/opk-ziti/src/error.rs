@@ -167,6 +167,50 @@ pub enum Error {
         /// Our identity.
         identity: String,
     },
+    /// `--controllerUrl` is not a controller address.
+    #[error(
+        "--controllerUrl {0:?} is not host:port or an https:// URL; pass the controller's address, e.g. ctrl.example.com:1280"
+    )]
+    ControllerUrl(String),
+    /// This machine's trust anchors cannot be read (`SSL_CERT_FILE`).
+    #[error(transparent)]
+    Trust(#[from] opk_http::Error),
+    /// The controller's TLS certificate was refused (OIDC-only mode, checked against this
+    /// machine's trust anchors).
+    #[error("the TLS certificate of the OpenZiti controller at {url} {problem}")]
+    ControllerCertificate {
+        /// The request URL.
+        url: String,
+        /// Why, and what to do.
+        problem: opk_http::TlsProblem,
+    },
+    /// The controller did not accept the OIDC token as the primary credential.
+    #[error(
+        "the OpenZiti controller at {controller} refused the OIDC token ({message}); sign in again (`opk login`, or -o) as a user who has an identity whose external id is the token's claim and whose auth policy allows ext-jwt as primary"
+    )]
+    OidcTokenRefused {
+        /// The controller.
+        controller: String,
+        /// Its reason, sanitised.
+        message: String,
+    },
+    /// The OIDC token is past its `exp`.
+    #[error(
+        "the OIDC token expired {seconds} s ago; sign in again (`opk login` for --oidc-cert, or -o for a browser sign-in)"
+    )]
+    OidcTokenExpired {
+        /// How long ago.
+        seconds: u64,
+    },
+    /// The OIDC token is not a JWT.
+    #[error("the OIDC token is not a JWT ({problem}); sign in again (`opk login`, or -o)")]
+    OidcTokenMalformed {
+        /// What is wrong.
+        problem: &'static str,
+    },
+    /// The browser sign-in at the IdP failed.
+    #[error(transparent)]
+    Oidc(#[from] opk_oidc::Error),
     /// The `--oidc-cert` file is not an opk certificate.
     #[error("{path} {problem}; pass the KEY-cert.pub that `opk login` wrote")]
     OidcCert {

@@ -48,7 +48,11 @@ pub async fn host(options: &HostOptions, on_ready: &mut dyn FnMut(&str)) -> Resu
 async fn serve(options: &HostOptions, on_ready: &mut dyn FnMut(&str)) -> Result<(), Error> {
     let opts = options.clone();
     let (identity, ctrl, api, service, token, routers) = tokio::task::spawn_blocking(move || {
-        let (identity, ctrl, api) = authenticate(&opts.identity, &opts.totp, opts.timeout, None)?;
+        let credential = crate::Credential::IdentityFile {
+            path: opts.identity.clone(),
+            ext_jwt: None,
+        };
+        let (identity, ctrl, api) = authenticate(&credential, &opts.totp, opts.timeout)?;
         let service = ctrl
             .service(&api, &opts.service)?
             .filter(|s| s.permissions.iter().any(|p| p == "Bind"))

@@ -62,6 +62,26 @@ impl Identity {
         Self::parse(path, &text)
     }
 
+    /// An identity held in memory only: `label` names it in messages (e.g. the API-session
+    /// certificate of `opk zssh --oidcOnly`), `controller` is the edge client API base.
+    pub fn from_pems(
+        label: &str,
+        controller: String,
+        cert_pem: String,
+        key_pem: Zeroizing<String>,
+        ca_pem: String,
+    ) -> Result<Self, Error> {
+        let identity = Self {
+            path: PathBuf::from(label),
+            controller,
+            cert_pem,
+            key_pem,
+            ca_pem,
+        };
+        identity.check()?;
+        Ok(identity)
+    }
+
     /// Parses identity JSON; `path` names the file in messages and anchors relative paths.
     pub fn parse(path: &Path, text: &str) -> Result<Self, Error> {
         let file: File = serde_json::from_str(text).map_err(|e| Error::IdentityJson {
@@ -94,11 +114,16 @@ impl Identity {
             key_pem: Zeroizing::new(value("key", &file.id.key)?),
             ca_pem: value("ca", &file.id.ca)?,
         };
-        // Parse everything once now, so a broken file fails here with its name.
-        identity.certificate_chain()?;
-        identity.private_key()?;
-        identity.ca_certificates()?;
+        identity.check()?;
         Ok(identity)
+    }
+
+    /// Parses everything once, so a broken file fails when loaded, with its name.
+    fn check(&self) -> Result<(), Error> {
+        self.certificate_chain()?;
+        self.private_key()?;
+        self.ca_certificates()?;
+        Ok(())
     }
 
     /// The identity's certificate chain, leaf first.
@@ -141,6 +166,16 @@ impl Identity {
             });
         }
         Ok(certs)
+    }
+}
+
+/// A controller named on the command line (zssh's `--controllerUrl`): `host:port` or
+/// `https://host:port[/…]` → its edge client API base; `None` for another scheme.
+pub(crate) fn controller_url(arg: &str) -> Option<String> {
+    if arg.contains("://") {
+        controller_base(arg)
+    } else {
+        controller_base(&format!("https://{arg}"))
     }
 }
 
@@ -189,6 +224,15 @@ mod tests {
         );
         assert_eq!(controller_base("http://ctrl:1280"), None);
         assert_eq!(controller_base("https:///x"), None);
+        assert_eq!(
+            controller_url("127.0.0.1:1280").as_deref(),
+            Some("https://127.0.0.1:1280/edge/client/v1")
+        );
+        assert_eq!(
+            controller_url("https://ctrl:1280/").as_deref(),
+            Some("https://ctrl:1280/edge/client/v1")
+        );
+        assert_eq!(controller_url("http://ctrl:1280"), None);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! - [`Identity`]: an enrolled identity file; [`Controller`]: the controller's edge client REST
 //!   API (authenticate, services, Dial sessions, refresh), blocking, over mutual TLS;
 //!   [`enroll_to_file`]: one-time-token enrolment; [`mfa_enable`]: TOTP enrolment.
+//! - [`idp_token`]: zssh's browser sign-in (`-o`) for an OIDC token the controller accepts.
 //! - [`OverlayTransport`]: the overlay as `opk ssh`'s transport (`opk zssh`, `opk zscp`), its API
 //!   session refreshed while it lives; [`host`]: a service hosted as an addressable terminator
 //!   and forwarded to a local port (`opk ziti host`).
@@ -30,6 +31,7 @@ mod frame;
 mod host;
 mod hosting;
 mod identity;
+mod idp;
 mod mfa;
 mod overlay;
 mod router;
@@ -42,9 +44,10 @@ pub use frame::{Frame, MAX_BODY, MAX_HEADERS};
 pub use host::{HostOptions, host};
 pub use hosting::identity_secret;
 pub use identity::Identity;
+pub use idp::{IdpLogin, ZSSH_CALLBACK_PORT, ZSSH_CLIENT_ID, idp_token};
 pub use mfa::{MfaEnrollment, Totp, enable as mfa_enable};
 pub use overlay::{
-    OverlayOptions, OverlayTransport, TotpSource, authenticate, id_token_from_opk_cert,
+    Credential, OverlayOptions, OverlayTransport, TotpSource, authenticate, id_token_from_opk_cert,
     refresh_after,
 };
 pub use router::{Incoming, Listener, RouterChannel, ZitiStream, tls_config};

@@ -22,11 +22,49 @@ pub enum TotpSource {
     Command(String),
 }
 
+/// How the overlay is authenticated to.
+#[derive(Clone)]
+pub enum Credential {
+    /// An enrolled identity file (its certificate), and an OIDC token to present as the
+    /// external-JWT secondary factor when given.
+    IdentityFile {
+        /// The identity file.
+        path: PathBuf,
+        /// The OIDC token, sent with every controller request.
+        ext_jwt: Option<String>,
+    },
+    /// No identity file (zssh's `--oidcOnly`): the OIDC token is the primary factor at the
+    /// controller, and an API-session certificate stands in for the identity certificate with
+    /// the edge routers.
+    OidcOnly {
+        /// The controller (`host:port` or an https URL).
+        controller: String,
+        /// The OIDC token.
+        jwt: String,
+    },
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::IdentityFile { path, ext_jwt } => f
+                .debug_struct("IdentityFile")
+                .field("path", path)
+                .field("ext_jwt", &ext_jwt.as_ref().map(|_| "<redacted>"))
+                .finish(),
+            Self::OidcOnly { controller, .. } => f
+                .debug_struct("OidcOnly")
+                .field("controller", controller)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
 /// How to reach services over the overlay.
 #[derive(Debug, Clone)]
 pub struct OverlayOptions {
-    /// The enrolled identity file.
-    pub identity: PathBuf,
+    /// How to authenticate.
+    pub credential: Credential,
     /// The service whose terminators are the SSH servers.
     pub service: String,
     /// Where TOTP codes come from.
@@ -35,8 +73,6 @@ pub struct OverlayOptions {
     pub timeout: Duration,
     /// Say each API-session refresh on stderr (zssh's `-d`).
     pub debug: bool,
-    /// An OIDC token to present as the external-JWT factor (sent with every controller request).
-    pub ext_jwt: Option<String>,
 }
 
 struct Ready {
@@ -109,21 +145,76 @@ type LoggedIn = (
     Vec<String>,
 );
 
-/// Loads the identity file, authenticates with its certificate (and `ext_jwt`, an OIDC token,
-/// as the external-JWT factor when given), and answers the controller's TOTP query from `totp`
-/// when the identity has MFA: an API session ready for use.
+/// Authenticates as `credential` says and answers the controller's TOTP query from `totp` when
+/// the identity has MFA: an API session ready for use, and the identity to present to edge
+/// routers (the identity file, or in OIDC-only mode a fresh key with an API-session
+/// certificate, made once the session is complete).
 pub fn authenticate(
-    identity: &Path,
+    credential: &Credential,
     totp: &TotpSource,
     timeout: Duration,
-    ext_jwt: Option<&str>,
 ) -> Result<(Identity, Controller, ApiSession), Error> {
-    let identity = Identity::load(identity)?;
-    let mut ctrl = Controller::new(&identity, timeout)?;
-    if let Some(jwt) = ext_jwt {
-        ctrl = ctrl.with_bearer(jwt);
+    match credential {
+        Credential::IdentityFile { path, ext_jwt } => {
+            let identity = Identity::load(path)?;
+            let mut ctrl = Controller::new(&identity, timeout)?;
+            if let Some(jwt) = ext_jwt {
+                ctrl = ctrl.with_bearer(jwt);
+            }
+            let api = ctrl.authenticate_cert()?;
+            let api = complete(&ctrl, api, totp)?;
+            Ok((identity, ctrl, api))
+        }
+        Credential::OidcOnly { controller, jwt } => {
+            check_token_time(jwt, now())?;
+            let ctrl = Controller::without_identity(controller, timeout)?.with_bearer(jwt);
+            let api = match ctrl.authenticate_ext_jwt() {
+                Ok(api) => api,
+                Err(Error::Controller {
+                    status: 400..=499,
+                    message,
+                    ..
+                }) => {
+                    return Err(Error::OidcTokenRefused {
+                        controller: controller.clone(),
+                        message,
+                    });
+                }
+                Err(Error::ControllerRequest { url, source })
+                    if opk_http::tls_problem(&source).is_some() =>
+                {
+                    return Err(Error::ControllerCertificate {
+                        problem: opk_http::tls_problem(&source)
+                            .unwrap_or(opk_http::TlsProblem::Other),
+                        url,
+                    });
+                }
+                Err(e) => return Err(e),
+            };
+            let api = complete(&ctrl, api, totp)?;
+            let ca_pem = ctrl.ca_bundle()?;
+            let (key_pem, csr) =
+                crate::enroll::key_and_request(&format!("opk-{}", api.identity_id))?;
+            let cert_pem = ctrl.api_session_certificate(&api, &csr)?;
+            let identity = Identity::from_pems(
+                &format!("the API-session certificate of {}", api.identity_name),
+                ctrl.base().to_owned(),
+                cert_pem,
+                key_pem,
+                ca_pem,
+            )?;
+            Ok((identity, ctrl, api))
+        }
     }
-    let mut api = ctrl.authenticate_cert()?;
+}
+
+/// The session once the controller's further queries are answered: TOTP from `totp`; an
+/// external-JWT query still open means no (or no accepted) OIDC token came with it.
+fn complete(
+    ctrl: &Controller,
+    mut api: ApiSession,
+    totp: &TotpSource,
+) -> Result<ApiSession, Error> {
     if api.ext_jwt_required {
         return Err(Error::ExtJwtRequired {
             identity: api.identity_name,
@@ -133,16 +224,37 @@ pub fn authenticate(
         let code = totp_code(totp, &api.identity_name)?;
         ctrl.answer_mfa(&mut api, &code)?;
     }
-    Ok((identity, ctrl, api))
+    Ok(api)
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Refuses a token that is not a JWT or whose `exp` is past at `now`, before it is sent: the
+/// controller's refusal would not say why.
+fn check_token_time(jwt: &str, now: u64) -> Result<(), Error> {
+    use base64ct::{Base64UrlUnpadded, Encoding as _};
+    let bad = |problem| Error::OidcTokenMalformed { problem };
+    let mut parts = jwt.trim().split('.');
+    let (Some(_), Some(claims), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad("not three base64url parts"));
+    };
+    let claims = Base64UrlUnpadded::decode_vec(claims).map_err(|_| bad("claims not base64url"))?;
+    let claims: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&claims).map_err(|_| bad("claims not a JSON object"))?;
+    match claims.get("exp").and_then(serde_json::Value::as_u64) {
+        Some(exp) if exp <= now => Err(Error::OidcTokenExpired { seconds: now - exp }),
+        _ => Ok(()),
+    }
 }
 
 fn login(options: &OverlayOptions) -> Result<LoggedIn, Error> {
-    let (identity, ctrl, api) = authenticate(
-        &options.identity,
-        &options.totp,
-        options.timeout,
-        options.ext_jwt.as_deref(),
-    )?;
+    let (identity, ctrl, api) = authenticate(&options.credential, &options.totp, options.timeout)?;
     let service = ctrl
         .service(&api, &options.service)?
         .ok_or_else(|| Error::NoService {
@@ -311,5 +423,33 @@ impl Transport for OverlayTransport {
                 .map_err(std::io::Error::other)?;
             Ok(Box::new(stream) as BoxStream)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64ct::{Base64UrlUnpadded, Encoding as _};
+
+    fn token(claims: &str) -> String {
+        format!(
+            "e30.{}.c2ln",
+            Base64UrlUnpadded::encode_string(claims.as_bytes())
+        )
+    }
+
+    #[test]
+    fn expired_or_malformed_tokens_are_refused_before_sending() {
+        assert!(check_token_time(&token(r#"{"exp":1000}"#), 999).is_ok());
+        let e = check_token_time(&token(r#"{"exp":1000}"#), 1060).expect_err("expired");
+        assert!(e.to_string().contains("expired 60 s ago"), "{e}");
+        assert!(
+            check_token_time(&token("{}"), 5).is_ok(),
+            "no exp: the controller decides"
+        );
+        for bad in ["", "a.b", "a.!!.c", &token("[1]")] {
+            let e = check_token_time(bad, 0).expect_err(bad);
+            assert!(e.to_string().contains("not a JWT"), "{e}");
+        }
     }
 }
