@@ -16,7 +16,8 @@
 //! `token` (login), `claims` (JSON merged over the defaults, `null` removes one), `iat`, `exp`,
 //! `auth_time` (seconds from now), `expiry` (the providers policy, default 24h), `principals` (the cert's,
 //! comma-separated), `providers_mode`, `auth_id_mode`, `config_mode`, `home_mode` (octal),
-//! `home_owner` (uid),
+//! `home_owner` (uid), `config_group` (a group name: opkssh reads config.yml only when it is
+//! root:opksshuser),
 //! `home_symlink` (yes: `auth_id` is a symlink to the file). Placeholders: `{user}` (the
 //! principal: the current user), `{issuer}`, `{client}`, `{expiry}`, `{bom}`, `{cr}`.
 //!
@@ -111,6 +112,7 @@ impl Case {
                     "providers_mode",
                     "auth_id_mode",
                     "config_mode",
+                    "config_group",
                     "home_mode",
                     "home_owner",
                     "home_symlink",
@@ -313,6 +315,9 @@ impl Table {
             let config = etc.join("config.yml");
             std::fs::write(&config, section("config", "")).expect("config.yml");
             chmod(&config, case.mode("config_mode", 0o640));
+            if let Some(group) = case.key("config_group") {
+                std::os::unix::fs::chown(&config, None, Some(group_id(group))).expect("chgrp");
+            }
         }
 
         // The principal's home, in the case's tree; both verifiers find it through a passwd file.
@@ -485,4 +490,19 @@ fn main() -> ExitCode {
         println!("failed cases: {}", failed.join(", "));
         ExitCode::FAILURE
     }
+}
+
+/// The gid of the group `name` (getent, as the machine's NSS resolves it).
+fn group_id(name: &str) -> u32 {
+    let out = std::process::Command::new("getent")
+        .args(["group", name])
+        .output()
+        .expect("getent");
+    let line = String::from_utf8_lossy(&out.stdout).into_owned();
+    line.split(':')
+        .nth(2)
+        .and_then(|g| g.trim().parse().ok())
+        .unwrap_or_else(|| {
+            panic!("no group {name:?} (scripts/lib.sh opk_setup creates opksshuser)")
+        })
 }

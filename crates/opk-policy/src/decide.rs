@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::auth_id::AuthIdRow;
-use crate::matcher::{MatchWarning, identity_matches, str_claim};
+use crate::matcher::{EmailVerified, MatchWarning, identity_matches, str_claim};
 
 /// The outcome of [`decide`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +54,10 @@ fn deny(reason: String, warnings: Vec<MatchWarning>) -> Decision {
 /// token meets them at `now` (unix seconds); otherwise evaluation goes on, and a denial names
 /// the unmet requirement of the first such row.
 ///
+/// A row that matches on the email claim alone counts only when the token says the email is
+/// verified, unless `email_verified` (the issuer's setting) is [`EmailVerified::Warn`]; a denial
+/// then names the first such row and the setting.
+///
 /// When `userinfo` is given and there is at least one row, its `sub` must equal the ID token's.
 /// Safer than opkssh: both must be non-empty strings (opkssh accepted two absent `sub`s). A token
 /// without a string `iss` is denied outright.
@@ -63,6 +67,7 @@ pub fn decide(
     claims: &Map<String, Value>,
     userinfo: Option<&Map<String, Value>>,
     now: i64,
+    email_verified: EmailVerified,
 ) -> Decision {
     let iss = str_claim(claims, "iss");
     let email = str_claim(claims, "email");
@@ -90,17 +95,26 @@ pub fn decide(
         }
     }
     let mut unmet = None;
+    let mut unverified = None;
+    let counts = |m: &crate::Match| {
+        m.matched && !(m.unverified_email && email_verified == EmailVerified::Require)
+    };
     for row in rows {
         if row.issuer != iss || row.principal != principal {
             continue;
         }
         let mut m = identity_matches(&row.identity, claims);
         warnings.append(&mut m.warnings);
-        let mut matched = m.matched;
+        let mut matched = counts(&m);
+        let mut unverified_only = m.matched && !matched;
         if !matched && let Some(info) = userinfo {
             let mut m = identity_matches(&row.identity, info);
             warnings.append(&mut m.warnings);
-            matched = m.matched;
+            matched = counts(&m);
+            unverified_only |= m.matched && !matched;
+        }
+        if unverified_only && !matched {
+            unverified.get_or_insert(row.line_number);
         }
         if matched && let Err(why) = row.context.check(claims, now) {
             unmet.get_or_insert((row.line_number, why));
@@ -114,6 +128,18 @@ pub fn decide(
                 deny_reason: None,
             };
         }
+    }
+    if let Some(line) = unverified {
+        return deny(
+            format!(
+                "policy line {line} would allow {} with (issuer={}) to assume {}, but the ID token does not say the email is verified and email_verified for this issuer is require; match on sub, or set email_verified: {{{}: warn}} in config.yml",
+                one_line(email),
+                one_line(iss),
+                one_line(principal),
+                one_line(iss)
+            ),
+            warnings,
+        );
     }
     if let Some((line, why)) = unmet {
         return deny(

@@ -35,7 +35,7 @@ pub use auth_id::{AuthId, AuthIdRow};
 pub use context::{AuthContext, ContextSyntax, Unmet};
 pub use decide::{Decision, decide};
 pub use deny::{Denial, DenyList};
-pub use matcher::{Match, MatchWarning, identity_matches};
+pub use matcher::{EmailVerified, Match, MatchWarning, identity_matches};
 pub use plugin::{PLUGIN_ENV_PREFIX, PluginRequest, plugin_allows, plugin_env, split_command};
 pub use principal::check_principal;
 pub use providers::{ProviderRow, Providers};

@@ -70,7 +70,8 @@ pub enum MatchWarning {
         /// The email claim.
         email: String,
     },
-    /// Matched on email, but the token does not say the email is verified (H-4). Still allowed.
+    /// Matched on email, but the token does not say the email is verified (H-4). Allowed only
+    /// where the issuer's [`EmailVerified`] setting is `warn`.
     EmailUnverified {
         /// The identity.
         identity: String,
@@ -134,6 +135,43 @@ pub struct Match {
     pub matched: bool,
     /// Things to log, whether or not it matched.
     pub warnings: Vec<MatchWarning>,
+    /// It matched on the email claim alone (not also on `sub`), and the token does not say the
+    /// email is verified: [`crate::decide`] counts it only under [`EmailVerified::Warn`].
+    pub unverified_email: bool,
+}
+
+/// What a row matching on email needs from the token's `email_verified` claim, chosen per issuer
+/// (opk's `email_verified` key in config.yml, which opkssh ignores).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EmailVerified {
+    /// Only `email_verified: true` (bool, or the string in any case) lets an email row match;
+    /// other rows (sub, claims, globs) are unaffected. The default: an OP that lets users set
+    /// an unverified address would otherwise let them pick whose rows they match.
+    #[default]
+    Require,
+    /// opkssh's rule (H-4): an email row matches whatever `email_verified` says, and the match
+    /// is logged as a warning. For an OP that is authoritative for its domain and omits the
+    /// claim.
+    Warn,
+}
+
+impl EmailVerified {
+    /// The config.yml value: `require` or `warn`.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "require" => Some(Self::Require),
+            "warn" => Some(Self::Warn),
+            _ => None,
+        }
+    }
+
+    /// The config.yml value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Require => "require",
+            Self::Warn => "warn",
+        }
+    }
 }
 
 /// A string claim, or `""` when absent or not a string (treated as absent, never a panic).
@@ -294,6 +332,7 @@ pub fn identity_matches(identity: &str, claims: &Map<String, Value>) -> Match {
                 email: email.to_owned(),
                 email_verified: first,
             });
+            out.unverified_email = sub != identity;
         }
     }
     out.matched = email_match || sub == identity;

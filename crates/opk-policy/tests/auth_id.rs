@@ -1,7 +1,7 @@
 //! `auth_id` parsing, the home-file rule and first-match evaluation.
 
 use opk_policy::{
-    AuthContext, AuthId, AuthIdRow, ContextSyntax, MatchWarning, ProblemKind, decide,
+    AuthContext, AuthId, AuthIdRow, ContextSyntax, EmailVerified, MatchWarning, ProblemKind, decide,
 };
 use serde_json::{Map, Value, json};
 
@@ -102,18 +102,39 @@ fn decide_first_match_on_issuer_and_principal() {
     let google_alice = claims(
         json!({"iss": GOOGLE, "sub": "1", "email": "Alice@example.com", "email_verified": true}),
     );
-    let d = decide(&rows, "alice", &google_alice, None, NOW);
+    let d = decide(
+        &rows,
+        "alice",
+        &google_alice,
+        None,
+        NOW,
+        EmailVerified::Require,
+    );
     assert!(d.allowed);
     assert_eq!(d.matched_line, Some(2));
     assert!(d.deny_reason.is_none());
 
     // The suffix row grants dev to anyone @example.com at Google.
-    let d = decide(&rows, "dev", &google_alice, None, NOW);
+    let d = decide(
+        &rows,
+        "dev",
+        &google_alice,
+        None,
+        NOW,
+        EmailVerified::Require,
+    );
     assert!(d.allowed);
     assert_eq!(d.matched_line, Some(5));
 
     // Principal is exact and case-sensitive.
-    let d = decide(&rows, "Alice", &google_alice, None, NOW);
+    let d = decide(
+        &rows,
+        "Alice",
+        &google_alice,
+        None,
+        NOW,
+        EmailVerified::Require,
+    );
     assert!(!d.allowed);
     assert_eq!(
         d.deny_reason.as_deref(),
@@ -126,28 +147,41 @@ fn decide_first_match_on_issuer_and_principal() {
     let other_iss = claims(
         json!({"iss": "https://accounts.google.com/", "email": "alice@example.com", "email_verified": true}),
     );
-    assert!(!decide(&rows, "alice", &other_iss, None, NOW).allowed);
+    assert!(
+        !decide(
+            &rows,
+            "alice",
+            &other_iss,
+            None,
+            NOW,
+            EmailVerified::Require
+        )
+        .allowed
+    );
 
     // The group row is for the Azure issuer only.
     let azure_dev = claims(json!({"iss": AZURE, "groups": ["developer"]}));
-    assert!(decide(&rows, "dev", &azure_dev, None, NOW).allowed);
+    assert!(decide(&rows, "dev", &azure_dev, None, NOW, EmailVerified::Require).allowed);
     let google_dev = claims(json!({"iss": GOOGLE, "groups": ["developer"]}));
-    assert!(!decide(&rows, "dev", &google_dev, None, NOW).allowed);
+    assert!(!decide(&rows, "dev", &google_dev, None, NOW, EmailVerified::Require).allowed);
 
     // Sub row.
     let root = claims(json!({"iss": GOOGLE, "sub": "103030642802723203118"}));
-    assert!(decide(&rows, "root", &root, None, NOW).allowed);
-    assert!(!decide(&rows, "alice", &root, None, NOW).allowed);
+    assert!(decide(&rows, "root", &root, None, NOW, EmailVerified::Require).allowed);
+    assert!(!decide(&rows, "alice", &root, None, NOW, EmailVerified::Require).allowed);
 
     // Escaped-quote claim name.
     let ro = claims(json!({"iss": GOOGLE, "https://acme.com/groups": ["ssh-users"]}));
-    assert_eq!(decide(&rows, "ro", &ro, None, NOW).matched_line, Some(6));
+    assert_eq!(
+        decide(&rows, "ro", &ro, None, NOW, EmailVerified::Require).matched_line,
+        Some(6)
+    );
 
     // GitHub Actions glob.
     let gh = claims(json!({"iss": GH, "sub": "repo:myorg/myrepo:ref:refs/heads/main"}));
-    assert!(decide(&rows, "deploy", &gh, None, NOW).allowed);
+    assert!(decide(&rows, "deploy", &gh, None, NOW, EmailVerified::Require).allowed);
     let gh_tag = claims(json!({"iss": GH, "sub": "repo:myorg/myrepo:ref:refs/tags/v1"}));
-    assert!(!decide(&rows, "deploy", &gh_tag, None, NOW).allowed);
+    assert!(!decide(&rows, "deploy", &gh_tag, None, NOW, EmailVerified::Require).allowed);
 }
 
 #[test]
@@ -155,8 +189,8 @@ fn decide_uses_userinfo_after_id_token() {
     let rows = rows();
     let id = claims(json!({"iss": AZURE, "sub": "s1"}));
     let info = claims(json!({"sub": "s1", "groups": ["developer"]}));
-    assert!(!decide(&rows, "dev", &id, None, NOW).allowed);
-    let d = decide(&rows, "dev", &id, Some(&info), NOW);
+    assert!(!decide(&rows, "dev", &id, None, NOW, EmailVerified::Require).allowed);
+    let d = decide(&rows, "dev", &id, Some(&info), NOW, EmailVerified::Require);
     assert!(d.allowed);
     assert_eq!(d.matched_line, Some(4));
 }
@@ -169,7 +203,14 @@ fn decide_rejects_userinfo_for_another_sub() {
         json!({"sub": "s2", "groups": ["developer"]}),
         json!({"groups": ["developer"]}),
     ] {
-        let d = decide(&rows, "dev", &id, Some(&claims(info)), NOW);
+        let d = decide(
+            &rows,
+            "dev",
+            &id,
+            Some(&claims(info)),
+            NOW,
+            EmailVerified::Require,
+        );
         assert!(!d.allowed);
         assert!(
             d.deny_reason
@@ -185,6 +226,7 @@ fn decide_rejects_userinfo_for_another_sub() {
         &id,
         Some(&claims(json!({"groups": ["developer"]}))),
         NOW,
+        EmailVerified::Require,
     );
     assert!(!d.allowed);
 }
@@ -193,10 +235,10 @@ fn decide_rejects_userinfo_for_another_sub() {
 fn decide_without_iss_denies() {
     let rows = rows();
     let c = claims(json!({"sub": "103030642802723203118"}));
-    let d = decide(&rows, "root", &c, None, NOW);
+    let d = decide(&rows, "root", &c, None, NOW, EmailVerified::Require);
     assert!(!d.allowed);
     let c = claims(json!({"iss": 5, "sub": "103030642802723203118"}));
-    assert!(!decide(&rows, "root", &c, None, NOW).allowed);
+    assert!(!decide(&rows, "root", &c, None, NOW, EmailVerified::Require).allowed);
 }
 
 #[test]
@@ -210,6 +252,7 @@ fn decide_collects_warnings_and_keeps_going() {
         &claims(json!({"iss": "https://i", "sub": "s1"})),
         None,
         NOW,
+        EmailVerified::Require,
     );
     assert!(d.allowed);
     assert_eq!(d.matched_line, Some(4));
@@ -235,7 +278,7 @@ fn o3_empty_identity_row_does_not_grant() {
         json!({"iss": "https://i", "sub": ""}),
         json!({"iss": "https://i", "sub": "x"}),
     ] {
-        assert!(!decide(&rows, "root", &claims(c), None, NOW).allowed);
+        assert!(!decide(&rows, "root", &claims(c), None, NOW, EmailVerified::Require).allowed);
     }
 }
 
@@ -247,7 +290,10 @@ fn h2_bare_prefix_rows_do_not_grant() {
         let c = claims(
             json!({"iss": "https://i", "sub": "repo:a", "email": "a@b", "email_verified": true}),
         );
-        assert!(!decide(&rows, "root", &c, None, NOW).allowed, "{identity}");
+        assert!(
+            !decide(&rows, "root", &c, None, NOW, EmailVerified::Require).allowed,
+            "{identity}"
+        );
     }
 }
 
@@ -255,7 +301,7 @@ fn h2_bare_prefix_rows_do_not_grant() {
 fn deny_reason_is_one_line() {
     let rows = rows();
     let c = claims(json!({"iss": "https://x\nforged line", "email": "a\r\nb"}));
-    let d = decide(&rows, "root\n", &c, None, NOW);
+    let d = decide(&rows, "root\n", &c, None, NOW, EmailVerified::Require);
     let r = d.deny_reason.expect("denied");
     assert!(!r.contains(['\n', '\r']), "{r}");
     assert!(r.starts_with("no policy to allow "));
@@ -276,7 +322,7 @@ fn requirement_rows_grant_only_when_met() {
     assert_eq!(rows[0].context.amr, ["mfa"]);
     let token = |amr: Value, auth_time: i64| {
         claims(
-            json!({"iss": GOOGLE, "sub": "s", "email": "alice@example.com",
+            json!({"iss": GOOGLE, "sub": "s", "email": "alice@example.com", "email_verified": true,
                       "amr": amr, "auth_time": auth_time}),
         )
     };
@@ -286,6 +332,7 @@ fn requirement_rows_grant_only_when_met() {
         &token(json!(["pwd", "mfa"]), NOW - 60),
         None,
         NOW,
+        EmailVerified::Require,
     );
     assert!(d.allowed && d.matched_line == Some(1), "{d:?}");
     for (t, why) in [
@@ -298,7 +345,7 @@ fn requirement_rows_grant_only_when_met() {
             "within 900 s; this one is 3600 s old",
         ),
     ] {
-        let d = decide(&rows, "root", &t, None, NOW);
+        let d = decide(&rows, "root", &t, None, NOW, EmailVerified::Require);
         let reason = d.deny_reason.expect("denied");
         assert!(
             reason.contains("policy line 1 would allow alice@example.com") && reason.contains(why),
@@ -312,8 +359,63 @@ fn requirement_rows_grant_only_when_met() {
             "alice",
             &token(json!(["pwd"]), NOW - 86_400),
             None,
-            NOW
+            NOW,
+            EmailVerified::Require
         )
         .allowed
     );
+}
+
+/// An email row counts only for a verified email unless the issuer's setting is `warn`
+/// (opkssh's rule, H-4); sub rows do not depend on it, and the denial names the row and the fix.
+#[test]
+fn email_rows_need_a_verified_email_unless_the_issuer_is_set_to_warn() {
+    let text = format!("alice alice@example.com {GOOGLE}\nalice s-1 {GOOGLE}\n");
+    let rows = AuthId::parse(text.as_bytes()).expect("small").into_rows();
+    for (verified, require_allows) in [
+        (Some(json!(true)), true),
+        (Some(json!("TRUE")), true),
+        (Some(json!(false)), false),
+        (Some(json!("false")), false),
+        (Some(json!(1)), false),
+        (None, false),
+    ] {
+        let mut c = json!({"iss": GOOGLE, "sub": "other", "email": "Alice@example.com"});
+        if let Some(v) = &verified {
+            c["email_verified"] = v.clone();
+        }
+        let c = claims(c);
+        let d = decide(&rows, "alice", &c, None, NOW, EmailVerified::Require);
+        assert_eq!(d.allowed, require_allows, "{verified:?}: {d:?}");
+        if !require_allows {
+            assert_eq!(
+                d.deny_reason.as_deref(),
+                Some(format!(
+                    "policy line 1 would allow Alice@example.com with (issuer={GOOGLE}) to assume alice, but the ID token does not say the email is verified and email_verified for this issuer is require; match on sub, or set email_verified: {{{GOOGLE}: warn}} in config.yml"
+                ).as_str())
+            );
+        }
+        let d = decide(&rows, "alice", &c, None, NOW, EmailVerified::Warn);
+        assert!(d.allowed, "{verified:?}: warn allows as opkssh does");
+        assert_eq!(d.matched_line, Some(1));
+        assert_eq!(
+            d.warnings
+                .iter()
+                .any(|w| matches!(w, MatchWarning::EmailUnverified { .. })),
+            !require_allows
+        );
+    }
+    // The sub row matches whatever email_verified says; so does an email row whose identity is
+    // also the token's sub.
+    let c = claims(
+        json!({"iss": GOOGLE, "sub": "s-1", "email": "alice@example.com", "email_verified": false}),
+    );
+    let d = decide(&rows, "alice", &c, None, NOW, EmailVerified::Require);
+    assert_eq!((d.allowed, d.matched_line), (true, Some(2)));
+    let rows = AuthId::parse(format!("alice alice@example.com {GOOGLE}\n").as_bytes())
+        .expect("small")
+        .into_rows();
+    let c =
+        claims(json!({"iss": GOOGLE, "sub": "alice@example.com", "email": "alice@example.com"}));
+    assert!(decide(&rows, "alice", &c, None, NOW, EmailVerified::Require).allowed);
 }

@@ -140,7 +140,15 @@ pub fn verify(
     });
     let rule = match plugin {
         Some(path) => format!("policy plugin {}", path.display()),
-        None => match decide(paths, req.principal, &pkt, userinfo.as_ref(), now, log)? {
+        None => match decide(
+            paths,
+            req.principal,
+            &pkt,
+            userinfo.as_ref(),
+            &config,
+            now,
+            log,
+        )? {
             Some(line) => format!("auth_id line {line}"),
             None => "policy".to_owned(),
         },
@@ -299,11 +307,19 @@ fn decide(
     principal: &str,
     pkt: &PkToken,
     userinfo: Option<&serde_json::Map<String, serde_json::Value>>,
+    config: &server_config::ServerConfig,
     now: SystemTime,
     log: &mut Log,
 ) -> Result<Option<usize>, Error> {
     let rows = load_policy(paths, principal, log)?;
-    let decision = opk_policy::decide(&rows, principal, pkt.claims(), userinfo, unix_secs(now));
+    let decision = opk_policy::decide(
+        &rows,
+        principal,
+        pkt.claims(),
+        userinfo,
+        unix_secs(now),
+        config.email_verified_for(pkt.issuer()),
+    );
     for warning in &decision.warnings {
         log.line(&format!("policy: {warning}"));
     }

@@ -1,4 +1,6 @@
-//! opkssh's server config, `/etc/opk/config.yml`: `env_vars`, `deny_emails`, `deny_users`.
+//! opkssh's server config, `/etc/opk/config.yml`: `env_vars`, `deny_emails`, `deny_users`, and
+//! opk's own `email_verified` (per issuer: `require` or `warn`), which opkssh ignores as it ignores
+//! every key outside its schema.
 //!
 //! opkssh ignores a config it cannot read, which turns its deny lists off without a word (hazard
 //! O-2 in docs/hazards.md). Here a config that cannot be read as that schema fails closed, naming
@@ -26,8 +28,23 @@ pub(crate) struct ServerConfig {
     pub(crate) env_vars: Vec<(String, String)>,
     /// `deny_emails` and `deny_users`.
     pub(crate) deny: opk_policy::DenyList,
+    /// `email_verified`: issuer (or `*`, every other issuer) → what an email row needs.
+    pub(crate) email_verified: Vec<(String, opk_policy::EmailVerified)>,
     /// Keys outside the schema, with their line: ignored, as opkssh ignores them.
     pub(crate) unknown_keys: Vec<(String, usize)>,
+}
+
+impl ServerConfig {
+    /// The `email_verified` setting for `issuer`: its own entry, else `*`, else `require`.
+    pub(crate) fn email_verified_for(&self, issuer: &str) -> opk_policy::EmailVerified {
+        let entry = |key: &str| {
+            self.email_verified
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| *v)
+        };
+        entry(issuer).or_else(|| entry("*")).unwrap_or_default()
+    }
 }
 
 /// Why a server config cannot be used.
@@ -62,6 +79,12 @@ pub enum ConfigProblem {
         key: &'static str,
         /// What its value must be.
         expected: &'static str,
+    },
+    /// An `email_verified` entry whose value is neither `require` nor `warn`.
+    #[error("email_verified for {issuer:?} must be require or warn")]
+    BadEmailVerified {
+        /// The issuer (or `*`).
+        issuer: String,
     },
     /// A YAML 1.1 merge key, which YAML 1.2 parsers do not expand: ignoring it could hide a
     /// deny list.
@@ -142,6 +165,7 @@ fn parse(bytes: &[u8]) -> Result<ServerConfig, Problem> {
             "env_vars" => config.env_vars = string_map(value, "env_vars")?,
             "deny_emails" => config.deny.emails = string_list(value, "deny_emails")?,
             "deny_users" => config.deny.users = string_list(value, "deny_users")?,
+            "email_verified" => config.email_verified = email_verified(value)?,
             _ => config.unknown_keys.push((key, key_line)),
         }
     }
@@ -243,6 +267,35 @@ fn string_map(node: &MarkedYaml<'_>, key: &'static str) -> Result<Vec<(String, S
     }
 }
 
+/// `email_verified`: a mapping of issuers (or `*`) to `require` or `warn`.
+fn email_verified(
+    node: &MarkedYaml<'_>,
+) -> Result<Vec<(String, opk_policy::EmailVerified)>, Problem> {
+    let YamlData::Mapping(map) = &node.data else {
+        if is_null(node) {
+            return Ok(Vec::new());
+        }
+        let expected = "a mapping of issuers (or *) to require or warn";
+        let key = "email_verified";
+        return Err((line(node), ConfigProblem::WrongType { key, expected }));
+    };
+    unique_entries(map)?
+        .into_iter()
+        .map(|(issuer, _, v)| {
+            let setting = scalar(v).and_then(|s| opk_policy::EmailVerified::parse(&s));
+            let setting = setting.ok_or_else(|| {
+                (
+                    line(v),
+                    ConfigProblem::BadEmailVerified {
+                        issuer: issuer.clone(),
+                    },
+                )
+            })?;
+            Ok((issuer, setting))
+        })
+        .collect()
+}
+
 /// A scalar as Go's yaml.v3 puts it into a `string`: its text, `""` for null.
 fn scalar(node: &MarkedYaml<'_>) -> Option<String> {
     match &node.data {
@@ -316,6 +369,34 @@ mod tests {
         assert_eq!(
             denies("deny_emails: [Mallory@Example.com]\n"),
             (users(&["Mallory@Example.com"]), vec![])
+        );
+    }
+
+    #[test]
+    fn email_verified_is_per_issuer_with_a_star_default_and_require_otherwise() {
+        use opk_policy::EmailVerified::{Require, Warn};
+        let c = parse(b"email_verified:\n  https://a.example: warn\n  '*': warn\n  https://b.example: require\n")
+            .expect("parses");
+        assert_eq!(c.email_verified_for("https://a.example"), Warn);
+        assert_eq!(c.email_verified_for("https://b.example"), Require);
+        assert_eq!(c.email_verified_for("https://other.example"), Warn);
+        assert!(c.unknown_keys.is_empty());
+        let c = parse(b"email_verified:\n  https://a.example: warn\n").expect("parses");
+        assert_eq!(c.email_verified_for("https://a.example/"), Require);
+        assert_eq!(ServerConfig::default().email_verified_for("x"), Require);
+        assert_eq!(
+            problem(b"deny_users: []\nemail_verified:\n  https://a.example: yes\n"),
+            (
+                3,
+                "email_verified for \"https://a.example\" must be require or warn".to_owned()
+            )
+        );
+        assert_eq!(
+            problem(b"email_verified: warn\n"),
+            (
+                1,
+                "email_verified must be a mapping of issuers (or *) to require or warn".to_owned()
+            )
         );
     }
 

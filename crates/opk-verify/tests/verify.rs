@@ -6,7 +6,8 @@ mod common;
 use std::os::unix::fs::PermissionsExt as _;
 
 use common::{
-    ALICE_ROW, Host, ISS, SUB, alice, login, login_with_access_token, now, op, op_with_seed,
+    ALICE_ROW, Host, ISS, SUB, alice, login, login_patched, login_with_access_token, now, op,
+    op_with_seed,
 };
 use opk_files::FileKind;
 use opk_sshcert::{CertRequest, EphemeralKey, KeyAlgorithm, OpkCert};
@@ -929,4 +930,63 @@ fn r3_fifos_directories_and_devices_are_refused_at_once() {
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     host.run(&op, "alice", &cert)
         .expect("a regular home policy again");
+}
+
+/// H-4, decided per issuer: an email row needs `email_verified: true` unless config.yml's
+/// `email_verified` says `warn` for the token's issuer (or `*`); then it is allowed as opkssh
+/// allows it, and the warning is in the log.
+#[test]
+fn h4_email_rows_need_a_verified_email_unless_config_says_warn() {
+    let op = op();
+    let host = Host::new(ALICE_ROW);
+    let config = host.paths.config.clone().expect("config path");
+    for patch in [
+        serde_json::json!({"email_verified": false}),
+        serde_json::json!({"email_verified": "false"}),
+        serde_json::json!({"email_verified": null}),
+    ] {
+        let (_, cert) = login_patched(
+            &op,
+            KeyAlgorithm::EcdsaP256,
+            vec!["opkssh-wildcard".into()],
+            Some("alice@example.com"),
+            None,
+            &patch,
+        );
+        let _ = std::fs::remove_file(&config);
+        let denied = host.run_logged(&op, "alice", &cert);
+        let reason = denied
+            .expect_err("unverified email denied by default")
+            .to_string();
+        assert!(
+            reason.starts_with(&format!("policy line 1 would allow alice@example.com with (issuer={ISS}) to assume alice, but the ID token does not say the email is verified and email_verified for this issuer is require")),
+            "{patch}: {reason}"
+        );
+        for (setting, allowed) in [
+            (format!("email_verified:\n  {ISS}: warn\n"), true),
+            ("email_verified:\n  '*': warn\n".to_owned(), true),
+            (
+                format!("email_verified:\n  '*': warn\n  {ISS}: require\n"),
+                false,
+            ),
+            (
+                "email_verified:\n  https://other.example: warn\n".to_owned(),
+                false,
+            ),
+        ] {
+            std::fs::write(&config, &setting).expect("config");
+            let before = host.log().len();
+            let r = host.run_logged(&op, "alice", &cert);
+            assert_eq!(r.is_ok(), allowed, "{setting:?} {patch}: {r:?}");
+            let log = host.log()[before..].to_owned();
+            assert!(
+                log.contains("policy: policy \"alice@example.com\" matched on email \"alice@example.com\" but the ID token"),
+                "{log}"
+            );
+        }
+    }
+    // A verified email needs no setting.
+    let _ = std::fs::remove_file(&config);
+    let (_, cert) = alice(&op, KeyAlgorithm::EcdsaP256);
+    host.run(&op, "alice", &cert).expect("verified email");
 }

@@ -89,6 +89,19 @@ pub fn login_with_access_token(
     email: Option<&str>,
     access_token: Option<&str>,
 ) -> (EphemeralKey, OpkCert) {
+    login_patched(op, alg, principals, email, access_token, &json!({}))
+}
+
+/// [`login_with_access_token`] with `patch`'s members set over the ID token's claims (`null`
+/// removes one).
+pub fn login_patched(
+    op: &Op,
+    alg: KeyAlgorithm,
+    principals: Vec<String>,
+    email: Option<&str>,
+    access_token: Option<&str>,
+    patch: &serde_json::Value,
+) -> (EphemeralKey, OpkCert) {
     let key = EphemeralKey::generate(alg).expect("key");
     let signer = match alg {
         KeyAlgorithm::EcdsaP256 => {
@@ -102,6 +115,15 @@ pub fn login_with_access_token(
     if let Some(email) = email {
         claims["email"] = json!(email);
         claims["email_verified"] = json!(true);
+    }
+    for (name, value) in patch.as_object().expect("patch is an object") {
+        match value {
+            serde_json::Value::Null => claims.as_object_mut().expect("claims").remove(name),
+            v => claims
+                .as_object_mut()
+                .expect("claims")
+                .insert(name.clone(), v.clone()),
+        };
     }
     let h = Base64UrlUnpadded::encode_string(
         json!({"alg": "ES256", "kid": "k1", "typ": "JWT"})
