@@ -33,7 +33,17 @@ impl Fixture {
         let dir = TestDir::new(TMP);
         let plain = KeyHost::start(TMP);
 
-        let op = Op::start(None);
+        // opk-rs256 also allows zssh's redirect URI, for `opk zssh -o` (aud stays opk-rs256,
+        // which the controller's ext-jwt signer expects).
+        let clients = dir.join("op-clients.json");
+        let uris: Vec<String> = [3000, 10001, 11110]
+            .iter()
+            .map(|p| format!("http://localhost:{p}/login-callback"))
+            .chain(["http://localhost:63275/auth/callback".to_owned()])
+            .collect();
+        let spec = serde_json::json!([{"client_id": "opk-rs256", "redirect_uris": uris}]);
+        std::fs::write(&clients, spec.to_string()).expect("clients");
+        let op = Op::start_with(None, &["--clients", clients.to_str().expect("utf-8")]);
         let opk_host = Host::allowing_alice(&dir, "opk-host", &op, "opk-rs256");
 
         let mut net = Network::start();
@@ -43,7 +53,12 @@ impl Fixture {
         let opk_host_id = net.identity("opk-host", &["zssh-opk.binders"]);
         let laptop = net.identity(
             "laptop",
-            &["zssh.dialers", "zssh-opk.dialers", "zssh-native.dialers"],
+            &[
+                "zssh.dialers",
+                "zssh-opk.dialers",
+                "zssh-native.dialers",
+                "zssh-tunnel.dialers",
+            ],
         );
         net.tunnel_host(&ssh_host, "zssh");
         net.tunnel_host(&opk_host_id, "zssh-opk");
@@ -79,7 +94,7 @@ impl Fixture {
 
 #[test]
 fn zssh_over_a_real_overlay() {
-    let f = Fixture::start();
+    let mut f = Fixture::start();
     commands_run_over_the_overlay_with_their_exit_status_and_stdin(&f);
     hosted_by_opk_ziti_host_without_a_tunneler(&f);
     host_keys_are_checked_per_target_identity(&f);
@@ -87,6 +102,8 @@ fn zssh_over_a_real_overlay() {
     opk_certificate_checked_by_opk_verify_behind_the_overlay(&f);
     let signer = one_sign_in_is_the_overlay_oidc_factor_and_the_ssh_certificate(&f);
     oidc_only_dials_without_an_identity_file(&f, &signer);
+    zssh_browser_sign_in_as_second_factor_and_as_the_only_one(&f);
+    the_reference_tunneler_hosts_with_an_opk_enrolled_identity(&mut f);
     zscp_copies_a_tree_both_ways_byte_identical(&f);
     invoked_as_zssh_and_zscp(&f);
     opk_enrolls_an_identity_that_then_dials(&f);
@@ -494,6 +511,136 @@ fn oidc_only_dials_without_an_identity_file(f: &Fixture, signer: &str) {
     let short = signed_in("home-oidc-short", "bob@example.com", "opk-short");
     std::thread::sleep(std::time::Duration::from_secs(6));
     assert_one_error_line(&run(&short, &[("SSL_CERT_FILE", &ca)]), "expired");
+}
+
+/// zssh's `-o`: opk signs in at the test OP in a (headless) browser on zssh's redirect
+/// `http://localhost:63275/auth/callback`. With an identity file the token is the external-JWT
+/// second factor (oidc-laptop's auth policy demands it); `--oidcOnly` alone implies the sign-in,
+/// as in zssh, and the token is then the only overlay credential. opk's long spellings and `-l`
+/// are used on the way.
+fn zssh_browser_sign_in_as_second_factor_and_as_the_only_one(f: &Fixture) {
+    let sign_in = |home: &Path, user: &str, args: &[&str], env: &[(&str, &str)]| {
+        let etc = home.join("etc-ssh");
+        std::fs::create_dir_all(&etc).expect("etc");
+        let run = common::browser_login(home)
+            .command(args, "/auth/callback")
+            .user(user)
+            .envs([
+                ("OPK_SSH_SYSTEM_DIR", etc.to_str().expect("utf-8")),
+                ("USER", current_user().as_str()),
+            ])
+            .envs(env.iter().copied())
+            .run()
+            .assert_success("opk zssh -o");
+        assert!(
+            run.stderr.contains("sign in to"),
+            "stdout: {}\nstderr: {}",
+            run.stdout,
+            run.stderr
+        );
+        run.stdout
+    };
+    let laptop_id = f.net.dir.path().join("oidc-laptop.json");
+    let home = f.dir.join("home-opk");
+    let target = format!("{}@opk-host", current_user());
+    let out = sign_in(
+        &home,
+        common::USER_EMAIL,
+        &[
+            "zssh",
+            "-c",
+            laptop_id.to_str().expect("utf-8"),
+            "-s",
+            "zssh-opk",
+            "-o",
+            "-a",
+            &f.op.issuer,
+            "-n",
+            "opk-rs256",
+            &target,
+            "echo browser factor",
+        ],
+        &[],
+    );
+    assert_eq!(out, "browser factor\n");
+
+    let ca = f.dir.join("network-ca.pem");
+    let home = fresh_home(
+        &f.dir,
+        "home-oidc-browser",
+        &known_line(&f.plain.sshd, "ssh-host", "zssh"),
+    );
+    let controller = format!("127.0.0.1:{}", f.net.ctrl_port);
+    let target = format!("{}@ssh-host", current_user());
+    let out = sign_in(
+        &home,
+        "bob@example.com",
+        &[
+            "zssh",
+            "--oidc-only",
+            "--controller-url",
+            &controller,
+            "--oidc-issuer",
+            &f.op.issuer,
+            "--client-id",
+            "opk-rs256",
+            "--callback-port",
+            "63275",
+            "-l",
+            "login_hint=bob@example.com",
+            "-i",
+            f.plain.key.to_str().expect("utf-8"),
+            &target,
+            "echo browser only",
+        ],
+        &[("SSL_CERT_FILE", ca.to_str().expect("utf-8"))],
+    );
+    assert_eq!(out, "browser only\n");
+}
+
+/// The identity file `opk ziti enroll` writes is what the reference tunneler reads: `ziti tunnel
+/// host -i` with it binds the service (as its own addressable terminator) in front of the plain
+/// sshd, and `opk zssh` reaches that sshd through it.
+fn the_reference_tunneler_hosts_with_an_opk_enrolled_identity(f: &mut Fixture) {
+    f.net.service("zssh-tunnel", f.plain.sshd.port);
+    let jwt = f
+        .net
+        .enrollment_token("opk-enrolled-host", &["zssh-tunnel.binders"]);
+    let host_id = f.dir.join("opk-enrolled-host.json");
+    let home = fresh_home(
+        &f.dir,
+        "home-tunnel",
+        &known_line(&f.plain.sshd, "opk-enrolled-host", "zssh-tunnel"),
+    );
+    let out = overlay_cmd(
+        Path::new(OPK),
+        &home,
+        &[
+            "ziti",
+            "enroll",
+            jwt.to_str().expect("utf-8"),
+            "-o",
+            host_id.to_str().expect("utf-8"),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    f.net.tunnel_host(&host_id, "zssh-tunnel");
+    let target = format!("{}@opk-enrolled-host", current_user());
+    let out = zssh(
+        f,
+        &home,
+        &[
+            "-s",
+            "zssh-tunnel",
+            "-i",
+            f.plain.key.to_str().expect("utf-8"),
+            &target,
+            "echo via ziti tunnel host; exit 3",
+        ],
+        b"",
+    );
+    assert_output(&out, 3, "via ziti tunnel host\n");
 }
 
 /// The network's CA bundle (PEM) from an enrolled identity file: what a user hands
