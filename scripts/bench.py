@@ -185,7 +185,7 @@ def one_login(client, issuer, workdir, browser_args):
         sys.exit(f"B3: {client} login exited {rc}")
     files = [home / ".ssh/id_ecdsa", home / ".ssh/id_ecdsa-cert.pub"]
     written = max(f.stat().st_mtime_ns for f in files) / 1e9
-    callback = int(stamp.read_text()) / 1000
+    callback = float(stamp.read_text()) / 1000
     return written - callback, t_exit - callback
 
 

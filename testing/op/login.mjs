@@ -21,9 +21,10 @@
 // --ca FILE trusts a test CA (PEM) for an https OP: Node verifies the OP's certificate with it,
 // then Chromium is told to accept exactly that certificate's key (SPKI pin). --ignore-https-errors accepts any certificate (last resort).
 // --screenshot FILE saves a PNG of the last page (also on failure, when possible).
-// --callback-time FILE writes the wall-clock time (Unix epoch milliseconds) at which the browser
-// sent the request to the loopback /login-callback: the start of the client's own work, for the
-// login-latency benchmark (scripts/bench.sh B3).
+// --callback-time FILE writes the wall-clock time (Unix epoch milliseconds, fractional) at which the
+// browser started the request to the loopback /login-callback, from the browser's own resource
+// timing: the start of the client's own work, for the login-latency benchmark (scripts/bench.sh B3).
+// (Not the time the driver hears of the request: that event arrives late by a varying 0–150 ms.)
 // --callback-path PATH waits for that loopback path instead of /login-callback (zssh's
 // `/auth/callback`, which `opk zssh -o` uses).
 
@@ -157,9 +158,14 @@ try {
   currentPage = page;
   page.setDefaultTimeout(timeoutMs);
 
+  let callbackTimed = Promise.resolve();
   if (opts['callback-time']) {
-    page.on('request', (req) => {
-      if (isCallback(req.url())) fs.writeFileSync(opts['callback-time'], `${Date.now()}\n`);
+    callbackTimed = new Promise((resolve) => {
+      page.on('requestfinished', (req) => {
+        if (!isCallback(req.url())) return;
+        fs.writeFileSync(opts['callback-time'], `${req.timing().startTime}\n`);
+        resolve();
+      });
     });
   }
   // Remember the navigation to the callback so we can wait for it wherever it happens.
@@ -196,7 +202,7 @@ try {
   }
 
   if (!(await done())) await fail(`never reached ${opts['callback-path']} (at ${page.url()})`, page, opts.screenshot);
-  if (isCallback(page.url())) await callbackLoaded;
+  if (isCallback(page.url())) await Promise.all([callbackLoaded, callbackTimed]);
   const text = (await page.innerText('body')).replace(/\s+/g, ' ').trim();
   if (opts.screenshot) await page.screenshot({ path: opts.screenshot, fullPage: true });
   if (!finished) {

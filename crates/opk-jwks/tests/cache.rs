@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use opk_jwks::{CacheOptions, Error, Jwks, JwksCache, JwksFetcher, Source};
+use opk_jwks::{CacheOptions, Error, Jwks, JwksCache, JwksFetcher, JwksOutcome, Source};
 use serde_json::{Value, json};
 
 const ISS: &str = "https://op.example";
@@ -83,146 +83,172 @@ fn stored(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).expect("read cache")).expect("json")
 }
 
+/// A cache in a fresh directory and the fake fetcher behind it.
+struct Rig {
+    dir: tempfile::TempDir,
+    cache: JwksCache,
+    fake: Fake,
+}
+
+impl Rig {
+    fn new(kids: &[&'static str]) -> Rig {
+        Rig::waiting(kids, CacheOptions::default().lock_wait)
+    }
+
+    /// A cache that waits at most `lock_wait` for another process's lock.
+    fn waiting(kids: &[&'static str], lock_wait: Duration) -> Rig {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = JwksCache::new(CacheOptions {
+            dir: Some(dir.path().to_path_buf()),
+            lock_wait,
+            ..CacheOptions::default()
+        });
+        Rig {
+            dir,
+            cache,
+            fake: Fake::with(kids),
+        }
+    }
+
+    /// Looks `kid` up at `t`, which must succeed.
+    fn get(&self, kid: Option<&str>, t: u64) -> JwksOutcome {
+        let out = self.cache.get(ISS, kid, at(t), &self.fake);
+        out.unwrap_or_else(|e| panic!("lookup of {kid:?} at T0+{}: {e}", t - T0))
+    }
+
+    /// Where a successful lookup's answer came from, and how many fetches there have been.
+    fn source(&self, kid: Option<&str>, t: u64) -> (Source, usize) {
+        (self.get(kid, t).source, self.fake.calls())
+    }
+
+    fn record(&self) -> Value {
+        stored(&self.cache.cache_path(ISS).expect("path"))
+    }
+
+    /// Takes the issuer's lock as another process would; held until the file is dropped.
+    fn hold_lock(&self) -> File {
+        let path = self
+            .cache
+            .cache_path(ISS)
+            .expect("path")
+            .with_extension("lock");
+        let holder = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .expect("lock file");
+        holder.lock().expect("hold lock");
+        holder
+    }
+}
+
+fn assert_warned(out: &JwksOutcome, needle: &str) {
+    assert!(
+        out.warnings.iter().any(|w| w.contains(needle)),
+        "no warning with {needle:?}: {:?}",
+        out.warnings
+    );
+}
+
 #[test]
 fn cold_fetches_and_writes_then_fresh_hit_does_not_fetch() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cache = cache_in(dir.path());
-    let fake = Fake::with(&["k1"]);
-    let out = cache.get(ISS, Some("k1"), at(T0), &fake).expect("get");
-    assert_eq!((out.source, fake.calls()), (Source::Fetched, 1));
+    let rig = Rig::new(&["k1"]);
+    let out = rig.get(Some("k1"), T0);
+    assert_eq!((out.source, rig.fake.calls()), (Source::Fetched, 1));
     assert!(out.warnings.is_empty(), "{:?}", out.warnings);
-    let path = cache.cache_path(ISS).expect("path");
-    let rec = stored(&path);
+    let rec = rig.record();
     assert_eq!(rec["issuer"], ISS);
     assert_eq!(rec["fetched_at"], T0);
     assert_eq!(rec["jwks"], jwks(&["k1"]));
 
     // Even a failing fetcher is not consulted on a fresh hit (kid given or not).
-    fake.set(None);
+    rig.fake.set(None);
     for (t, kid) in [(T0 + 1, Some("k1")), (T0 + 3599, None)] {
-        let out = cache.get(ISS, kid, at(t), &fake).expect("fresh hit");
+        let out = rig.get(kid, t);
         assert_eq!(out.source, Source::Cache);
         assert_eq!(kids_of(&out.jwks), ["k1"]);
     }
-    assert_eq!(fake.calls(), 1);
+    assert_eq!(rig.fake.calls(), 1);
 }
 
 #[test]
 fn stale_refetches() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cache = cache_in(dir.path());
-    let fake = Fake::with(&["k1"]);
-    cache.get(ISS, None, at(T0), &fake).expect("cold");
-    fake.set(Some(&["k2"]));
-    let out = cache.get(ISS, None, at(T0 + 3600), &fake).expect("stale");
-    assert_eq!((out.source, fake.calls()), (Source::Fetched, 2));
+    let rig = Rig::new(&["k1"]);
+    rig.get(None, T0);
+    rig.fake.set(Some(&["k2"]));
+    let out = rig.get(None, T0 + 3600);
+    assert_eq!((out.source, rig.fake.calls()), (Source::Fetched, 2));
     assert_eq!(kids_of(&out.jwks), ["k2"]);
-    assert_eq!(
-        stored(&cache.cache_path(ISS).expect("path"))["fetched_at"],
-        T0 + 3600
-    );
+    assert_eq!(rig.record()["fetched_at"], T0 + 3600);
 }
 
 #[test]
 fn unknown_kid_refetches_once_then_rate_limits() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cache = cache_in(dir.path());
-    let fake = Fake::with(&["k1"]);
-    cache.get(ISS, Some("k1"), at(T0), &fake).expect("cold");
+    let rig = Rig::new(&["k1"]);
+    rig.get(Some("k1"), T0);
 
     // Right after a fetch: the unknown kid does not trigger another one.
-    let out = cache
-        .get(ISS, Some("nope"), at(T0 + 5), &fake)
-        .expect("rate limited");
-    assert_eq!((out.source, fake.calls()), (Source::Cache, 1));
-    assert!(
-        out.warnings.iter().any(|w| w.contains("nope")),
-        "{:?}",
-        out.warnings
-    );
+    let out = rig.get(Some("nope"), T0 + 5);
+    assert_eq!((out.source, rig.fake.calls()), (Source::Cache, 1));
+    assert_warned(&out, "nope");
 
     // Later: one re-fetch; the OP still lacks the kid.
-    let out = cache
-        .get(ISS, Some("nope"), at(T0 + 60), &fake)
-        .expect("refetch");
-    assert_eq!((out.source, fake.calls()), (Source::Fetched, 2));
+    assert_eq!(rig.source(Some("nope"), T0 + 60), (Source::Fetched, 2));
     // ...and then rate limited again, measured from the re-fetch.
     for t in [T0 + 61, T0 + 89] {
-        let out = cache
-            .get(ISS, Some("nope"), at(t), &fake)
-            .expect("rate limited");
-        assert_eq!((out.source, fake.calls()), (Source::Cache, 2));
+        assert_eq!(rig.source(Some("nope"), t), (Source::Cache, 2));
     }
     // A rotated key shows up on the next allowed re-fetch.
-    fake.set(Some(&["k1", "new"]));
-    let out = cache
-        .get(ISS, Some("new"), at(T0 + 90), &fake)
-        .expect("rotation");
-    assert_eq!((out.source, fake.calls()), (Source::Fetched, 3));
+    rig.fake.set(Some(&["k1", "new"]));
+    let out = rig.get(Some("new"), T0 + 90);
+    assert_eq!((out.source, rig.fake.calls()), (Source::Fetched, 3));
     assert_eq!(kids_of(&out.jwks), ["k1", "new"]);
-    let out = cache
-        .get(ISS, Some("new"), at(T0 + 91), &fake)
-        .expect("hit");
-    assert_eq!((out.source, fake.calls()), (Source::Cache, 3));
+    assert_eq!(rig.source(Some("new"), T0 + 91), (Source::Cache, 3));
 }
 
 #[test]
 fn fetch_error_with_stale_cache_returns_stale_and_backs_off() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cache = cache_in(dir.path());
-    let fake = Fake::with(&["k1"]);
-    cache.get(ISS, None, at(T0), &fake).expect("cold");
-    fake.set(None);
+    let rig = Rig::new(&["k1"]);
+    rig.get(None, T0);
+    rig.fake.set(None);
 
     let t1 = T0 + 2 * 3600;
-    let out = cache.get(ISS, Some("k1"), at(t1), &fake).expect("stale");
-    assert_eq!((out.source, fake.calls()), (Source::StaleAfterError, 2));
+    let out = rig.get(Some("k1"), t1);
+    assert_eq!((out.source, rig.fake.calls()), (Source::StaleAfterError, 2));
     assert_eq!(kids_of(&out.jwks), ["k1"]);
-    assert!(
-        out.warnings.iter().any(|w| w.contains("OP is down")),
-        "{:?}",
-        out.warnings
-    );
+    assert_warned(&out, "OP is down");
 
-    // Within refetch_min_interval of the failure: no new attempt.
-    let out = cache
-        .get(ISS, Some("k1"), at(t1 + 10), &fake)
-        .expect("backoff");
-    assert_eq!((out.source, fake.calls()), (Source::StaleAfterError, 2));
-    // After it: try again.
-    let out = cache
-        .get(ISS, Some("k1"), at(t1 + 31), &fake)
-        .expect("retry");
-    assert_eq!((out.source, fake.calls()), (Source::StaleAfterError, 3));
-    // The OP recovers: fresh data, and the failure mark is gone.
-    fake.set(Some(&["k9"]));
-    let out = cache
-        .get(ISS, Some("k1"), at(t1 + 62), &fake)
-        .expect("recovered");
-    assert_eq!((out.source, fake.calls()), (Source::Fetched, 4));
-    assert!(
-        stored(&cache.cache_path(ISS).expect("path"))
-            .get("failed_at")
-            .is_none()
+    // Within refetch_min_interval of the failure: no new attempt; after it, try again.
+    assert_eq!(
+        rig.source(Some("k1"), t1 + 10),
+        (Source::StaleAfterError, 2)
     );
+    assert_eq!(
+        rig.source(Some("k1"), t1 + 31),
+        (Source::StaleAfterError, 3)
+    );
+    // The OP recovers: fresh data, and the failure mark is gone.
+    rig.fake.set(Some(&["k9"]));
+    assert_eq!(rig.source(Some("k1"), t1 + 62), (Source::Fetched, 4));
+    assert!(rig.record().get("failed_at").is_none());
 }
 
 #[test]
 fn fetch_error_past_stale_window_is_an_error() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cache = cache_in(dir.path());
-    let fake = Fake::with(&["k1"]);
-    cache.get(ISS, None, at(T0), &fake).expect("cold");
-    fake.set(None);
-    let err = cache
-        .get(ISS, None, at(T0 + 25 * 3600), &fake)
+    let rig = Rig::new(&["k1"]);
+    rig.get(None, T0);
+    rig.fake.set(None);
+    let err = rig
+        .cache
+        .get(ISS, None, at(T0 + 25 * 3600), &rig.fake)
         .expect_err("too old");
     assert!(matches!(err, Error::Fetch { .. }), "{err:?}");
     // Just inside the window it is still served.
-    let out = cache
-        .get(ISS, None, at(T0 + 25 * 3600 - 1), &fake)
-        .expect("inside");
-    assert_eq!(out.source, Source::StaleAfterError);
+    assert_eq!(
+        rig.get(None, T0 + 25 * 3600 - 1).source,
+        Source::StaleAfterError
+    );
 }
 
 #[test]
@@ -237,25 +263,17 @@ fn fetch_error_without_cache_is_an_error() {
 }
 
 fn recovers_from(content: &[u8]) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cache = cache_in(dir.path());
-    let path = cache.cache_path(ISS).expect("path");
-    std::fs::write(&path, content).expect("plant");
-    let fake = Fake::with(&["k1"]);
-    let out = cache.get(ISS, None, at(T0), &fake).expect("recovered");
-    assert_eq!((out.source, fake.calls()), (Source::Fetched, 1));
-    assert!(
-        out.warnings.iter().any(|w| w.contains("ignoring")),
-        "{:?}",
-        out.warnings
-    );
-    let rec = stored(&path);
+    let rig = Rig::new(&["k1"]);
+    std::fs::write(rig.cache.cache_path(ISS).expect("path"), content).expect("plant");
+    let out = rig.get(None, T0);
+    assert_eq!((out.source, rig.fake.calls()), (Source::Fetched, 1));
+    assert_warned(&out, "ignoring");
+    let rec = rig.record();
     assert_eq!(
         (rec["issuer"].as_str(), rec["jwks"].clone()),
         (Some(ISS), jwks(&["k1"]))
     );
-    let out = cache.get(ISS, None, at(T0 + 1), &fake).expect("hit");
-    assert_eq!((out.source, fake.calls()), (Source::Cache, 1));
+    assert_eq!(rig.source(None, T0 + 1), (Source::Cache, 1));
 }
 
 #[test]
@@ -287,16 +305,10 @@ fn wrong_issuer_file_is_ignored() {
 
 #[test]
 fn future_dated_record_is_refetched() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cache = cache_in(dir.path());
-    let fake = Fake::with(&["k1"]);
-    cache
-        .get(ISS, None, at(T0 + 10_000), &fake)
-        .expect("write future record");
-    let out = cache
-        .get(ISS, None, at(T0), &fake)
-        .expect("clock stepped back");
-    assert_eq!((out.source, fake.calls()), (Source::Fetched, 2));
+    let rig = Rig::new(&["k1"]);
+    rig.get(None, T0 + 10_000);
+    // The clock stepped back.
+    assert_eq!(rig.source(None, T0), (Source::Fetched, 2));
 }
 
 #[test]
@@ -345,67 +357,43 @@ fn cached_keys_opk_cannot_use_are_dropped_and_their_kid_refetched() {
     // A fetcher hands over a Jwks, so a non-JWKS can no longer reach the cache; what reaches
     // the file is the usable keys only. A record planted with an unusable key for a kid makes
     // that kid count as absent: once the re-fetch interval has passed, it is re-fetched.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cache = cache_in(dir.path());
-    let path = cache.cache_path(ISS).expect("path");
+    let rig = Rig::new(&["k1"]);
     let planted = json!({"issuer": ISS, "fetched_at": T0, "jwks": {"keys": [
         {"kid": "k1", "kty": "RSA", "n": "AQAB", "e": "AQAB"}
     ]}});
+    let path = rig.cache.cache_path(ISS).expect("path");
     std::fs::write(&path, planted.to_string()).expect("plant");
-    let fake = Fake::with(&["k1"]);
-    let out = cache.get(ISS, Some("k1"), at(T0 + 1), &fake).expect("get");
-    assert_eq!((out.source, fake.calls()), (Source::Cache, 0));
+    let out = rig.get(Some("k1"), T0 + 1);
+    assert_eq!((out.source, rig.fake.calls()), (Source::Cache, 0));
     assert!(out.jwks.keys().is_empty());
-    let out = cache.get(ISS, Some("k1"), at(T0 + 60), &fake).expect("get");
-    assert_eq!((out.source, fake.calls()), (Source::Fetched, 1));
+    let out = rig.get(Some("k1"), T0 + 60);
+    assert_eq!((out.source, rig.fake.calls()), (Source::Fetched, 1));
     assert_eq!(kids_of(&out.jwks), ["k1"]);
-    assert_eq!(stored(&path)["jwks"], jwks(&["k1"]));
+    assert_eq!(rig.record()["jwks"], jwks(&["k1"]));
 }
 
 #[test]
 fn stuck_lock_is_bounded() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cache = JwksCache::new(CacheOptions {
-        dir: Some(dir.path().to_path_buf()),
-        lock_wait: Duration::from_millis(200),
-        ..CacheOptions::default()
-    });
-    let lock_path = cache.cache_path(ISS).expect("path").with_extension("lock");
-    let holder = File::create(&lock_path).expect("lock file");
-    holder.lock().expect("hold lock");
-    let fake = Fake::with(&["k1"]);
+    let rig = Rig::waiting(&["k1"], Duration::from_millis(200));
+    let holder = rig.hold_lock();
     let start = std::time::Instant::now();
-    let out = cache.get(ISS, None, at(T0), &fake).expect("fetch anyway");
+    let out = rig.get(None, T0);
     assert!(start.elapsed() >= Duration::from_millis(200));
     assert!(start.elapsed() < Duration::from_secs(5));
-    assert_eq!((out.source, fake.calls()), (Source::Fetched, 1));
-    assert!(
-        out.warnings.iter().any(|w| w.contains("still held")),
-        "{:?}",
-        out.warnings
-    );
+    assert_eq!((out.source, rig.fake.calls()), (Source::Fetched, 1));
+    assert_warned(&out, "still held");
     // The result was still cached.
-    let out = cache.get(ISS, None, at(T0 + 1), &fake).expect("hit");
-    assert_eq!(out.source, Source::Cache);
+    assert_eq!(rig.get(None, T0 + 1).source, Source::Cache);
     drop(holder);
 }
 
 #[test]
 fn fresh_hit_takes_no_lock() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cache = JwksCache::new(CacheOptions {
-        dir: Some(dir.path().to_path_buf()),
-        lock_wait: Duration::from_secs(30),
-        ..CacheOptions::default()
-    });
-    let fake = Fake::with(&["k1"]);
-    cache.get(ISS, None, at(T0), &fake).expect("cold");
-    let lock_path = cache.cache_path(ISS).expect("path").with_extension("lock");
-    let holder = File::open(&lock_path).expect("lock file");
-    holder.lock().expect("hold lock");
+    let rig = Rig::waiting(&["k1"], Duration::from_secs(30));
+    rig.get(None, T0);
+    let holder = rig.hold_lock();
     let start = std::time::Instant::now();
-    let out = cache.get(ISS, Some("k1"), at(T0 + 1), &fake).expect("hit");
-    assert_eq!(out.source, Source::Cache);
+    assert_eq!(rig.get(Some("k1"), T0 + 1).source, Source::Cache);
     assert!(
         start.elapsed() < Duration::from_secs(1),
         "fresh hit waited for the lock"
@@ -525,47 +513,34 @@ fn concurrent_processes_on_cold_cache_fetch_once() {
 #[test]
 fn cache_dir_writable_by_others_is_not_used() {
     use std::os::unix::fs::PermissionsExt as _;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cache = cache_in(dir.path());
-    let fake = Fake::with(&["k1"]);
-    cache.get(ISS, Some("k1"), at(T0), &fake).expect("get");
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let rig = Rig::new(&["k1"]);
+    rig.get(Some("k1"), T0);
+    let loose = std::fs::Permissions::from_mode(0o777);
+    std::fs::set_permissions(rig.dir.path(), loose).expect("chmod");
     // Anyone could have planted keys here: every call fetches, and says why.
     for t in [T0 + 1, T0 + 2] {
-        let out = cache.get(ISS, Some("k1"), at(t), &fake).expect("get");
+        let out = rig.get(Some("k1"), t);
         assert_eq!(out.source, Source::Fetched);
-        assert!(
-            out.warnings
-                .iter()
-                .any(|w| w.contains("writable by group or others")),
-            "{:?}",
-            out.warnings
-        );
+        assert_warned(&out, "writable by group or others");
     }
-    assert_eq!(fake.calls(), 3);
+    assert_eq!(rig.fake.calls(), 3);
 }
 
 #[test]
 fn cache_file_writable_by_others_is_replaced() {
     use std::os::unix::fs::PermissionsExt as _;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cache = cache_in(dir.path());
-    let fake = Fake::with(&["k1"]);
-    cache.get(ISS, Some("k1"), at(T0), &fake).expect("get");
-    let path = cache.cache_path(ISS).expect("path");
+    let rig = Rig::new(&["k1"]);
+    rig.get(Some("k1"), T0);
+    let path = rig.cache.cache_path(ISS).expect("path");
     // A planted record (fresh, with the attacker's kid) in a world-writable file.
-    let planted = serde_json::json!({"issuer": ISS, "fetched_at": T0, "jwks": jwks(&["evil"])});
+    let planted = json!({"issuer": ISS, "fetched_at": T0, "jwks": jwks(&["evil"])});
     std::fs::write(&path, planted.to_string()).expect("plant");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).expect("chmod");
-    let out = cache
-        .get(ISS, Some("evil"), at(T0 + 1), &fake)
-        .expect("get");
+    let out = rig.get(Some("evil"), T0 + 1);
     assert_eq!(out.source, Source::Fetched);
     assert_eq!(kids_of(&out.jwks), ["k1"]);
-    assert_eq!(
-        std::fs::metadata(&path).expect("meta").permissions().mode() & 0o022,
-        0
-    );
+    let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+    assert_eq!(mode & 0o022, 0, "{mode:o}");
 }
 
 #[test]

@@ -102,7 +102,7 @@ pub fn oidc_options(
 pub fn login(
     req: &LoginRequest<'_>,
     http: &dyn OidcHttp,
-    jwks: &dyn JwksFetcher,
+    jwks: &(dyn JwksFetcher + Sync),
     now: &dyn Fn() -> SystemTime,
     show_url: &mut dyn FnMut(&str),
 ) -> Result<Login, Error> {
@@ -118,7 +118,7 @@ pub type TokenFlow<'a> = dyn FnMut(&str) -> Result<Tokens, opk_oidc::Error> + 'a
 /// `|nonce| opk_oidc::login_with_device(http, provider, nonce, timeout, ui)`.
 pub fn login_with(
     req: &LoginRequest<'_>,
-    jwks: &dyn JwksFetcher,
+    jwks: &(dyn JwksFetcher + Sync),
     now: &dyn Fn() -> SystemTime,
     flow: &mut TokenFlow<'_>,
 ) -> Result<Login, Error> {
@@ -142,12 +142,23 @@ pub fn login_with(
     let public = signer.public_jwk().map_err(Error::Signer)?;
     let cic = Cic::new(&public, rz).map_err(Error::Signer)?;
 
-    let tokens = flow(&cic.hash())?;
+    // The OP's keys for the self-check are fetched while the user is in the browser, so only the
+    // code exchange stands between the callback and the key files.
+    let (tokens, prefetched) = std::thread::scope(|scope| {
+        let prefetch = scope.spawn(|| jwks.fetch(&req.provider.issuer));
+        let tokens = flow(&cic.hash());
+        (tokens, prefetch.join())
+    });
+    let tokens = tokens?;
     let pk_token = PkToken::issue(&tokens.id_token, &cic, &signer).map_err(Error::PkToken)?;
 
     // Check the token exactly as `opk verify` will (default 24h policy, as opkssh's client does),
-    // so a misconfigured OP fails here and not at the first ssh.
-    let keys = jwks.fetch(&req.provider.issuer).map_err(Error::Jwks)?;
+    // so a misconfigured OP fails here and not at the first ssh. Fetched again when the early
+    // fetch failed or lacks the token's key (the OP rotated its keys during the login).
+    let keys = match prefetched {
+        Ok(Ok(keys)) if pk_token.op_kid().is_none_or(|kid| keys.has_kid(kid)) => keys,
+        _ => jwks.fetch(&req.provider.issuer).map_err(Error::Jwks)?,
+    };
     let now = now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);

@@ -7,6 +7,7 @@ use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt as _;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -28,8 +29,11 @@ struct FakeOp {
     key: UserSigner,
     /// The nonce of the authorize request the fake browser saw.
     nonce: Mutex<Option<String>>,
-    token_calls: Cell<u32>,
-    jwks_calls: Cell<u32>,
+    token_calls: AtomicU32,
+    jwks_calls: AtomicU32,
+    /// The kid of the OP key in the first JWKS answer ("k1" signs; another one is a key the OP
+    /// rotated away from during the login).
+    first_kid: &'static str,
 }
 
 impl FakeOp {
@@ -40,8 +44,9 @@ impl FakeOp {
         FakeOp {
             key: UserSigner::from_p256_scalar(&secret).expect("signer"),
             nonce: Mutex::new(None),
-            token_calls: Cell::new(0),
-            jwks_calls: Cell::new(0),
+            token_calls: AtomicU32::new(0),
+            jwks_calls: AtomicU32::new(0),
+            first_kid: "k1",
         }
     }
 
@@ -75,7 +80,7 @@ impl OidcHttp for FakeOp {
 
     fn post_form(&self, url: &str, form: &[(&str, &str)]) -> Result<(u16, Value), opk_oidc::Error> {
         assert_eq!(url, format!("{ISS}/token"));
-        self.token_calls.set(self.token_calls.get() + 1);
+        self.token_calls.fetch_add(1, Ordering::SeqCst);
         let field = |name: &str| form.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
         assert_eq!(field("code"), Some("code-1"));
         assert_eq!(field("client_id"), Some(CLIENT));
@@ -95,9 +100,9 @@ impl OidcHttp for FakeOp {
 impl JwksFetcher for FakeOp {
     fn fetch(&self, issuer: &str) -> Result<Jwks, opk_jwks::Error> {
         assert_eq!(issuer, ISS);
-        self.jwks_calls.set(self.jwks_calls.get() + 1);
+        let first = self.jwks_calls.fetch_add(1, Ordering::SeqCst) == 0;
         let mut jwk = self.key.public_jwk().expect("jwk").to_json();
-        jwk["kid"] = json!("k1");
+        jwk["kid"] = json!(if first { self.first_kid } else { "k1" });
         Ok(Jwks::from_json(&json!({"keys": [jwk]})).expect("jwks"))
     }
 }
@@ -211,6 +216,29 @@ fn run(
     (result, reads.get())
 }
 
+/// (token endpoint calls, JWKS fetches) so far.
+fn calls(op: &FakeOp) -> (u32, u32) {
+    let count = |c: &AtomicU32| c.load(Ordering::SeqCst);
+    (count(&op.token_calls), count(&op.jwks_calls))
+}
+
+#[test]
+fn keys_fetched_during_the_browser_step_are_fetched_again_when_they_lack_the_token_kid() {
+    let op = FakeOp {
+        first_kid: "rotated-away",
+        ..FakeOp::new()
+    };
+    let (login, _) = run(
+        &op,
+        at(ISSUED_AT + 60),
+        KeyAlgorithm::EcdsaP256,
+        None,
+        false,
+    );
+    login.expect("login after the OP rotated its keys");
+    assert_eq!(calls(&op), (1, 2));
+}
+
 /// A server host in a temp dir that trusts the fake OP and lets alice in as `alice`.
 fn verify_at(
     dir: &std::path::Path,
@@ -252,7 +280,7 @@ fn written_certificate_verifies_at_the_given_clock() {
     let (login, reads) = run(&op, clock, KeyAlgorithm::EcdsaP256, None, false);
     let login = login.expect("login");
     assert!(reads >= 1, "the self-check must read the given clock");
-    assert_eq!((op.token_calls.get(), op.jwks_calls.get()), (1, 1));
+    assert_eq!(calls(&op), (1, 1));
 
     let home = tempfile::tempdir().expect("home");
     let provider = ProviderSpec {
@@ -337,7 +365,7 @@ fn bad_principals_fail_before_the_op_is_asked() {
         .err()
         .expect("refused");
     assert!(matches!(err, Error::Principal(_)), "{err}");
-    assert_eq!(op.token_calls.get(), 0);
+    assert_eq!(op.token_calls.load(Ordering::SeqCst), 0);
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use opk_jwks::{Discovery, Endpoint};
+use rustix::event::{PollFd, PollFlags, poll};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -30,7 +32,7 @@ pub(crate) const LOGIN_PATH: &str = "/login";
 /// Connections being read at once; more are dropped (only local processes can connect, but one
 /// should not be able to exhaust our threads).
 const MAX_INFLIGHT: usize = 32;
-/// How often the accept loop looks at the listeners when idle.
+/// How long the acceptor backs off after an unexpected `poll(2)` failure.
 const POLL: Duration = Duration::from_millis(20);
 /// Longest OP-provided text placed into messages.
 const MAX_OP_TEXT: usize = 300;
@@ -137,7 +139,7 @@ fn bind_loopback(ports: &[u16]) -> Result<(u16, Vec<TcpListener>), Error> {
             Err(_) => {}
         }
         for l in &listeners {
-            // Non-blocking so one loop can watch both listeners and the overall deadline.
+            // Non-blocking: the acceptor drains each listener after `poll(2)` says it is ready.
             l.set_nonblocking(true).map_err(Error::Listener)?;
         }
         return Ok((port, listeners));
@@ -454,8 +456,10 @@ type Incoming = (TcpStream, Result<Request, ReadError>);
 
 /// Accepts connections until a callback finishes the login or `deadline` passes.
 ///
-/// Heads are read on short-lived threads (a browser's idle pre-connect must not block the real
-/// request); all decisions and the code exchange happen on this thread, so the exchange runs once.
+/// An acceptor thread sleeps in `poll(2)` on the listeners, so a callback is picked up the moment
+/// it connects; heads are read on short-lived threads (a browser's idle pre-connect must not block
+/// the real request); all decisions and the code exchange happen on this thread, so the exchange
+/// runs once.
 fn serve(
     session: &Session<'_>,
     listeners: &[TcpListener],
@@ -463,25 +467,68 @@ fn serve(
     timeout_secs: u64,
 ) -> Result<Tokens, Error> {
     let (tx, rx) = mpsc::channel::<Incoming>();
+    // Writing to the pipe wakes the acceptor to end it.
+    let (wake_rx, wake_tx) = rustix::pipe::pipe().map_err(|e| Error::Listener(e.into()))?;
+    thread::scope(|scope| {
+        scope.spawn(move || accept_until_woken(listeners, &wake_rx, &tx));
+        let result = answer_requests(session, &rx, deadline, timeout_secs);
+        let _ = rustix::io::write(&wake_tx, &[1]);
+        result
+    })
+}
+
+/// Hands every accepted connection to a reader thread until `wake` becomes readable.
+fn accept_until_woken(listeners: &[TcpListener], wake: &OwnedFd, tx: &mpsc::Sender<Incoming>) {
     let inflight = Arc::new(AtomicUsize::new(0));
     loop {
+        let mut fds: Vec<PollFd<'_>> = listeners
+            .iter()
+            .map(|l| PollFd::new(l, PollFlags::IN))
+            .chain([PollFd::new(wake, PollFlags::IN)])
+            .collect();
+        if let Err(e) = poll(&mut fds, None) {
+            if e != rustix::io::Errno::INTR {
+                // Not expected on valid descriptors; do not spin if it happens.
+                thread::sleep(POLL);
+            }
+            continue;
+        }
+        if fds.last().is_some_and(|w| !w.revents().is_empty()) {
+            return;
+        }
         for l in listeners {
             loop {
                 match l.accept() {
-                    Ok((stream, _)) => spawn_reader(stream, &tx, &inflight),
+                    Ok((stream, _)) => spawn_reader(stream, tx, &inflight),
                     Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                     // ECONNABORTED, EMFILE and friends are transient: try again next round.
                     Err(_) => break,
                 }
             }
         }
+    }
+}
+
+/// Answers each request head the readers deliver until one finishes the login.
+fn answer_requests(
+    session: &Session<'_>,
+    rx: &mpsc::Receiver<Incoming>,
+    deadline: Instant,
+    timeout_secs: u64,
+) -> Result<Tokens, Error> {
+    loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(Error::Timeout { secs: timeout_secs });
         }
-        let (mut stream, req) = match rx.recv_timeout(left.min(POLL)) {
+        let (mut stream, req) = match rx.recv_timeout(left) {
             Ok(msg) => msg,
-            Err(_) => continue,
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            // The acceptor only ends when woken, after this loop: not reachable, but never spin.
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                thread::sleep(left);
+                continue;
+            }
         };
         let resp = match req {
             Ok(req) => {
