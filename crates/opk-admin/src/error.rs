@@ -93,6 +93,14 @@ pub enum Error {
         /// The passwd file.
         passwd: PathBuf,
     },
+    /// readhome: the passwd file could be written by someone other than root.
+    #[error("refusing {} (only a passwd file only root can write may name homes)", path.display())]
+    HomeUntrustedPasswd {
+        /// The passwd file.
+        path: PathBuf,
+        /// Why.
+        source: opk_files::TrustProblem,
+    },
     /// It cannot be opened (a symlink swapped in after the type check gives ELOOP) or read.
     #[error("cannot read {path}")]
     HomeRead {

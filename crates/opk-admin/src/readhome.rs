@@ -20,6 +20,37 @@ fn accounts(passwd: &str) -> impl Iterator<Item = (&str, u32, &str)> {
     })
 }
 
+/// The passwd file, if only root (or this user) could have written it: readhome runs as root
+/// through sudo, whose rule (`readhome *`) lets the caller add the hidden `--passwd-file`, and a
+/// file the caller wrote could send it to any `<dir>/.opk/auth_id`. Checked on the descriptor read.
+fn read_passwd(passwd: &Path) -> Result<String, Error> {
+    // Opened as root's files are (a FIFO or device is refused at once, R-3).
+    let (mut file, meta) = match opk_files::open_regular(passwd, opk_files::Symlinks::Follow) {
+        Ok(opened) => opened,
+        // No user can be found in it: HomeNoUser names the file.
+        Err(opk_files::OpenError::Io(_)) => return Ok(String::new()),
+        Err(opk_files::OpenError::NotRegular(kind)) => {
+            return Err(Error::HomeNotRegular {
+                path: passwd.to_owned(),
+                kind,
+            });
+        }
+    };
+    if let Some(problem) = opk_files::trust_problem(&meta) {
+        return Err(Error::HomeUntrustedPasswd {
+            path: passwd.to_owned(),
+            source: problem,
+        });
+    }
+    let mut text = String::new();
+    file.read_to_string(&mut text)
+        .map_err(|source| Error::HomeRead {
+            path: passwd.to_owned(),
+            source,
+        })?;
+    Ok(text)
+}
+
 /// The contents of `name`'s `~/.opk/auth_id`, homes and names taken from `passwd`, after the
 /// checks opkssh's readhome makes: a valid name, no symlink, a regular file owned by that user
 /// (uid and name) with mode exactly 0600.
@@ -31,7 +62,7 @@ pub fn read_home_policy(passwd: &Path, name: &str) -> Result<Vec<u8>, Error> {
     if !valid {
         return Err(Error::HomeBadName(name.to_owned()));
     }
-    let table = std::fs::read_to_string(passwd).unwrap_or_default();
+    let table = read_passwd(passwd)?;
     let no_user = || Error::HomeNoUser {
         name: name.to_owned(),
         passwd: passwd.to_owned(),
@@ -109,6 +140,20 @@ mod tests {
         let (_d, passwd, _) = setup(false);
         let out = read_home_policy(&passwd, "alice").expect("read");
         assert_eq!(out, b"alice a@example.com https://op.example\n");
+    }
+
+    /// The caller of `sudo opk readhome --passwd-file F` must not choose the homes: a passwd file
+    /// others could write (or one owned by another user) is refused before any home is opened.
+    #[test]
+    fn a_passwd_file_others_could_write_is_refused() {
+        let (_d, passwd, _) = setup(false);
+        std::fs::set_permissions(&passwd, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+        let e = read_home_policy(&passwd, "alice").expect_err("0666 passwd");
+        assert!(matches!(e, Error::HomeUntrustedPasswd { .. }), "{e}");
+        std::fs::set_permissions(&passwd, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        std::os::unix::fs::chown(&passwd, Some(4242), None).expect("chown (needs root)");
+        let e = read_home_policy(&passwd, "alice").expect_err("foreign passwd");
+        assert!(matches!(e, Error::HomeUntrustedPasswd { .. }), "{e}");
     }
 
     #[test]

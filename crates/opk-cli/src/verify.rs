@@ -37,6 +37,15 @@ pub(crate) struct Args {
     /// Do not read the target user's ~/.opk/auth_id.
     #[arg(long)]
     pub(crate) no_home_policy: bool,
+    /// The sudo that runs `sudo -n <this opk> readhome %u` for a home policy verify may not open
+    /// itself (an unprivileged AuthorizedKeysCommandUser), as opkssh does.
+    #[arg(
+        long,
+        env = "OPK_SUDO_COMMAND",
+        default_value = "sudo",
+        value_name = "PROGRAM"
+    )]
+    pub(crate) sudo_command: PathBuf,
     /// Seconds one policy plugin may run before it is killed (and does not allow).
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub(crate) plugin_timeout: f64,
@@ -60,6 +69,14 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         auth_id: args.files.auth_id_file.clone(),
         home_policy: !args.no_home_policy,
         passwd: args.files.passwd.passwd_file.clone(),
+        // The path sudoers names (opk install writes it from its own path, the same binary).
+        home_via_sudo: std::env::current_exe()
+            .ok()
+            .map(|opk| opk_verify::SudoReadhome {
+                sudo: args.sudo_command.clone(),
+                opk,
+                timeout: Duration::from_secs(10),
+            }),
         jwks_cache: (!args.no_jwks_cache).then(|| args.jwks_cache_dir.clone()),
         log: Some(args.log_file.clone()),
         config: Some(args.files.config_path.clone()),

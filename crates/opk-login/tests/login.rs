@@ -256,6 +256,7 @@ fn verify_at(
         providers: write("providers", &format!("{ISS} {CLIENT} 24h\n")),
         auth_id: write("auth_id", &format!("alice alice@example.com {ISS}\n")),
         home_policy: false,
+        home_via_sudo: None,
         passwd: dir.join("passwd"),
         jwks_cache: None,
         log: None,

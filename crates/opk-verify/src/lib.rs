@@ -12,6 +12,7 @@ mod error;
 mod files;
 mod log;
 mod plugins;
+mod readhome;
 mod server_config;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ use opk_sshcert::{OpkCert, PublicKey};
 pub use audit::Subject;
 pub use error::{Error, PolicyFiles, UnsafeFile, UnsafeHomeFile};
 pub use log::{Log, escape_controls};
+pub use readhome::SudoReadhome;
 pub use server_config::ConfigProblem;
 
 /// Where the server's files are. opk-cli fills it from flags whose defaults are opkssh's paths,
@@ -39,6 +41,9 @@ pub struct ServerPaths {
     pub home_policy: bool,
     /// passwd file for home directories (`/etc/passwd`).
     pub passwd: PathBuf,
+    /// How to read a home policy verify may not open itself (`sudo -n opk readhome`); `None`
+    /// skips such a policy.
+    pub home_via_sudo: Option<SudoReadhome>,
     /// JWKS cache directory; `None` disables the cache.
     pub jwks_cache: Option<PathBuf>,
     /// Log file (`/var/log/opkssh.log`); `None` logs to stderr.
@@ -386,14 +391,11 @@ fn load_policy(
         match opk_files::lookup_account(&paths.passwd, principal) {
             Some(account) => {
                 let path = account.home.join(".opk/auth_id");
-                match files::read_checked(&path, files::Owner::User(account.uid)) {
-                    Ok(text) => match read_auth_id(&path, &text, log) {
+                if let Some(text) = read_home(paths, principal, &path, account.uid, log) {
+                    match read_auth_id(&path, &text, log) {
                         Ok(auth_id) => rows.extend(auth_id.for_home_of(principal).into_rows()),
                         Err(e) => log.line(&format!("home policy skipped: {e}")),
-                    },
-                    Err(Error::Read { error, .. })
-                        if error.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => log.line(&format!("home policy skipped: {e}")),
+                    }
                 }
             }
             None => log.line(&format!(
@@ -404,6 +406,37 @@ fn load_policy(
     match (rows.is_empty(), first_error) {
         (true, Some(e)) => Err(e),
         _ => Ok(rows),
+    }
+}
+
+/// The home policy's bytes, read directly or, when this user may not open it, through
+/// `sudo readhome`; `None` (logged unless the file is simply missing) when there is none to use.
+fn read_home(
+    paths: &ServerPaths,
+    principal: &str,
+    path: &Path,
+    uid: u32,
+    log: &mut Log,
+) -> Option<Vec<u8>> {
+    match files::read_checked(path, files::Owner::User(uid)) {
+        Ok(text) => Some(text),
+        Err(Error::Read { error, .. }) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(Error::Read { error, .. })
+            if error.kind() == std::io::ErrorKind::PermissionDenied
+                && let Some(sudo) = &paths.home_via_sudo =>
+        {
+            log.line(&format!(
+                "home policy {}: not readable by this user ({error}); asking sudo readhome",
+                path.display()
+            ));
+            sudo.read(principal, &paths.passwd)
+                .map_err(|e| log.line(&format!("home policy skipped: {e}")))
+                .ok()
+        }
+        Err(e) => {
+            log.line(&format!("home policy skipped: {e}"));
+            None
+        }
     }
 }
 

@@ -123,7 +123,7 @@ impl Plugins<'_> {
         let child = cmd
             .spawn()
             .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
-        let mut run = wait(child, self.timeout)?;
+        let mut run = wait(child, self.timeout, MAX_OUTPUT)?;
         run.command = words.join(" ");
         run.allowed = run.exited_zero && opk_policy::plugin_allows(true, &run.stdout);
         Ok(run)
@@ -159,12 +159,12 @@ fn check_program(program: &Path) -> Result<(), String> {
 
 /// What one plugin did.
 #[derive(Debug, Default)]
-struct Run {
+pub(crate) struct Run {
     command: String,
-    exited_zero: bool,
-    status: String,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
+    pub(crate) exited_zero: bool,
+    pub(crate) status: String,
+    pub(crate) stdout: Vec<u8>,
+    pub(crate) stderr: Vec<u8>,
     allowed: bool,
 }
 
@@ -185,9 +185,9 @@ impl Run {
     }
 }
 
-/// Waits for the child and both of its output streams until `timeout`; past it, kills the
-/// process group and fails.
-fn wait(mut child: Child, timeout: Duration) -> Result<Run, String> {
+/// Waits for the child and both of its output streams (the first `max` bytes of each kept) until
+/// `timeout`; past it, kills the process group and fails.
+pub(crate) fn wait(mut child: Child, timeout: Duration, max: usize) -> Result<Run, String> {
     let deadline = Instant::now() + timeout;
     let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
         let (tx, rx) = mpsc::channel();
@@ -196,7 +196,7 @@ fn wait(mut child: Child, timeout: Duration) -> Result<Run, String> {
                 let mut kept = Vec::new();
                 let mut buf = [0u8; 8192];
                 while let Ok(n @ 1..) = pipe.read(&mut buf) {
-                    let room = MAX_OUTPUT.saturating_sub(kept.len());
+                    let room = max.saturating_sub(kept.len());
                     kept.extend_from_slice(&buf[..n.min(room)]);
                 }
                 let _ = tx.send(kept);

@@ -163,6 +163,7 @@ impl Host {
             providers: write("providers", &format!("{ISS} client 24h\n")),
             auth_id: write("auth_id", auth_id),
             home_policy: false,
+            home_via_sudo: None,
             passwd: dir.path().join("passwd"),
             jwks_cache: Some(dir.path().join("jwks")),
             log: Some(dir.path().join("opk.log")),
