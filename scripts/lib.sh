@@ -11,13 +11,20 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/opk-target}
 # Debian packages and the test OP's node modules; idempotent.
 opk_setup() {
   local need=() p
-  for p in openssh-server openssh-client chromium hyperfine openssl tmux; do
+  for p in openssh-server openssh-client chromium hyperfine openssl tmux sudo; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
   done
   if ((${#need[@]})); then
     echo "installing: ${need[*]}" >&2
     local sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
     $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+  # Test-host set-up, like the packages above: the e2e tests run sshd with opkssh's unprivileged
+  # AuthorizedKeysCommandUser, which must be a real account (sshd looks it up); created as
+  # opkssh's installer creates it (and `opk install` without --root). Idempotent.
+  if ! getent passwd opksshuser >/dev/null && [ "$(id -u)" = 0 ]; then
+    getent group opksshuser >/dev/null || groupadd --system opksshuser
+    useradd --system --no-create-home --shell /usr/sbin/nologin --gid opksshuser opksshuser
   fi
   # sshd refuses to start without its privilege-separation directory.
   [ -d /run/sshd ] || { [ "$(id -u)" = 0 ] && mkdir -p /run/sshd; } || true

@@ -35,6 +35,20 @@ impl Sshd {
 
     /// [`Sshd::start`] with `extra` appended to sshd_config (e.g. a `HostCertificate` line).
     pub fn start_with(dir: &TestDir, command_line: &str, extra: &str) -> Self {
+        let auth = format!(
+            "AuthorizedKeysCommand {command_line}\nAuthorizedKeysCommandUser {}\n",
+            current_user()
+        );
+        Self::start_config(dir, &auth, extra)
+    }
+
+    /// Starts sshd whose config reads `config` first (`Include`, so its values win): an
+    /// installed sshd_config and its drop-ins supply AuthorizedKeysCommand and its user.
+    pub fn start_including(dir: &TestDir, config: &Path) -> Self {
+        Self::start_config(dir, &format!("Include {}\n", config.display()), "")
+    }
+
+    fn start_config(dir: &TestDir, auth: &str, extra: &str) -> Self {
         // sshd refuses to start without its privilege-separation directory.
         let _ = std::fs::create_dir_all("/run/sshd");
         let host_key = dir.join("ssh_host_ed25519_key");
@@ -47,10 +61,8 @@ impl Sshd {
         }
         let port = free_port();
         let log = dir.join("sshd.log");
-        let user = current_user();
         let config = format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {hk}\nPidFile {pid}\nAuthorizedKeysFile none\n\
-             AuthorizedKeysCommand {command_line}\nAuthorizedKeysCommandUser {user}\n\
+            "{auth}Port {port}\nListenAddress 127.0.0.1\nHostKey {hk}\nPidFile {pid}\nAuthorizedKeysFile none\n\
              PubkeyAuthentication yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
              UsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\nLogLevel VERBOSE\n\
              MaxAuthTries 10\nSubsystem sftp internal-sftp\n{extra}",
