@@ -53,6 +53,12 @@
 // exchange for clients allowed the refresh_token grant. Device flow is enabled
 // (device_authorization_endpoint in discovery, verification page at <issuer>/device).
 //
+// Resource indicators (RFC 8707): `resource=urn:opk-test:AUD` on the authorize request gets a
+// JWT access token (RS256) with audience AUD, the claim `email`, and scope `email`, as IdPs
+// configured for an API audience issue them (zssh sends the access token to the OpenZiti
+// controller); any other resource is refused (invalid_target). Without `resource`, access tokens
+// stay opaque.
+//
 // Endpoints besides the OIDC ones from discovery (<issuer>/.well-known/openid-configuration):
 //   GET /healthz                 200 "ok"
 //   GET /interaction/:uid        login page (fields: login, password; button: Sign in)
@@ -252,7 +258,8 @@ function accountFor(login) {
 
 // ---------------------------------------------------------------- server
 
-const { default: Provider } = await import('oidc-provider');
+const { default: Provider, errors: oidcErrors } = await import('oidc-provider');
+const TEST_RESOURCE = 'urn:opk-test:';
 
 let provider; // set once the port is known
 let providerCallback;
@@ -481,6 +488,21 @@ ${form}
     },
     revocation: { enabled: true },
     userinfo: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      // The granted resource also applies at the token endpoint, which opk does not repeat it to.
+      useGrantedResource: async () => true,
+      getResourceServerInfo: async (_ctx, indicator) => {
+        const audience = indicator.startsWith(TEST_RESOURCE) ? indicator.slice(TEST_RESOURCE.length) : '';
+        if (!audience) throw new oidcErrors.InvalidTarget();
+        return { scope: 'email', audience, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } };
+      },
+    },
+  },
+  extraTokenClaims: async (_ctx, token) => {
+    if (token.kind !== 'AccessToken' || !token.resourceServer) return undefined;
+    const login = token.accountId;
+    return { email: login.includes('@') ? login : `${login}@example.com` };
   },
   ttl: {
     AccessToken: 3600,

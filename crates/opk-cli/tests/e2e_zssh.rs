@@ -41,7 +41,12 @@ impl Fixture {
             .map(|p| format!("http://localhost:{p}/login-callback"))
             .chain(["http://localhost:63275/auth/callback".to_owned()])
             .collect();
-        let spec = serde_json::json!([{"client_id": "opk-rs256", "redirect_uris": uris}]);
+        // zssh's default client, whose ID tokens the signer (audience opk-rs256) refuses.
+        let spec = serde_json::json!([
+            {"client_id": "opk-rs256", "redirect_uris": uris},
+            {"client_id": "openziti-client",
+             "redirect_uris": ["http://localhost:63275/auth/callback"]},
+        ]);
         std::fs::write(&clients, spec.to_string()).expect("clients");
         let op = Op::start_with(None, &["--clients", clients.to_str().expect("utf-8")]);
         let opk_host = Host::allowing_alice(&dir, "opk-host", &op, "opk-rs256");
@@ -519,10 +524,10 @@ fn oidc_only_dials_without_an_identity_file(f: &Fixture, signer: &str) {
 /// as in zssh, and the token is then the only overlay credential. opk's long spellings and `-l`
 /// are used on the way.
 fn zssh_browser_sign_in_as_second_factor_and_as_the_only_one(f: &Fixture) {
-    let sign_in = |home: &Path, user: &str, args: &[&str], env: &[(&str, &str)]| {
+    let attempt = |home: &Path, user: &str, args: &[&str], env: &[(&str, &str)]| {
         let etc = home.join("etc-ssh");
         std::fs::create_dir_all(&etc).expect("etc");
-        let run = common::browser_login(home)
+        common::browser_login(home)
             .command(args, "/auth/callback")
             .user(user)
             .envs([
@@ -531,7 +536,9 @@ fn zssh_browser_sign_in_as_second_factor_and_as_the_only_one(f: &Fixture) {
             ])
             .envs(env.iter().copied())
             .run()
-            .assert_success("opk zssh -o");
+    };
+    let sign_in = |home: &Path, user: &str, args: &[&str], env: &[(&str, &str)]| {
+        let run = attempt(home, user, args, env).assert_success("opk zssh -o");
         assert!(
             run.stderr.contains("sign in to"),
             "stdout: {}\nstderr: {}",
@@ -596,6 +603,45 @@ fn zssh_browser_sign_in_as_second_factor_and_as_the_only_one(f: &Fixture) {
         &[("SSL_CERT_FILE", ca.to_str().expect("utf-8"))],
     );
     assert_eq!(out, "browser only\n");
+
+    // zssh's default client (-n left out): its ID token is for openziti-client, which the
+    // signer refuses; `-l resource=…` (before another -l: zssh would keep only the last) makes
+    // the test OP issue a JWT access token for audience opk-rs256, which opk then sends, as zssh
+    // does.
+    let key = f.plain.key.to_str().expect("utf-8");
+    let ca_env = [("SSL_CERT_FILE", ca.to_str().expect("utf-8"))];
+    let default_client = |extra: &[&str]| {
+        let mut args = vec![
+            "zssh",
+            "--oidcOnly",
+            "--controllerUrl",
+            &controller,
+            "-a",
+            &f.op.issuer,
+        ];
+        args.extend_from_slice(extra);
+        args.extend(["-i", key, &target, "echo access token"]);
+        attempt(&home, "bob@example.com", &args, &ca_env)
+    };
+    let run = default_client(&[
+        "-l",
+        "resource=urn:opk-test:opk-rs256",
+        "-l",
+        "login_hint=bob@example.com",
+    ]);
+    assert!(
+        run.success,
+        "stdout: {}\nstderr: {}",
+        run.stdout, run.stderr
+    );
+    assert_eq!(run.stdout, "access token\n");
+    let run = default_client(&["-l", "login_hint=bob@example.com"]);
+    assert!(!run.success, "the ID token of openziti-client was accepted");
+    assert!(
+        run.stderr.contains("refused the OIDC token"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// The identity file `opk ziti enroll` writes is what the reference tunneler reads: `ziti tunnel
