@@ -162,6 +162,11 @@ pub enum Error {
         "{0} cannot go on an sshd_config or sudoers line (absolute, only letters, digits and / . _ + -); install opk (or the tree) at such a path"
     )]
     InstallBadPath(PathBuf),
+    /// `opk install`: not a user name it puts on sshd and sudoers lines.
+    #[error(
+        "{0:?} is not a user name opk install uses (lower-case letters, digits, _ and -, starting with a letter or _, at most 32); pass --user NAME"
+    )]
+    InstallBadUser(String),
     /// `opk install`: no such user, and it may not be created (`--root`).
     #[error(
         "no user {name:?} in {}; create it (useradd --system --no-create-home --shell /usr/sbin/nologin {name}) or pass --user NAME of an existing one",

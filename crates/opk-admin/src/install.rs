@@ -404,6 +404,20 @@ pub fn plan(opts: &InstallOptions) -> Result<Plan, Error> {
             return Err(Error::InstallBadPath(path.clone()));
         }
     }
+    // The name goes on an sshd line and a sudoers line: useradd's rule for names, nothing else.
+    let valid_user = opts.user.len() <= 32
+        && opts
+            .user
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
+        && opts
+            .user
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-".contains(&b));
+    if !valid_user {
+        return Err(Error::InstallBadUser(opts.user.clone()));
+    }
     let mut plan = Plan::default();
     binary_warnings(&mut plan, opts);
     // The account.
@@ -1138,6 +1152,16 @@ mod tests {
             assert!(
                 matches!(plan(&opts), Err(Error::InstallBadPath(_))),
                 "{bad}"
+            );
+        }
+        for bad in ["", "Opk", "a b", "x ALL=(ALL) ALL", "-x", "1user"] {
+            let opts = InstallOptions {
+                user: bad.into(),
+                ..t.opts.clone()
+            };
+            assert!(
+                matches!(plan(&opts), Err(Error::InstallBadUser(_))),
+                "{bad:?}"
             );
         }
         let opts = InstallOptions {
