@@ -60,9 +60,20 @@ impl Served {
             out,
         }
     }
+
+    /// Runs `body` on a session with OpenSSH's `sftp-server` (given `extra` flags) serving `home`.
+    fn session<T>(&self, extra: &[&str], body: impl AsyncFnOnce(&SftpSession) -> T) -> T {
+        rt().block_on(async {
+            let (sftp, _child) = server(&self.home, extra).await;
+            body(&sftp).await
+        })
+    }
 }
 
-fn opts(recursive: bool, preserve: bool) -> Options {
+/// Neither `-r` nor `-p`.
+const PLAIN: Options = opts(false, false);
+
+const fn opts(recursive: bool, preserve: bool) -> Options {
     Options {
         recursive,
         preserve,
@@ -72,86 +83,64 @@ fn opts(recursive: bool, preserve: bool) -> Options {
 
 #[test]
 fn tree_with_odd_names_up_and_down_byte_identical_with_p() {
-    let Served {
-        tmp, home, local, ..
-    } = Served::new();
-    rt().block_on(async {
-        let (sftp, _child) = server(&home, &[]).await;
-        let dest = resolve_remote(&sftp, "~/up loaded").await;
+    let served = Served::new();
+    let (tmp, local) = (served.tmp.path(), &served.local);
+    let uploaded = served.home.join("up loaded");
+    served.session(&[], async |sftp| {
+        let dest = resolve_remote(sftp, "~/up loaded").await;
         assert_eq!(dest, "up loaded");
-        let (s, errors) = put(&sftp, std::slice::from_ref(&local), &dest, opts(true, true)).await;
+        let (s, errors) = put(sftp, std::slice::from_ref(local), &dest, opts(true, true)).await;
         assert_eq!(errors, Vec::<String>::new());
         assert_eq!(s.files, ODD_NAMES.len() as u64);
-        assert_same_bytes(&local, &home.join("up loaded"));
-        assert_same_modes_and_times(&local, &home.join("up loaded"));
+        assert_same_bytes(local, &uploaded);
+        assert_same_modes_and_times(local, &uploaded);
 
         // And back, into an existing directory: lands as <dir>/<name>.
-        let back = tmp.path().join("back");
+        let back = tmp.join("back");
         std::fs::create_dir(&back).expect("mkdir");
-        let (s, errors) = get(&sftp, &["up loaded".to_owned()], &back, opts(true, true)).await;
+        let (s, errors) = get(sftp, &["up loaded"], &back, opts(true, true)).await;
         assert_eq!(errors, Vec::<String>::new());
         assert_eq!((s.files, s.errors), (ODD_NAMES.len() as u64, 0));
-        assert_same_bytes(&local, &back.join("up loaded"));
-        assert_same_modes_and_times(&local, &back.join("up loaded"));
+        assert_same_bytes(local, &back.join("up loaded"));
+        assert_same_modes_and_times(local, &back.join("up loaded"));
     });
 }
 
 #[test]
 fn without_p_times_are_new_and_modes_kept() {
-    let Served {
-        tmp: _tmp,
-        home,
-        local,
-        ..
-    } = Served::new();
-    rt().block_on(async {
-        let (sftp, _child) = server(&home, &[]).await;
-        let (s, errors) = put(
-            &sftp,
-            &[local.join("plain.txt")],
-            "copy.txt",
-            opts(false, false),
-        )
-        .await;
+    let served = Served::new();
+    let plain = served.local.join("plain.txt");
+    served.session(&[], async |sftp| {
+        let (s, errors) = put(sftp, std::slice::from_ref(&plain), "copy.txt", PLAIN).await;
         assert_eq!((s.files, errors), (1, Vec::<String>::new()));
     });
     use std::os::unix::fs::MetadataExt as _;
-    let m = std::fs::metadata(home.join("copy.txt")).expect("copied");
+    let copy = served.home.join("copy.txt");
+    let m = std::fs::metadata(&copy).expect("copied");
     assert_ne!(m.mtime(), OLD_MTIME, "-p not given: mtime is the copy's");
     assert_eq!(
-        std::fs::read(home.join("copy.txt")).expect("read"),
-        std::fs::read(local.join("plain.txt")).expect("read")
+        std::fs::read(&copy).expect("read"),
+        std::fs::read(&plain).expect("read")
     );
 }
 
 #[test]
 fn remote_globs_and_home_paths() {
-    let Served {
-        tmp: _tmp,
-        home,
-        out,
-        ..
-    } = Served::new();
-    rt().block_on(async {
-        let (sftp, _child) = server(&home, &[]).await;
-        let src = resolve_remote(&sftp, "~/t/*.txt").await;
-        let (s, errs) = get(
-            &sftp,
-            &[src, "t/sub*/nested*".to_owned()],
-            &out,
-            opts(false, false),
-        )
-        .await;
+    let served = Served::new();
+    let out = &served.out;
+    served.session(&[], async |sftp| {
+        let src = resolve_remote(sftp, "~/t/*.txt").await;
+        let (s, errs) = get(sftp, &[&src, "t/sub*/nested*"], out, PLAIN).await;
         assert_eq!(errs, Vec::<String>::new());
         assert_eq!(s.files, 3);
-        let mut names: Vec<String> = std::fs::read_dir(&out)
+        let mut names: Vec<String> = std::fs::read_dir(out)
             .expect("ls")
             .map(|e| e.expect("e").file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
         assert_eq!(names, ["nested file", "plain.txt", "with space.txt"]);
         // `*` skips dot files (glob(3)); a pattern matching nothing is an error.
-        let (s, errs) = get(&sftp, &["t/*hidden".to_owned()], &out, opts(false, false)).await;
+        let (s, errs) = get(sftp, &["t/*hidden"], out, PLAIN).await;
         assert_eq!(s.errors, 1);
         assert_eq!(
             errs,
@@ -163,10 +152,12 @@ fn remote_globs_and_home_paths() {
 /// `download`, with every error reported as the CLI prints it.
 async fn get(
     sftp: &SftpSession,
-    sources: &[String],
+    sources: &[&str],
     dest: &Path,
     opts: Options,
 ) -> (Summary, Vec<String>) {
+    let sources: Vec<String> = sources.iter().map(|s| (*s).to_owned()).collect();
+    let sources = sources.as_slice();
     let mut errors = Vec::new();
     let s = download(sftp, sources, dest, opts, &mut |e| errors.push(chain(e))).await;
     (s, errors)
@@ -197,68 +188,40 @@ fn chain(e: &Error) -> String {
 
 #[test]
 fn missing_sources_directories_and_targets_are_errors() {
-    let Served { tmp, home, out, .. } = Served::new();
-    rt().block_on(async {
-        let (sftp, _child) = server(&home, &[]).await;
-        let (s, e) = get(
-            &sftp,
-            &["nope".into(), "t/plain.txt".into()],
-            &out,
-            opts(false, false),
-        )
-        .await;
+    let served = Served::new();
+    let out = &served.out;
+    let missing = served.tmp.path().join("missing");
+    served.session(&[], async |sftp| {
+        let (s, e) = get(sftp, &["nope", "t/plain.txt"], out, PLAIN).await;
         assert_eq!((s.files, s.errors), (1, 1), "the good file is still copied");
         assert_eq!(e, ["cannot read nope: No such file or directory"]);
-        let missing = tmp.path().join("missing");
-        let (s, e) = put(
-            &sftp,
-            std::slice::from_ref(&missing),
-            "x",
-            opts(false, false),
-        )
-        .await;
+        let (s, e) = put(sftp, std::slice::from_ref(&missing), "x", PLAIN).await;
         assert_eq!(s.errors, 1);
+        let gone = missing.display();
         assert_eq!(
             e,
             [format!(
-                "cannot read {}: No such file or directory (os error 2)",
-                missing.display()
+                "cannot read {gone}: No such file or directory (os error 2)"
             )]
         );
-        let (_, e) = get(&sftp, &["t".into()], &out, opts(false, false)).await;
+        let (_, e) = get(sftp, &["t"], out, PLAIN).await;
         assert_eq!(e, ["t: is a directory (use -r to copy directories)"]);
         let target = out.join("plain.txt");
-        let (_, e) = get(
-            &sftp,
-            &["t/plain.txt".into(), "t/.hidden".into()],
-            &target,
-            opts(false, false),
-        )
-        .await;
-        assert_eq!(
-            e,
-            [format!("target {} is not a directory", target.display())]
-        );
+        let (_, e) = get(sftp, &["t/plain.txt", "t/.hidden"], &target, PLAIN).await;
+        let not_dir = format!("target {} is not a directory", target.display());
+        assert_eq!(e, [not_dir]);
     });
 }
 
 #[test]
 fn permission_denied_by_a_read_only_server() {
-    let Served {
-        tmp: _tmp, home, ..
-    } = Served::new();
-    rt().block_on(async {
-        let (sftp, _child) = server(&home, &["-R"]).await;
-        let (s, e) = put(
-            &sftp,
-            &[home.join("t/plain.txt")],
-            "new.txt",
-            opts(false, false),
-        )
-        .await;
+    let served = Served::new();
+    let home = &served.home;
+    served.session(&["-R"], async |sftp| {
+        let (s, e) = put(sftp, &[home.join("t/plain.txt")], "new.txt", PLAIN).await;
         assert_eq!((s.files, s.errors), (0, 1));
         assert_eq!(e, ["cannot create new.txt: Permission denied"]);
-        let (_, e) = put(&sftp, &[home.join("t")], "newdir", opts(true, false)).await;
+        let (_, e) = put(sftp, &[home.join("t")], "newdir", opts(true, false)).await;
         assert_eq!(e, ["cannot create directory newdir: Permission denied"]);
     });
     assert!(!home.join("new.txt").exists());
@@ -266,34 +229,17 @@ fn permission_denied_by_a_read_only_server() {
 
 #[test]
 fn disk_full_both_ways() {
-    let Served {
-        tmp: _tmp, home, ..
-    } = Served::new();
-    rt().block_on(async {
-        let (sftp, _child) = server(&home, &[]).await;
-        let (s, e) = get(
-            &sftp,
-            &["t/sub dir/deeper/big.bin".into()],
-            Path::new("/dev/full"),
-            opts(false, false),
-        )
-        .await;
+    let served = Served::new();
+    let big = served.home.join("t/sub dir/deeper/big.bin");
+    served.session(&[], async |sftp| {
+        let full = Path::new("/dev/full");
+        let (s, e) = get(sftp, &["t/sub dir/deeper/big.bin"], full, PLAIN).await;
         assert_eq!((s.files, s.errors), (0, 1));
-        assert_eq!(
-            e,
-            ["cannot write /dev/full: No space left on device (os error 28)"]
-        );
-        let (s, e) = put(
-            &sftp,
-            &[home.join("t/sub dir/deeper/big.bin")],
-            "/dev/full",
-            opts(false, false),
-        )
-        .await;
+        let local_full = "cannot write /dev/full: No space left on device (os error 28)";
+        assert_eq!(e, [local_full]);
+        let (s, e) = put(sftp, std::slice::from_ref(&big), "/dev/full", PLAIN).await;
         assert_eq!((s.files, s.errors), (0, 1));
-        assert_eq!(
-            e,
-            ["cannot write /dev/full: failure reported by the server (disk full?)"]
-        );
+        let remote_full = "cannot write /dev/full: failure reported by the server (disk full?)";
+        assert_eq!(e, [remote_full]);
     });
 }
