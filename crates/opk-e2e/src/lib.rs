@@ -13,6 +13,7 @@
 //! | [`TestCa`] | an openssl CA and a localhost server certificate (from `opk-testkit`) |
 //! | [`op`] | [`Op`]: the test OpenID Provider and its request log |
 //! | [`mint`] | [`OpKey`]: certificates with any ID-token claims, signed with the test OP's own key |
+//! | [`hostile`] | the hostile-input catalog's generator: [`hostile::mint`] signs any (mis)shaped PK Token |
 //! | [`planted`] | [`PlantedOp`]: an OP verify never reaches, its JWKS planted in verify's cache (committed test data) |
 //! | [`sshd`] | [`Sshd`]: sshd with an AuthorizedKeysCommand, the stock ssh client, [`ssh_keygen_list`]; [`KeyHost`]: sshd for one plain key, [`keygen`] |
 //! | [`agent`] | [`Agent`]: a real `ssh-agent` on a socket in the test tree, `ssh-add` against it |
@@ -25,6 +26,7 @@
 pub mod agent;
 pub mod browser;
 pub mod dir;
+pub mod hostile;
 pub mod mint;
 pub mod op;
 pub mod opkssh;
