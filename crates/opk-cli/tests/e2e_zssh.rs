@@ -107,6 +107,7 @@ fn zssh_over_a_real_overlay() {
     opk_certificate_checked_by_opk_verify_behind_the_overlay(&f);
     let signer = one_sign_in_is_the_overlay_oidc_factor_and_the_ssh_certificate(&f);
     oidc_only_dials_without_an_identity_file(&f, &signer);
+    oidc_only_with_ziti_totp_as_second_factor(&f);
     zssh_browser_sign_in_as_second_factor_and_as_the_only_one(&f);
     the_reference_tunneler_hosts_with_an_opk_enrolled_identity(&mut f);
     zscp_copies_a_tree_both_ways_byte_identical(&f);
@@ -689,6 +690,62 @@ fn the_reference_tunneler_hosts_with_an_opk_enrolled_identity(f: &mut Fixture) {
     assert_output(&out, 3, "via ziti tunnel host\n");
 }
 
+/// The OIDC-only flow with the overlay's own TOTP on top (the zssh blog's "IdP without TOTP"
+/// case): `mfa enable` works without an identity file, and from then on a dial answers the
+/// controller's TOTP query before the API-session certificate is made.
+fn oidc_only_with_ziti_totp_as_second_factor(f: &Fixture) {
+    f.net.cli(&[
+        "edge",
+        "create",
+        "identity",
+        "oidc-mfa-user",
+        "--external-id",
+        "dave@example.com",
+        "--auth-policy",
+        "oidc-only",
+        "-a",
+        "zssh.dialers",
+    ]);
+    let home = fresh_home(
+        &f.dir,
+        "home-oidc-mfa",
+        &known_line(&f.plain.sshd, "ssh-host", "zssh"),
+    );
+    common::browser_login(&home)
+        .args(["--provider", &common::provider(&f.op, "opk-rs256")])
+        .user("dave@example.com")
+        .run()
+        .assert_success("opk login");
+    let cert = home.join(".ssh/id_ecdsa-cert.pub");
+    let ca = f.dir.join("network-ca.pem");
+    let controller = format!("127.0.0.1:{}", f.net.ctrl_port);
+    let oidc_only = [
+        "--oidcOnly",
+        "--controllerUrl",
+        &controller,
+        "--oidc-cert",
+        cert.to_str().expect("utf-8"),
+    ];
+    let env = [("SSL_CERT_FILE", ca.to_str().expect("utf-8"))];
+    let mut used = 0;
+    let (totp, _) = enable_totp(&home, &oidc_only, &env, "oidc-mfa-user", &mut used);
+
+    let key = f.plain.key.to_str().expect("utf-8");
+    let target = format!("{}@ssh-host", current_user());
+    let dial = |totp_args: &[&str]| {
+        let mut args = vec!["zssh"];
+        args.extend_from_slice(&oidc_only);
+        args.extend_from_slice(totp_args);
+        args.extend(["-i", key, &target, "echo oidc and totp"]);
+        overlay_cmd_env(Path::new(OPK), &home, &args, &env)
+    };
+    // The controller asks: a TOTP command that fails is one line, naming it.
+    assert_one_error_line(&dial(&["--totp-command", "exit 1"]), "TOTP command");
+    let code = format!("echo {}", totp.code_at(fresh_totp_time(&mut used)));
+    let out = dial(&["--totp-command", &code]);
+    assert_output(&out, 0, "oidc and totp\n");
+}
+
 /// The network's CA bundle (PEM) from an enrolled identity file: what a user hands
 /// SSL_CERT_FILE for a controller with a private CA.
 fn network_ca(identity: &Path) -> String {
@@ -903,7 +960,6 @@ fn opk_enrolls_an_identity_that_then_dials(f: &Fixture) {
 /// codes; from then on the controller asks for a code at connect time (`--totp-command`), a
 /// wrong one is refused, and `mfa remove` takes a recovery code.
 fn totp_enabled_asked_at_connect_and_removed(f: &Fixture) {
-    use std::io::{BufRead as _, BufReader, Read as _};
     let id = f.net.identity("mfa-laptop", &["zssh.dialers"]);
     let id_s = id.to_str().expect("utf-8");
     let home = fresh_home(
@@ -911,53 +967,8 @@ fn totp_enabled_asked_at_connect_and_removed(f: &Fixture) {
         "home-mfa",
         &known_line(&f.plain.sshd, "ssh-host", "zssh"),
     );
-    let mut child = Command::new(OPK)
-        .args(["zssh", "mfa", "enable", "-c", id_s])
-        .env("HOME", &home)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("mfa enable");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut url = None;
-    let mut seen = String::new();
-    while url.is_none() {
-        let mut line = String::new();
-        if stdout.read_line(&mut line).expect("read") == 0 {
-            break;
-        }
-        seen.push_str(&line);
-        url = line
-            .strip_prefix("Provisioning URL: ")
-            .map(|u| u.trim().to_owned());
-    }
-    let url = url.unwrap_or_else(|| panic!("no provisioning URL in: {seen}"));
-    assert!(seen.contains("TOTP secret for mfa-laptop: "), "{seen}");
-    let totp = opk_ziti::Totp::from_provisioning_url(&url).expect("otpauth URL");
     let mut used = 0;
-    let code = totp.code_at(fresh_totp_time(&mut used));
-    let mut stdin = child.stdin.take().expect("stdin");
-    writeln!(stdin, "{code}").expect("code");
-    drop(stdin);
-    let mut rest = String::new();
-    stdout.read_to_string(&mut rest).expect("read");
-    let status = child.wait().expect("wait");
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut err)
-        .expect("stderr");
-    assert!(status.success(), "mfa enable: {rest}\n{err}");
-    let recovery: Vec<String> = rest
-        .lines()
-        .skip_while(|l| !l.contains("Recovery codes"))
-        .skip(1)
-        .flat_map(|l| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
-        .collect();
-    assert!(recovery.len() >= 3, "recovery codes: {rest}");
+    let (totp, recovery) = enable_totp(&home, &["-c", id_s], &[], "mfa-laptop", &mut used);
 
     let key = f.plain.key.to_str().expect("utf-8");
     let target = format!("{}@ssh-host", current_user());
@@ -1015,6 +1026,79 @@ fn totp_enabled_asked_at_connect_and_removed(f: &Fixture) {
     // No code asked any more: a TOTP command that would fail is never run.
     let out = with_totp("exit 1");
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+}
+
+/// `opk zssh mfa enable <args>`: reads the provisioning URL from stdout, answers with a fresh
+/// code, and returns the TOTP generator and the recovery codes printed.
+fn enable_totp(
+    home: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    name: &str,
+    used: &mut u64,
+) -> (opk_ziti::Totp, Vec<String>) {
+    use std::io::{BufRead as _, BufReader, Read as _};
+    let mut child = Command::new(OPK)
+        .args(["zssh", "mfa", "enable"])
+        .args(args)
+        .env("HOME", home)
+        .env_remove("SSL_CERT_FILE")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mfa enable");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut url = None;
+    let mut seen = String::new();
+    while url.is_none() {
+        let mut line = String::new();
+        if stdout.read_line(&mut line).expect("read") == 0 {
+            break;
+        }
+        seen.push_str(&line);
+        url = line
+            .strip_prefix("Provisioning URL: ")
+            .map(|u| u.trim().to_owned());
+    }
+    let Some(url) = url else {
+        let mut err = String::new();
+        let _ = child
+            .stderr
+            .take()
+            .expect("stderr")
+            .read_to_string(&mut err);
+        panic!("no provisioning URL in: {seen}\nstderr: {err}");
+    };
+    assert!(
+        seen.contains(&format!("TOTP secret for {name}: ")),
+        "{seen}"
+    );
+    let totp = opk_ziti::Totp::from_provisioning_url(&url).expect("otpauth URL");
+    let code = totp.code_at(fresh_totp_time(used));
+    let mut stdin = child.stdin.take().expect("stdin");
+    writeln!(stdin, "{code}").expect("code");
+    drop(stdin);
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).expect("read");
+    let status = child.wait().expect("wait");
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err)
+        .expect("stderr");
+    assert!(status.success(), "mfa enable: {rest}\n{err}");
+    let recovery: Vec<String> = rest
+        .lines()
+        .skip_while(|l| !l.contains("Recovery codes"))
+        .skip(1)
+        .flat_map(|l| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+        .collect();
+    assert!(recovery.len() >= 3, "recovery codes: {rest}");
+    (totp, recovery)
 }
 
 /// `opk ziti host` (no tunneler, no host.v1 config) carries `opk zssh` to the sshd, and the host
