@@ -154,6 +154,91 @@ fn ssh_session_outlives_the_api_session_timeout() {
     );
 }
 
+/// OIDC-only with a token that lives 5 s (the test OP's opk-short client) and the controller's
+/// 1-minute API-session timeout: the session is refreshed after the token has expired, and an
+/// SSH session open across both still carries data.
+#[test]
+fn oidc_only_session_outlives_its_token() {
+    let plain = KeyHost::start(TMP);
+    let op = Op::start(None);
+    let mut net = Network::start_with_session_timeout(Some("1m"));
+    net.service("zssh", plain.sshd.port);
+    let host = net.identity("ssh-host", &["zssh.binders"]);
+    net.tunnel_host(&host, "zssh");
+    let created = net.cli(&[
+        "edge",
+        "create",
+        "ext-jwt-signer",
+        "test-op-short",
+        &op.issuer,
+        "-u",
+        &format!("{}/jwks", op.issuer),
+        "-a",
+        "opk-short",
+        "-c",
+        "email",
+    ]);
+    let signer = created.split_whitespace().last().expect("signer id");
+    net.cli(&[
+        "edge",
+        "create",
+        "auth-policy",
+        "oidc-only",
+        "--primary-ext-jwt-allowed",
+        "--primary-ext-jwt-allowed-signers",
+        signer,
+    ]);
+    net.cli(&[
+        "edge",
+        "create",
+        "identity",
+        "bob",
+        "--external-id",
+        "bob@example.com",
+        "--auth-policy",
+        "oidc-only",
+        "-a",
+        "zssh.dialers",
+    ]);
+    let laptop = net.identity("laptop", &["zssh.dialers"]);
+    let dir = TestDir::new(TMP);
+    let ca = dir.join("network-ca.pem");
+    std::fs::write(&ca, network_ca(&laptop)).expect("CA");
+    let home = fresh_home(&dir, "home", &known_line(&plain.sshd, "ssh-host", "zssh"));
+    common::browser_login(&home)
+        .args(["--provider", &common::provider(&op, "opk-short")])
+        .user("bob@example.com")
+        .run()
+        .assert_success("opk login");
+    let cert = home.join(".ssh/id_ecdsa-cert.pub");
+    let target = format!("{}@ssh-host", current_user());
+    let out = overlay_cmd_env(
+        Path::new(OPK),
+        &home,
+        &[
+            "zssh",
+            "-d",
+            "--oidcOnly",
+            "--controllerUrl",
+            &format!("127.0.0.1:{}", net.ctrl_port),
+            "--oidc-cert",
+            cert.to_str().expect("utf-8"),
+            "-i",
+            plain.key.to_str().expect("utf-8"),
+            &target,
+            "echo before; sleep 75; echo after",
+        ],
+        &[("SSL_CERT_FILE", ca.to_str().expect("utf-8"))],
+    );
+    assert_output(&out, 0, "before\nafter\n");
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("refreshed the OpenZiti API session of bob (timeout 60 s)"),
+        "{}",
+        show(&out)
+    );
+}
+
 /// A fresh HOME whose known_hosts holds `known`.
 fn fresh_home(dir: &TestDir, name: &str, known: &str) -> PathBuf {
     let home = dir.join(name);
