@@ -367,18 +367,7 @@ fn key_pair_write_failure_keeps_the_old_pair() {
     let cert_dir = dir.join("keys/key-cert.pub");
     std::fs::create_dir(&cert_dir).expect("mkdir");
     std::fs::write(cert_dir.join("keep"), "a file in the way").expect("write");
-    // --force: "OLD KEY" has no opk certificate beside it, which -i would refuse up front (H-8).
-    let run = browser_login(&home)
-        .args(["--provider", &provider(&op, "opk-rs256"), "--force"])
-        .args([Path::new("-i"), &key])
-        .run();
-    // The browser step itself worked: the failure is the write.
-    assert!(
-        run.page.contains("You may now close this window"),
-        "{}",
-        run.page
-    );
-    let error = the_one_error_line(&run);
+    let error = login_failing_to_write(&op, &home, &key);
     assert!(
         error.starts_with("Error: ") && error.contains("key-cert.pub"),
         "the error must name the file that could not be written: {}",

@@ -170,6 +170,23 @@ pub(crate) fn login(
         .assert_success("opk login")
 }
 
+/// A browser login that gets its token but fails to write the pair at `-i key` (`--force`: the
+/// old key there has no opk certificate, which -i would refuse up front, H-8); returns its one
+/// error line.
+pub(crate) fn login_failing_to_write(op: &Op, home: &Path, key: &Path) -> String {
+    let run = browser_login(home)
+        .args(["--provider", &provider(op, "opk-rs256"), "--force"])
+        .args([Path::new("-i"), key])
+        .run();
+    // The browser step itself worked: the failure is the write.
+    assert!(
+        run.page.contains("You may now close this window"),
+        "{}",
+        run.page
+    );
+    the_one_error_line(&run).to_owned()
+}
+
 /// The one `Error…` line of a login that failed, which must be the last line of stderr (opk's
 /// rule: one line saying what went wrong and what to do).
 pub(crate) fn the_one_error_line(run: &LoginRun) -> &str {
