@@ -161,7 +161,7 @@ pub enum Error {
     TotpMissing,
     /// An auth policy wants an OIDC token and none was given (or the one given was refused).
     #[error(
-        "the controller wants an OIDC token for identity {identity} (its auth policy names an external-JWT signer): pass --oidc-cert with the certificate of a current `opk login` whose token that signer accepts"
+        "the controller wants an OIDC token for identity {identity} (its auth policy names an external-JWT signer): pass --oidc-cert with the certificate of a current `opk login` whose token that signer accepts, or -o -a ISSUER to sign in at that signer's IdP"
     )]
     ExtJwtRequired {
         /// Our identity.
