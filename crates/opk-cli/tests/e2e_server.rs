@@ -182,6 +182,8 @@ fn auth_context_row_requires_mfa_through_sshd() {
 /// answers `groups: ["userinfo-only"]` only there, so a row `oidc:groups:userinfo-only` lets
 /// that login in through a real sshd and not a login without the access token. Fails if verify
 /// never asks userinfo (first ssh denied) or trusts a group without it (second ssh allowed).
+/// The userinfo endpoint comes from the JWKS cache: across every verify sshd runs, discovery is
+/// fetched once (with the keys), so it fails if a verify discovers again for userinfo.
 #[test]
 fn userinfo_claims_through_sshd() {
     let (op, dir, home, user) = World::start().into_parts();
@@ -195,6 +197,8 @@ fn userinfo_claims_through_sshd() {
         &policy(&user, "oidc:groups:userinfo-only", &op.issuer),
         &[],
     );
+    const DISCOVERY: &str = "/.well-known/openid-configuration";
+    let discoveries_before = op.requests_settled(DISCOVERY);
     let before = op.requests("/me");
     assert_ssh_ok(
         &host
@@ -213,5 +217,7 @@ fn userinfo_claims_through_sshd() {
         "{}",
         host.log_text()
     );
+    let discoveries = op.requests_settled(DISCOVERY) - discoveries_before;
+    assert_eq!(discoveries, 1, "discovery once, for the cold JWKS cache");
     dir.keep_if_asked();
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::file::{self, Entry};
-use crate::{Error, Jwks, JwksFetcher};
+use crate::{Error, FetchedKeys, Jwks, JwksFetcher};
 
 /// Pause between lock attempts; short because the holder is doing one HTTP round trip.
 const LOCK_POLL: Duration = Duration::from_millis(20);
@@ -71,6 +71,9 @@ pub struct JwksOutcome {
     /// Non-fatal problems worth logging (unwritable cache, ignored corrupt file, fetch error
     /// behind a stale answer, rate-limited re-fetch, lock wait timeout).
     pub warnings: Vec<String>,
+    /// The OP's `userinfo_endpoint`, learned by the same discovery as the keys (`None`: it has
+    /// none, or the record predates this field).
+    pub userinfo_endpoint: Option<String>,
 }
 
 /// A JWKS cache; see the module docs for the on-disk protocol.
@@ -105,8 +108,8 @@ impl JwksCache {
     ) -> Result<JwksOutcome, Error> {
         let Some(path) = self.cache_path(issuer) else {
             return fetcher
-                .fetch(issuer)
-                .map(|jwks| outcome(jwks, Source::Fetched, vec![]));
+                .fetch_with_userinfo_endpoint(issuer)
+                .map(|keys| fetched(keys, vec![]));
         };
         // A directory others can write is no cache at all: fetch, and say why.
         if let Some(dir) = path.parent()
@@ -118,8 +121,8 @@ impl JwksCache {
                 dir.display()
             );
             return fetcher
-                .fetch(issuer)
-                .map(|jwks| outcome(jwks, Source::Fetched, vec![warning]));
+                .fetch_with_userinfo_endpoint(issuer)
+                .map(|keys| fetched(keys, vec![warning]));
         }
         let now = unix_secs(now);
 
@@ -128,7 +131,7 @@ impl JwksCache {
             && self.is_fresh(&entry, now)
             && has_kid(&entry.jwks, kid)
         {
-            return Ok(outcome(entry.jwks, Source::Cache, vec![]));
+            return Ok(outcome(entry, Source::Cache, vec![]));
         }
 
         let mut warnings = Vec::new();
@@ -147,21 +150,22 @@ impl JwksCache {
         if let Some(entry) = &cached
             && let Some(done) = self.answer_without_fetch(entry, issuer, kid, now, &mut warnings)
         {
-            return Ok(outcome(entry.jwks.clone(), done, warnings));
+            return Ok(outcome(entry.clone(), done, warnings));
         }
 
-        match fetcher.fetch(issuer) {
-            Ok(jwks) => {
+        match fetcher.fetch_with_userinfo_endpoint(issuer) {
+            Ok(keys) => {
                 let entry = Entry {
                     issuer: issuer.to_owned(),
                     fetched_at: now,
-                    jwks,
+                    jwks: keys.jwks,
                     failed_at: None,
+                    userinfo_endpoint: keys.userinfo_endpoint,
                 };
                 // Written even without the lock: concurrent writers all hold fresh data and
                 // rename is atomic, so last-writer-wins is harmless.
                 store(&path, &entry, &mut warnings);
-                Ok(outcome(entry.jwks, Source::Fetched, warnings))
+                Ok(outcome(entry, Source::Fetched, warnings))
             }
             Err(err) => {
                 let Some(mut entry) = cached.filter(|e| self.is_usable_stale(e, now)) else {
@@ -177,7 +181,7 @@ impl JwksCache {
                     entry.failed_at = Some(now);
                     store(&path, &entry, &mut warnings);
                 }
-                Ok(outcome(entry.jwks, Source::StaleAfterError, warnings))
+                Ok(outcome(entry, Source::StaleAfterError, warnings))
             }
         }
     }
@@ -308,11 +312,22 @@ fn has_kid(jwks: &Jwks, kid: Option<&str>) -> bool {
     kid.is_none_or(|kid| jwks.has_kid(kid))
 }
 
-fn outcome(jwks: Jwks, source: Source, warnings: Vec<String>) -> JwksOutcome {
+fn outcome(entry: Entry, source: Source, warnings: Vec<String>) -> JwksOutcome {
     JwksOutcome {
-        jwks,
+        jwks: entry.jwks,
         source,
         warnings,
+        userinfo_endpoint: entry.userinfo_endpoint,
+    }
+}
+
+/// A fetch that is not cached.
+fn fetched(keys: FetchedKeys, warnings: Vec<String>) -> JwksOutcome {
+    JwksOutcome {
+        jwks: keys.jwks,
+        source: Source::Fetched,
+        warnings,
+        userinfo_endpoint: keys.userinfo_endpoint,
     }
 }
 

@@ -4,7 +4,7 @@ use std::sync::OnceLock;
 
 use opk_http::{HttpClient, HttpOptions};
 
-use crate::{Endpoint, Error, Jwks, JwksFetcher};
+use crate::{Endpoint, Error, FetchedKeys, Jwks, JwksFetcher};
 
 /// Fetches JWKS over HTTPS via OIDC discovery.
 ///
@@ -55,27 +55,47 @@ impl JwksFetcher for HttpJwksFetcher {
         let _ = self.env.set(vars.to_vec());
     }
 
-    /// Discovery again (it is not cached), then GET `userinfo_endpoint` with the token.
+    /// GET `endpoint` with the token; without one, discovery first.
     fn userinfo(
         &self,
         issuer: &str,
+        endpoint: Option<&str>,
         access_token: &str,
     ) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
-        opk_http::check_url(&crate::discovery_url(issuer))?;
-        let client = self.client()?;
-        let discovery = crate::discover(client, issuer)?;
-        Ok(client.get_json_bearer(discovery.endpoint(Endpoint::Userinfo)?, access_token)?)
+        let discovered;
+        let endpoint = match endpoint {
+            Some(url) => url,
+            None => {
+                opk_http::check_url(&crate::discovery_url(issuer))?;
+                discovered = crate::discover(self.client()?, issuer)?;
+                discovered.endpoint(Endpoint::Userinfo)?
+            }
+        };
+        // A cached endpoint obeys the same rule as a discovered one: https, or http on loopback.
+        opk_http::check_url(endpoint)?;
+        Ok(self.client()?.get_json_bearer(endpoint, access_token)?)
     }
 
     fn fetch(&self, issuer: &str) -> Result<Jwks, Error> {
+        Ok(self.fetch_with_userinfo_endpoint(issuer)?.jwks)
+    }
+
+    fn fetch_with_userinfo_endpoint(&self, issuer: &str) -> Result<FetchedKeys, Error> {
         // Check before building the client: a bad issuer should not cost a CA-bundle parse.
         opk_http::check_url(&crate::discovery_url(issuer))?;
         let client = self.client()?;
         let discovery = crate::discover(client, issuer)?;
         let jwks = client.get_json(discovery.endpoint(Endpoint::Jwks)?)?;
-        Jwks::from_json(&jwks).map_err(|error| Error::InvalidJwks {
+        let jwks = Jwks::from_json(&jwks).map_err(|error| Error::InvalidJwks {
             issuer: issuer.to_owned(),
             error,
+        })?;
+        Ok(FetchedKeys {
+            jwks,
+            userinfo_endpoint: discovery
+                .endpoint(Endpoint::Userinfo)
+                .ok()
+                .map(str::to_owned),
         })
     }
 }

@@ -12,7 +12,8 @@ use sha2::{Digest, Sha256};
 pub(crate) const MAX_CACHE_FILE: u64 = 1024 * 1024;
 
 /// On-disk form: `{"issuer": ..., "fetched_at": <unix secs>, "jwks": {...}}`, plus our own
-/// optional `failed_at`, the time of the last failed re-fetch (for back-off during outages).
+/// optional `failed_at`, the time of the last failed re-fetch (for back-off during outages), and
+/// `userinfo_endpoint`, from the same discovery as the keys.
 /// `jwks` holds the usable keys only, as [`Jwks::to_json`] writes them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Entry {
@@ -21,6 +22,9 @@ pub(crate) struct Entry {
     pub(crate) jwks: Jwks,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) failed_at: Option<u64>,
+    /// The discovery's `userinfo_endpoint` (our own, optional: older records lack it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) userinfo_endpoint: Option<String>,
 }
 
 /// `base64url(SHA-256(issuer))`: fixed length, filesystem-safe, no issuer text in paths.

@@ -87,10 +87,29 @@ pub enum Error {
     },
 }
 
+/// What one fetch learned: the keys, and where the OP answers userinfo requests.
+#[derive(Debug, Clone)]
+pub struct FetchedKeys {
+    /// The JWKS, reduced to the keys opk can verify with.
+    pub jwks: Jwks,
+    /// The discovery document's `userinfo_endpoint`, if it has one.
+    pub userinfo_endpoint: Option<String>,
+}
+
 /// Something that can produce the JWKS of an issuer (the network, or a fake in tests).
 pub trait JwksFetcher {
     /// Returns the issuer's JWKS, reduced to the keys opk can verify with.
     fn fetch(&self, issuer: &str) -> Result<Jwks, Error>;
+
+    /// [`fetch`](Self::fetch), plus the `userinfo_endpoint` of the same discovery when it names
+    /// one. [`JwksCache`] keeps it beside the keys, so a verify of an `openpubkey-act`
+    /// certificate does not run discovery again. The default knows no endpoint.
+    fn fetch_with_userinfo_endpoint(&self, issuer: &str) -> Result<FetchedKeys, Error> {
+        Ok(FetchedKeys {
+            jwks: self.fetch(issuer)?,
+            userinfo_endpoint: None,
+        })
+    }
 
     /// The server config's `env_vars`, which opkssh exports before any network call: a fetcher
     /// that uses the network applies those that steer it (proxy variables, `SSL_CERT_FILE`).
@@ -98,10 +117,12 @@ pub trait JwksFetcher {
     fn set_env(&self, _vars: &[(String, String)]) {}
 
     /// The issuer's userinfo for `access_token` (the `openpubkey-act` certificate extension):
-    /// the JSON object its discovered `userinfo_endpoint` answers. The default has none.
+    /// the JSON object its `userinfo_endpoint` answers; `endpoint` is that URL when the JWKS
+    /// cache knows it, else it is discovered. The default has none.
     fn userinfo(
         &self,
         issuer: &str,
+        _endpoint: Option<&str>,
         _access_token: &str,
     ) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
         Err(Error::NoUserinfo {

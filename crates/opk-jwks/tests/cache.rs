@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use opk_jwks::{CacheOptions, Error, Jwks, JwksCache, JwksFetcher, JwksOutcome, Source};
+use opk_jwks::{
+    CacheOptions, Error, FetchedKeys, Jwks, JwksCache, JwksFetcher, JwksOutcome, Source,
+};
 use serde_json::{Value, json};
 
 const ISS: &str = "https://op.example";
@@ -572,4 +574,45 @@ fn fifo_or_symlink_in_place_of_the_cache_file_is_replaced_not_waited_on() {
     let out = cache.get(ISS, Some("k1"), at(T0 + 1), &fake).expect("get");
     assert_eq!((out.source, fake.calls()), (Source::Fetched, 2));
     assert!(std::fs::symlink_metadata(&path).expect("meta").is_file());
+}
+
+/// Answers like [`Fake`], and names a userinfo endpoint as discovery would.
+struct WithUserinfo(Fake);
+
+impl JwksFetcher for WithUserinfo {
+    fn fetch(&self, issuer: &str) -> Result<Jwks, Error> {
+        self.0.fetch(issuer)
+    }
+
+    fn fetch_with_userinfo_endpoint(&self, issuer: &str) -> Result<FetchedKeys, Error> {
+        Ok(FetchedKeys {
+            jwks: self.0.fetch(issuer)?,
+            userinfo_endpoint: Some(format!("{issuer}/me")),
+        })
+    }
+}
+
+#[test]
+fn userinfo_endpoint_is_kept_with_the_keys() {
+    let rig = Rig::new(&["k1"]);
+    let op = WithUserinfo(Fake::with(&["k1"]));
+    let me = Some(format!("{ISS}/me"));
+    let cold = rig.cache.get(ISS, Some("k1"), at(T0), &op).expect("cold");
+    assert_eq!(
+        (cold.source, &cold.userinfo_endpoint),
+        (Source::Fetched, &me)
+    );
+    assert_eq!(rig.record()["userinfo_endpoint"], json!(me));
+    let warm = rig
+        .cache
+        .get(ISS, Some("k1"), at(T0 + 1), &op)
+        .expect("warm");
+    assert_eq!((warm.source, warm.userinfo_endpoint), (Source::Cache, me));
+    assert_eq!(op.0.calls(), 1);
+    // A record written before the field existed is still a valid record, without an endpoint.
+    let path = rig.cache.cache_path(ISS).expect("path");
+    let old = json!({"issuer": ISS, "fetched_at": T0, "jwks": jwks(&["k1"])});
+    std::fs::write(&path, old.to_string()).expect("plant");
+    let out = rig.get(Some("k1"), T0 + 2);
+    assert_eq!((out.source, out.userinfo_endpoint), (Source::Cache, None));
 }

@@ -107,7 +107,7 @@ pub fn verify(
     // As opkssh exports them before any network call; passed on rather than set process-wide.
     fetcher.set_env(&config.env_vars);
     let provider = find_provider(&paths.providers, pkt.issuer(), log)?;
-    verify_pk_token(&pkt, &provider, paths, now, fetcher, log)?;
+    let userinfo_endpoint = verify_pk_token(&pkt, &provider, paths, now, fetcher, log)?;
     check_key_binding(&cert, &pkt)?;
     log.subject().token_verified = true;
     // Deny lists after the token is verified, as opkssh: before that, a denial would tell an
@@ -122,7 +122,7 @@ pub fn verify(
     }
     let userinfo = cert
         .access_token()
-        .and_then(|token| userinfo(fetcher, &pkt, token, log));
+        .and_then(|token| userinfo(fetcher, &pkt, userinfo_endpoint.as_deref(), token, log));
     let userinfo_json = userinfo
         .as_ref()
         .map(|u| serde_json::Value::from(u.clone()).to_string());
@@ -220,6 +220,7 @@ fn find_provider(path: &Path, issuer: &str, log: &mut Log) -> Result<ProviderRow
 }
 
 /// The PK Token against the provider's row and the OP's keys (JWKS cache, else fetched).
+/// Returns the OP's userinfo endpoint when the cache knows it.
 fn verify_pk_token(
     pkt: &PkToken,
     provider: &ProviderRow,
@@ -227,7 +228,7 @@ fn verify_pk_token(
     now: SystemTime,
     fetcher: &dyn JwksFetcher,
     log: &mut Log,
-) -> Result<(), Error> {
+) -> Result<Option<String>, Error> {
     let issuer = pkt.issuer();
     let cache = JwksCache::new(opk_jwks::CacheOptions {
         dir: paths.jwks_cache.clone(),
@@ -244,14 +245,15 @@ fn verify_pk_token(
             "using a stale JWKS for {issuer}: the OP could not be reached"
         ));
     }
-    let jwks = outcome.jwks;
     let unix_now = unix_secs(now);
     let check = ProviderCheck {
         issuer: &provider.issuer,
         client_id: &provider.client_id,
         expiry: provider.expiry,
     };
-    pkt.verify(&check, &jwks, unix_now).map_err(Error::PkToken)
+    pkt.verify(&check, &outcome.jwks, unix_now)
+        .map_err(Error::PkToken)?;
+    Ok(outcome.userinfo_endpoint)
 }
 
 /// The OP's userinfo for the certificate's access token (`openpubkey-act`), whose claims the
@@ -260,10 +262,11 @@ fn verify_pk_token(
 fn userinfo(
     fetcher: &dyn JwksFetcher,
     pkt: &PkToken,
+    endpoint: Option<&str>,
     access_token: &str,
     log: &mut Log,
 ) -> Option<serde_json::Map<String, serde_json::Value>> {
-    let info = match fetcher.userinfo(pkt.issuer(), access_token) {
+    let info = match fetcher.userinfo(pkt.issuer(), endpoint, access_token) {
         Ok(info) => info,
         Err(e) => {
             log.line(&format!("userinfo skipped: {e}"));

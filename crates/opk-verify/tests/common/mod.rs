@@ -48,6 +48,7 @@ impl JwksFetcher for Op {
     fn userinfo(
         &self,
         issuer: &str,
+        _endpoint: Option<&str>,
         access_token: &str,
     ) -> Result<serde_json::Map<String, serde_json::Value>, opk_jwks::Error> {
         self.userinfo_tokens
