@@ -201,7 +201,7 @@ def b3(args):
                 eprint(f"B3 round {i + 1}/{args.rounds}: {name}")
                 res[name].append(one_login(binary, args.issuer, args.workdir, bargs))
     out = [f"{args.rounds} logins each, alternating which client goes first. From the browser's request to the "
-           "loopback `/login-callback` (timestamped by the browser driver) to the later mtime of the key and "
+           "loopback `/login-callback` (the start time in the browser's own resource timing) to the later mtime of the key and "
            "certificate files, and to the client's exit.", "",
            "| client | callback → files written, median ms | min | max | callback → exit, median ms |",
            "|---|---:|---:|---:|---:|"]

@@ -18,7 +18,7 @@
 #
 # Usage: bash scripts/bench.sh [B1 B2 B3 B4 B5]   (default: all; run as root)
 # Env: OPK_BENCH_MIN_RUNS (B1, default 50), OPK_BENCH_WARMUP (B1, 5), OPK_BENCH_ROUNDS (B2, 40),
-#      OPK_BENCH_LOGINS (B3, 5), OPK_BENCH_BURST (B4, 200), OPK_BENCH_OUT (also write the report
+#      OPK_BENCH_LOGINS (B3, 11), OPK_BENCH_BURST (B4, 200), OPK_BENCH_OUT (also write the report
 #      there), OPK_DEMO_KEEP=1 keeps the work dir (OP request log, logs, raw data).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -150,7 +150,7 @@ PY
 b3() {
   section "B3 login latency"
   $bench_py b3 --opk "$opk" --opkssh "$OPKSSH_BIN" --opkssh-version "$OPKSSH_VERSION" --issuer "$OP_ISSUER" \
-    --ca "$SSL_CERT_FILE" --workdir "$work" --rounds "${OPK_BENCH_LOGINS:-5}" >>"$report"
+    --ca "$SSL_CERT_FILE" --workdir "$work" --rounds "${OPK_BENCH_LOGINS:-11}" >>"$report"
 }
 
 b4() {
