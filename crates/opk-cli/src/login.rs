@@ -62,15 +62,78 @@ pub(crate) struct Args {
     /// Seconds to wait for the login to finish (in the browser, or the device code).
     #[arg(long, default_value_t = 300)]
     pub(crate) timeout: u64,
+    /// Print the ID token's claims after the login (as opkssh's; to see why a policy row does not match).
+    #[arg(long)]
+    pub(crate) print_id_token: bool,
+    /// Redirect URI sent to the OP instead of the loopback one, for a browser elsewhere: the server
+    /// there must pass the callback's query on to http://localhost:PORT/login-callback (as opkssh's).
+    #[arg(long, value_name = "URI")]
+    pub(crate) remote_redirect_uri: Option<String>,
+    /// Also append what login says to DIR/opkssh.log (as opkssh's; default: no log file).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) log_dir: Option<PathBuf>,
+}
+
+/// What login says, on the terminal and, with --log-dir, in the log.
+struct Say {
+    log: Option<opk_login::LoginLog>,
+}
+
+impl Say {
+    /// A line (or several) on stdout.
+    fn out(&mut self, message: &str) {
+        println!("{message}");
+        self.log(message);
+    }
+
+    /// A line on stderr.
+    fn err(&mut self, message: &str) {
+        eprintln!("{message}");
+        self.log(message);
+    }
+
+    /// Only into the log; a log that stops working is said once and then left alone.
+    fn log(&mut self, message: &str) {
+        if let Some(log) = &mut self.log
+            && let Err(e) = log.write(message)
+        {
+            eprintln!(
+                "Warning: {}; logging to the terminal only",
+                crate::one_line(&e)
+            );
+            self.log = None;
+        }
+    }
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
+    let log = args.log_dir.as_deref().and_then(|dir| {
+        opk_login::LoginLog::open(dir)
+            .inspect_err(|e| {
+                // As opkssh: a log that cannot be opened does not stop the login.
+                eprintln!(
+                    "Warning: {}; logging to the terminal only",
+                    crate::one_line(e)
+                );
+            })
+            .ok()
+    });
+    let mut say = Say { log };
+    let result = run_with(args, &mut say);
+    if let Err(e) = &result {
+        // main prints it to stderr; the log gets the same line.
+        say.log(&format!("Error: {}", crate::one_line(e.as_ref())));
+    }
+    result
+}
+
+fn run_with(args: &Args, say: &mut Say) -> anyhow::Result<()> {
     if args.configure {
         if opk_login::configure_identity_dir(&home_dir()?)? {
-            println!("Added Include ~/.ssh/opkssh/config to ~/.ssh/config");
+            say.out("Added Include ~/.ssh/opkssh/config to ~/.ssh/config");
         }
-        println!(
-            "OPK SSH identity directory is configured: each provider's key goes to ~/.ssh/opkssh"
+        say.out(
+            "OPK SSH identity directory is configured: each provider's key goes to ~/.ssh/opkssh",
         );
         return Ok(());
     }
@@ -81,13 +144,16 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     };
     if args.create_config {
         if opk_login::create_default_config(&config_path)? {
-            println!(
+            say.out(&format!(
                 "Wrote the default client config to {}",
                 config_path.display()
-            );
+            ));
             return Ok(());
         }
-        eprintln!("{} exists; leaving it as it is", config_path.display());
+        say.err(&format!(
+            "{} exists; leaving it as it is",
+            config_path.display()
+        ));
     }
     // --provider needs no config (as in opkssh), so a broken file does not block it.
     let config = if args.provider.is_some() {
@@ -100,22 +166,30 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     };
     if let Some(c) = &config {
         for (key, line) in &c.unknown_keys {
-            eprintln!(
+            say.err(&format!(
                 "Note: {} line {line}: unknown key {key:?} ignored",
                 config_path.display()
-            );
+            ));
         }
     }
     let providers_env = std::env::var("OPKSSH_PROVIDERS").ok();
     let default_env = std::env::var("OPKSSH_DEFAULT").ok();
-    let entry = opk_login::resolve_provider(&opk_login::ProviderChoice {
+    let mut entry = opk_login::resolve_provider(&opk_login::ProviderChoice {
         provider: args.provider.as_deref(),
         alias: args.alias.as_deref(),
         providers_env: providers_env.as_deref(),
         default_env: default_env.as_deref(),
         config: config.as_ref(),
     })?;
+    // As in opkssh, the flag wins over the config, for --provider too (opkssh #471).
+    if let Some(uri) = &args.remote_redirect_uri {
+        entry.remote_redirect_uri = Some(uri.clone());
+    }
     let provider = &entry.spec;
+    say.log(&format!(
+        "Logging in at {} as client {}",
+        provider.issuer, provider.client_id
+    ));
 
     // Where the files go, checked before anyone is sent to a browser.
     let location = if args.print_key {
@@ -158,8 +232,12 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     // One HTTP client (one CA-bundle parse) for the OIDC flow and the JWKS self-check.
     let fetcher = opk_jwks::HttpJwksFetcher::new(opk_http::HttpOptions::default());
     let http = fetcher.client()?;
-    // No display and nobody asked for a printed URL: a browser cannot open here, so use a code.
-    let automatic = !args.device && !args.disable_browser_open && !has_display();
+    // No display and nobody asked for a printed URL (or a browser elsewhere): a browser cannot
+    // open here, so use a code.
+    let automatic = !args.device
+        && !args.disable_browser_open
+        && entry.remote_redirect_uri.is_none()
+        && !has_display();
     let stderr = std::io::stderr();
     let terminal = stderr.is_terminal();
     let mut ui = opk_login::TerminalDeviceUi::new(stderr, terminal);
@@ -177,35 +255,44 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         opk_login::login_with_browser(http, provider, nonce, &oidc, &mut show_url)
     })?;
 
+    // The key, the certificate and the ID token go to stdout only, never into the log.
     let Some(location) = location else {
         println!("{}", done.cert.to_line(None));
         print!("{}", done.private_key_pem()?);
+        if args.print_id_token {
+            println!("{}", done.id_token_text());
+        }
         return Ok(());
     };
     done.write(&location)?;
     // Said once the files are in place, so the message never names a file that is not there.
-    println!(
+    say.out(&format!(
         "Writing opk ssh public key to {} and corresponding secret key to {}",
         location.cert.display(),
         location.key.display()
-    );
+    ));
+    if args.print_id_token {
+        println!("{}", done.id_token_text());
+    }
     if !args.no_agent {
-        add_to_agent(&done, args.lifetime.unwrap_or_default());
+        add_to_agent(&done, args.lifetime.unwrap_or_default(), say);
     }
     let [email, sub, iss, aud] = done.identity();
-    println!("Keys generated for identity");
+    say.out("Keys generated for identity");
     if email.is_empty() {
-        println!("WARNING: the ID token has no email claim; policies based on email will not work");
-        println!("Sub, issuer, audience: \n{sub} {iss} {aud}");
+        say.out("WARNING: the ID token has no email claim; policies based on email will not work");
+        say.out(&format!("Sub, issuer, audience: \n{sub} {iss} {aud}"));
     } else {
-        println!("Email, sub, issuer, audience: \n{email} {sub} {iss} {aud}");
+        say.out(&format!(
+            "Email, sub, issuer, audience: \n{email} {sub} {iss} {aud}"
+        ));
     }
     Ok(())
 }
 
 /// Loads the new pair into the agent SSH_AUTH_SOCK names. The files are written by now, so a
 /// missing or broken agent is a warning, not a failed login.
-fn add_to_agent(done: &opk_login::Login, lifetime: opk_login::AgentLifetime) {
+fn add_to_agent(done: &opk_login::Login, lifetime: opk_login::AgentLifetime, say: &mut Say) {
     let Some(socket) = std::env::var_os("SSH_AUTH_SOCK").filter(|s| !s.is_empty()) else {
         return;
     };
@@ -225,12 +312,14 @@ fn add_to_agent(done: &opk_login::Login, lifetime: opk_login::AgentLifetime) {
                 0 => String::new(),
                 n => format!(", replacing {n} older opk identity(ies) of this provider"),
             };
-            println!("Added the key and certificate to ssh-agent {until}{replaced}");
+            say.out(&format!(
+                "Added the key and certificate to ssh-agent {until}{replaced}"
+            ));
         }
-        Err(e) => eprintln!(
+        Err(e) => say.err(&format!(
             "Warning: not added to ssh-agent: {} (pass --no-agent to skip)",
             crate::one_line(&e)
-        ),
+        )),
     }
 }
 

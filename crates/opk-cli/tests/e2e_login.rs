@@ -568,3 +568,164 @@ fn client_config_default_provider_and_redirect_port() {
     );
     dir.keep_if_asked();
 }
+
+/// opkssh's `--remote-redirect-uri`, `--print-id-token` and `--log-dir` against the real OP and
+/// Chromium. The OP's client `opk-remote` has one registered redirect URI, a relay on another
+/// port that passes the callback's query on to opk's loopback listener (what a web terminal's
+/// server does). The config's `remote_redirect_uri` takes the first login through the relay; the
+/// second gives the flag, which must win over a config value the OP would refuse. Fails if opk
+/// sends its loopback URI to the OP (unregistered: the OP refuses) or in the code exchange (the
+/// OP refuses the code), if the listener no longer answers, if the flag loses to the config, if
+/// `--print-id-token` does not print the token's claims, or if the log is not appended to, has
+/// no timestamps, or receives the key, the certificate or the ID token.
+#[test]
+fn remote_redirect_uri_print_id_token_and_log_dir() {
+    let dir = opk_e2e::TestDir::new(TMP);
+    // opk's loopback listener, from the config's redirect_uris.
+    let port = opk_e2e::free_port();
+    let relay = opk_testkit::http::StubServer::start(move |req| {
+        if req.path() != "/remote-callback" {
+            return opk_testkit::http::Response::new(404);
+        }
+        opk_testkit::http::Response::redirect(&format!(
+            "http://localhost:{port}/login-callback?{}",
+            req.query()
+        ))
+    });
+    let remote = relay.url("/remote-callback");
+    let clients = dir.write(
+        "op-clients.json",
+        &serde_json::json!([{
+            "client_id": "opk-remote",
+            "application_type": "web",
+            "redirect_uris": [remote],
+        }])
+        .to_string(),
+        0o600,
+    );
+    let op = opk_e2e::Op::start_with(None, &["--clients", clients.to_str().expect("utf-8")]);
+    let (op, dir, home, user) = World::with(op, dir, None).into_parts();
+    let config_text = |remote_uri: &str| {
+        format!(
+            "default_provider: remote\nproviders:\n  - alias: remote\n    issuer: {}\n    \
+             client_id: opk-remote\n    scopes: openid email\n    remote_redirect_uri: {remote_uri}\n    \
+             redirect_uris:\n      - http://localhost:{port}/login-callback\n",
+            op.issuer
+        )
+    };
+    let config = dir.write("client.yml", &config_text(&remote), 0o600);
+    let config_arg = config.display().to_string();
+    let logs = dir.join("logs");
+    std::fs::create_dir(&logs).expect("log dir");
+    let logs_arg = logs.display().to_string();
+
+    let run = browser_login(&home)
+        .args(["--config-path", &config_arg, "--print-id-token"])
+        .args(["--log-dir", &logs_arg])
+        .run()
+        .assert_success("opk login through the remote redirect URI");
+    assert!(
+        run.stderr
+            .contains(&format!("redirect_uri={}", pct(&remote))),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        relay.requests().len(),
+        1,
+        "the OP did not redirect to the relay"
+    );
+    let cert = read_cert(&home.join(".ssh/id_ecdsa-cert.pub"));
+    let token = claims(&cert);
+    assert_eq!(token["aud"], "opk-remote");
+    // --print-id-token: `id_token:` and the claims as JSON, as opkssh prints them.
+    let json = run
+        .stdout
+        .split_once("id_token:\n")
+        .map(|(_, rest)| rest.split_once("\n}\n").map(|(j, _)| format!("{j}\n}}")))
+        .and_then(|j| j)
+        .unwrap_or_else(|| panic!("no id_token: block in\n{}", run.stdout));
+    let printed: serde_json::Value = serde_json::from_str(&json).expect("printed claims");
+    assert_eq!(printed, serde_json::Value::Object(token.clone()));
+    assert_eq!(printed["email"], USER_EMAIL);
+
+    let host = Host::allowing_alice(&dir, "host", &op, "opk-remote");
+    assert_ssh_ok(
+        &host
+            .sshd
+            .ssh(&home.join(".ssh/id_ecdsa"), &user, "echo remote-ok"),
+        "remote-ok",
+    );
+
+    // The flag beats the config's value (one the OP has not registered).
+    std::fs::write(&config, config_text("https://unregistered.example/cb")).expect("config");
+    browser_login(&home)
+        .args([
+            "--config-path",
+            &config_arg,
+            "--remote-redirect-uri",
+            &remote,
+        ])
+        .args(["--log-dir", &logs_arg])
+        .run()
+        .assert_success("opk login with --remote-redirect-uri over the config");
+    assert_eq!(relay.requests().len(), 2);
+
+    // A failed login leaves its error in the log too.
+    let out = run_login(
+        &home,
+        &["--provider", "http://example.com,x", "--log-dir", &logs_arg],
+        &[],
+    );
+    assert!(!out.status.success());
+
+    let log = std::fs::read_to_string(logs.join("opkssh.log")).expect("opkssh.log");
+    assert_eq!(mode(&logs.join("opkssh.log")) & !0o660, 0);
+    assert_eq!(
+        log.matches("Keys generated for identity").count(),
+        2,
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("Logging in at {} as client opk-remote", op.issuer)),
+        "{log}"
+    );
+    let error_line = log.lines().last().expect("a line");
+    assert!(
+        error_line.contains(" Error: ") && error_line.contains("http://example.com"),
+        "{log}"
+    );
+    for line in log.lines() {
+        let (stamp, _) = line.split_at(20);
+        assert!(
+            stamp.len() == 20
+                && stamp.as_bytes()[4] == b'/'
+                && stamp.as_bytes()[13] == b':'
+                && stamp.ends_with(' '),
+            "{line:?}"
+        );
+    }
+    let pk_token = cert.pk_token().expect("pkt");
+    for secret in [
+        "PRIVATE KEY",
+        "ecdsa-sha2-nistp256-cert",
+        "id_token",
+        "state=",
+    ] {
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+    }
+    assert!(!log.contains(pk_token.split(':').next().expect("payload")));
+    dir.keep_if_asked();
+}
+
+/// Percent-encoding as opk writes the authorize URL's query.
+fn pct(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

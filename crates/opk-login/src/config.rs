@@ -67,6 +67,9 @@ pub struct ProviderEntry {
     pub redirect_ports: Vec<u16>,
     /// Put the access token into the certificate.
     pub send_access_token: bool,
+    /// `remote_redirect_uri` (or `--remote-redirect-uri`): the redirect URI sent to the OP
+    /// instead of the loopback one; see [`opk_oidc::LoginOptions::remote_redirect_uri`].
+    pub remote_redirect_uri: Option<String>,
 }
 
 impl ProviderEntry {
@@ -81,6 +84,7 @@ impl ProviderEntry {
             prompt: Some("consent".into()),
             redirect_ports: DEFAULT_PORTS.to_vec(),
             send_access_token: false,
+            remote_redirect_uri: None,
         }
     }
 }
@@ -122,9 +126,6 @@ pub enum ConfigProblem {
     /// A redirect URI opk cannot listen on.
     #[error("redirect URI {0:?} must be http://localhost:PORT/login-callback")]
     RedirectUri(String),
-    /// A key opk does not implement and cannot ignore safely.
-    #[error("{0} is not supported by opk yet; remove it")]
-    Unsupported(&'static str),
     /// The provider's values do not make a usable provider.
     #[error("{0}")]
     Provider(String),
@@ -272,6 +273,7 @@ fn provider(
     let mut prompt = Some("consent".to_owned());
     let mut redirect_ports = DEFAULT_PORTS.to_vec();
     let mut send_access_token = false;
+    let mut remote_redirect_uri = None;
     for (key, value) in entries(map) {
         match key.as_str() {
             "alias" => {
@@ -289,12 +291,7 @@ fn provider(
             "redirect_uris" => redirect_ports = ports(value)?,
             "send_access_token" => send_access_token = boolean(value, "send_access_token")?,
             "remote_redirect_uri" => {
-                if !string(value, "remote_redirect_uri")?.is_empty() {
-                    return Err((
-                        line(value),
-                        ConfigProblem::Unsupported("remote_redirect_uri"),
-                    ));
-                }
+                remote_redirect_uri = Some(string(value, "remote_redirect_uri")?);
             }
             _ => unknown.push((key, line(value))),
         }
@@ -318,6 +315,7 @@ fn provider(
         prompt: non_empty(prompt),
         redirect_ports,
         send_access_token,
+        remote_redirect_uri: non_empty(remote_redirect_uri),
     })
 }
 
@@ -431,10 +429,14 @@ mod tests {
         let c = parse(
             "providers:\n  - alias: a b\n    issuer: https://op.example\n    client_id: 0123\n    \
              future: 1\n    redirect_uris: [http://localhost:4000/login-callback]\n    \
-             send_access_token: true\nother: x\n",
+             send_access_token: true\n    remote_redirect_uri: https://relay.example/cb\nother: x\n",
         )
         .expect("parses");
         let p = &c.providers[0];
+        assert_eq!(
+            p.remote_redirect_uri.as_deref(),
+            Some("https://relay.example/cb")
+        );
         assert_eq!(p.aliases, ["a", "b"]);
         assert_eq!(p.spec.client_id, "0123");
         assert_eq!(p.spec.scopes, ["openid", "profile", "email"]);
@@ -443,7 +445,7 @@ mod tests {
         assert_eq!(c.default_provider, None);
         assert_eq!(
             c.unknown_keys,
-            [("future".to_owned(), 5), ("other".to_owned(), 8)]
+            [("future".to_owned(), 5), ("other".to_owned(), 9)]
         );
         assert_eq!(parse("").expect("empty").providers, []);
         for (text, line, want) in [
@@ -475,9 +477,9 @@ mod tests {
                 "must be http://localhost:PORT/login-callback",
             ),
             (
-                "providers:\n  - alias: a\n    issuer: https://x.example\n    client_id: c\n    remote_redirect_uri: https://r.example\n",
+                "providers:\n  - alias: a\n    issuer: https://x.example\n    client_id: c\n    remote_redirect_uri: [https://r.example]\n",
                 5,
-                "not supported",
+                "must be",
             ),
             ("send_access_token: yes\n", 1, "true or false"),
             ("a: 1\na: 2\n", 2, "duplicate"),

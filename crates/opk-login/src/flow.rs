@@ -43,6 +43,16 @@ impl Login {
         identity_of(&self.pk_token)
     }
 
+    /// `--print-id-token`'s text, as opkssh prints it: `id_token:` and the ID token's claims as
+    /// JSON indented by two spaces. Every claim is shown (opkssh shows a fixed subset, without
+    /// `aud` or custom claims such as groups, which are what one looks for when a policy does not
+    /// match); keys are sorted.
+    pub fn id_token_text(&self) -> String {
+        let claims = serde_json::to_string_pretty(self.pk_token.claims())
+            .unwrap_or_else(|_| "{}".to_owned());
+        format!("id_token:\n{claims}")
+    }
+
     /// The private key in OpenSSH format.
     pub fn private_key_pem(&self) -> Result<String, Error> {
         Ok(self.key.to_openssh_pem(KEY_COMMENT)?.to_string())
@@ -89,6 +99,7 @@ pub fn oidc_options(
         prompt: provider.prompt.clone(),
         access_type: provider.access_type.clone(),
         redirect_ports: provider.redirect_ports.clone(),
+        remote_redirect_uri: provider.remote_redirect_uri.clone(),
         ..LoginOptions::default()
     }
 }

@@ -12,6 +12,7 @@ mod device;
 mod error;
 mod flow;
 mod keyfiles;
+mod log;
 mod provider;
 
 pub use agent::{AgentLifetime, AgentLoaded, load_into_agent};
@@ -24,6 +25,7 @@ pub use flow::{
     Login, LoginRequest, TokenFlow, check_location, key_location, login, login_with, oidc_options,
 };
 pub use keyfiles::{KeyLocation, configure_identity_dir};
+pub use log::{LOG_FILE_NAME, LoginLog};
 pub use provider::{ProviderChoice, resolve_provider};
 
 #[doc(no_inline)]

@@ -283,6 +283,17 @@ fn written_certificate_verifies_at_the_given_clock() {
     assert!(reads >= 1, "the self-check must read the given clock");
     assert_eq!(calls(&op), (1, 1));
 
+    // --print-id-token: opkssh's `id_token:` line, then every claim of the token, pretty.
+    let text = login.id_token_text();
+    let json = text.strip_prefix("id_token:\n").expect("id_token: line");
+    let shown: Value = serde_json::from_str(json).expect("JSON");
+    assert_eq!(&shown, &Value::Object(login.pk_token.claims().clone()));
+    assert_eq!(shown["aud"], CLIENT);
+    assert!(
+        json.contains("\n  \"email\": \"alice@example.com\""),
+        "{json}"
+    );
+
     let home = tempfile::tempdir().expect("home");
     let provider = ProviderSpec {
         issuer: ISS.into(),

@@ -37,6 +37,17 @@ pub enum Error {
     #[error(transparent)]
     Discovery(#[from] opk_jwks::Error),
 
+    /// `--remote-redirect-uri` (or the config's `remote_redirect_uri`) is not a usable URL.
+    #[error(
+        "remote redirect URI {uri:?} is not usable ({reason}): give the absolute http(s) URL registered with the OP"
+    )]
+    RemoteRedirectUri {
+        /// The URI (sanitised).
+        uri: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+
     /// No redirect ports were configured.
     #[error("no loopback redirect ports configured: configure at least one redirect port")]
     NoRedirectPorts,
@@ -290,6 +301,7 @@ mod tests {
             Error::DeviceResponse("user_code"),
             Error::DeviceExpired,
             Error::DeviceNoNonce,
+            crate::flow::check_remote_redirect_uri("h/cb").expect_err("no scheme"),
         ];
         for e in &errors {
             assert_causes_said_once(e);

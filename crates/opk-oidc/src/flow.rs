@@ -55,6 +55,11 @@ pub struct LoginOptions {
     pub callback_path: String,
     /// More parameters for the authorize request (zssh's `-l param=value`), after opk's own.
     pub extra_params: Vec<(String, String)>,
+    /// opkssh's `--remote-redirect-uri`: the `redirect_uri` sent to the OP (authorize request and
+    /// code exchange) instead of the loopback one, for a browser on another machine whose
+    /// redirect a server there forwards to the loopback listener (`code` and `state` in the
+    /// query of `GET /login-callback`), which still runs.
+    pub remote_redirect_uri: Option<String>,
 }
 
 impl Default for LoginOptions {
@@ -67,6 +72,7 @@ impl Default for LoginOptions {
             access_type: None,
             callback_path: CALLBACK_PATH.to_owned(),
             extra_params: Vec::new(),
+            remote_redirect_uri: None,
         }
     }
 }
@@ -147,6 +153,31 @@ fn bind_loopback(ports: &[u16]) -> Result<(u16, Vec<TcpListener>), Error> {
     Err(Error::PortsInUse {
         ports: ports.to_vec(),
     })
+}
+
+/// A remote redirect URI must be an absolute http(s) URL with a host and no fragment (RFC 6749
+/// section 3.1.2). Any host is allowed, as in opkssh: PKCE keeps a code that reaches it useless
+/// without the verifier, which never leaves this process.
+pub(crate) fn check_remote_redirect_uri(uri: &str) -> Result<(), Error> {
+    let rest = uri
+        .strip_prefix("https://")
+        .or_else(|| uri.strip_prefix("http://"));
+    let problem = match rest {
+        None => Some("it must start with https:// or http://"),
+        Some(r) if r.split(['/', '?']).next().is_none_or(str::is_empty) => Some("it has no host"),
+        Some(_) if uri.contains('#') => Some("it has a fragment"),
+        Some(_) if uri.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+            Some("it contains spaces or control characters")
+        }
+        Some(_) => None,
+    };
+    match problem {
+        Some(reason) => Err(Error::RemoteRedirectUri {
+            uri: sanitize(uri, MAX_OP_TEXT),
+            reason,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// `n` random bytes from the OS, base64url without padding.
@@ -399,10 +430,16 @@ pub fn login_with_browser(
     show_url: &mut dyn FnMut(&str),
 ) -> Result<Tokens, Error> {
     provider.validate()?;
+    if let Some(uri) = &opts.remote_redirect_uri {
+        check_remote_redirect_uri(uri)?;
+    }
     let started = Instant::now();
     let endpoints = discover(http, &provider.issuer)?;
     let (port, listeners) = bind_loopback(&opts.redirect_ports)?;
-    let redirect_uri = format!("http://localhost:{port}{}", opts.callback_path);
+    let redirect_uri = match &opts.remote_redirect_uri {
+        Some(remote) => remote.clone(),
+        None => format!("http://localhost:{port}{}", opts.callback_path),
+    };
     let state = random_b64(32)?;
     let verifier = random_b64(32)?;
     let challenge = pkce_challenge(&verifier);
@@ -756,6 +793,28 @@ mod tests {
             return;
         }
         panic!("no port free on 127.0.0.1 whose [::1] side we hold, after 5 tries");
+    }
+
+    #[test]
+    fn remote_redirect_uris_must_be_absolute_http_urls() {
+        for ok in [
+            "https://termix.example/opk/callback",
+            "http://10.0.0.5:8080/cb?x=1",
+            "https://h",
+        ] {
+            assert!(check_remote_redirect_uri(ok).is_ok(), "{ok}");
+        }
+        for (bad, why) in [
+            ("termix.example/cb", "https://"),
+            ("ftp://h/cb", "https://"),
+            ("https:///cb", "no host"),
+            ("https://?x", "no host"),
+            ("https://h/cb#frag", "fragment"),
+            ("https://h/c b", "spaces"),
+        ] {
+            let e = check_remote_redirect_uri(bad).expect_err(bad);
+            assert!(e.to_string().contains(why), "{bad}: {e}");
+        }
     }
 
     #[test]

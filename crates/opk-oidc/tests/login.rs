@@ -233,8 +233,9 @@ fn serve_op(req: &Request, st: &Mutex<OpState>) -> Response {
                 && p.get("response_type").map(String::as_str) == Some("code")
                 && p.get("client_id") == Some(&st.client_id)
                 && p.get("code_challenge_method").map(String::as_str) == Some("S256")
-                && p.get("redirect_uri")
-                    .is_some_and(|r| r.starts_with("http://localhost:"));
+                && p.get("redirect_uri").is_some_and(|r| {
+                    r.starts_with("http://localhost:") || r.starts_with("https://relay.example/")
+                });
             if !ok {
                 return Response::new(400).body("bad authorize request");
             }
@@ -481,6 +482,54 @@ fn callback_path_and_extra_authorize_params() {
     assert_eq!(a["audience"], "openziti");
     assert_eq!(a["login_hint"], "a b&c");
     assert_eq!(a["nonce"], "n-1");
+}
+
+/// `--remote-redirect-uri`: the OP gets the remote URI in the authorize request and in the code
+/// exchange (the fake OP refuses an exchange whose redirect_uri differs from the authorize
+/// request's), while the loopback listener still takes the callback a relay forwards to it.
+#[test]
+fn remote_redirect_uri_goes_to_the_op_and_the_listener_still_answers() {
+    let _g = ports_lock();
+    let op = FakeOp::start(Mode::Normal, "client-1", None);
+    let http = client();
+    let remote = "https://relay.example/opk/callback";
+    let o = LoginOptions {
+        remote_redirect_uri: Some(remote.into()),
+        ..opts(&[18240])
+    };
+    let (tx, rx) = mpsc::channel::<String>();
+    let relay = thread::spawn(move || {
+        let authorize_url = rx.recv().expect("url");
+        let at_op = get(&authorize_url);
+        assert_eq!(at_op.status, 302, "OP authorize failed: {}", at_op.body);
+        let location = at_op.headers["location"].clone();
+        let query = location
+            .strip_prefix(&format!("{remote}?"))
+            .unwrap_or_else(|| panic!("the OP redirected elsewhere: {location}"));
+        // What the remote host does: hand code and state to the loopback listener.
+        get(&format!("http://localhost:18240/login-callback?{query}"))
+    });
+    let tokens = login_with_browser(&http, &op.provider(), "n-remote", &o, &mut |u: &str| {
+        tx.send(u.to_owned()).expect("send url")
+    })
+    .expect("login through the relay");
+    let page = relay.join().expect("relay thread");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("You may now close this window"));
+    assert_eq!(payload_nonce(&tokens.id_token), "n-remote");
+    assert_eq!(op.token_calls(), 1);
+    let a = op.state.lock().expect("lock").last_authorize.clone();
+    assert_eq!(a["redirect_uri"], remote);
+
+    // Not a URL: refused before the OP is asked or a port is bound.
+    let bad = LoginOptions {
+        remote_redirect_uri: Some("relay.example/cb".into()),
+        ..opts(&[18240])
+    };
+    let e = login_with_browser(&http, &op.provider(), "n", &bad, &mut |_: &str| {})
+        .expect_err("not a URL");
+    assert!(matches!(e, Error::RemoteRedirectUri { .. }), "{e}");
+    assert_eq!(op.token_calls(), 1);
 }
 
 #[test]

@@ -79,6 +79,19 @@ impl std::fmt::Display for ExpiryPolicy {
     }
 }
 
+/// `(year, month, day, hour, minute, second)` in UTC of `unix_secs`.
+pub fn utc_fields(unix_secs: u64) -> (i64, u32, u32, u64, u64, u64) {
+    let (days, rem) = (unix_secs / 86_400, unix_secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    (y, m, d, rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// `2006/01/02 15:04:05` in UTC: the prefix of Go's `log` lines, which opkssh's logs carry.
+pub fn log_timestamp(unix_secs: u64) -> String {
+    let (y, m, d, hh, mm, ss) = utc_fields(unix_secs);
+    format!("{y:04}/{m:02}/{d:02} {hh:02}:{mm:02}:{ss:02}")
+}
+
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
 pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;

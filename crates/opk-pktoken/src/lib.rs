@@ -24,7 +24,7 @@ mod signer;
 pub use alg::Alg;
 pub use cic::Cic;
 pub use error::{CicProblem, Error, KeyError, Malformed, Part, RefreshedProblem, SignatureKind};
-pub use expiry::{ExpiryPolicy, civil_from_days};
+pub use expiry::{ExpiryPolicy, civil_from_days, log_timestamp, utc_fields};
 pub use jwk::{Jwk, Jwks};
 pub use pktoken::{MAX_COMPACT_LEN, MAX_FUTURE_IAT_SECS, PkToken, ProviderCheck};
 pub use signer::UserSigner;

@@ -145,8 +145,7 @@ pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 fn timestamp(t: SystemTime) -> String {
-    let (y, m, d, hh, mm, ss) = utc(t);
-    format!("{y:04}/{m:02}/{d:02} {hh:02}:{mm:02}:{ss:02}")
+    opk_pktoken::log_timestamp(unix_secs(t))
 }
 
 /// `2006-01-02T15:04:05Z`.
@@ -155,16 +154,14 @@ pub(crate) fn rfc3339(t: SystemTime) -> String {
     format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
 }
 
-use opk_pktoken::civil_from_days;
+fn unix_secs(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
 
 fn utc(t: SystemTime) -> (i64, u32, u32, u64, u64, u64) {
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    (y, m, d, rem / 3600, rem % 3600 / 60, rem % 60)
+    opk_pktoken::utc_fields(unix_secs(t))
 }
 
 #[cfg(test)]
@@ -182,6 +179,7 @@ mod tests {
 
     #[test]
     fn dates() {
+        use opk_pktoken::civil_from_days;
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(19_723), (2024, 1, 1));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));

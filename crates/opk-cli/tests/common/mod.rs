@@ -54,7 +54,8 @@ impl World {
         Self::with(op, dir, Some(ca.ca_cert.display().to_string()))
     }
 
-    fn with(op: Op, dir: TestDir, ca_file: Option<String>) -> Self {
+    /// A world around an OP started by the caller (e.g. with `--clients` written into `dir`).
+    pub(crate) fn with(op: Op, dir: TestDir, ca_file: Option<String>) -> Self {
         Self {
             home: dir.join("home"),
             user: current_user(),
