@@ -1493,3 +1493,269 @@ fn catalog() -> Vec<Case> {
     ));
     out
 }
+
+/// Seeds for the fuzz targets in `fuzz/` (`dir/<target>/`), taken from the inputs of the catalog
+/// in `catalog` (certificates, PK Tokens, ID tokens, server files, JWKS) and from small valid
+/// examples of the other formats; seeds over 16 KiB are left out. Returns the number written.
+pub fn write_fuzz_seeds(catalog: &Path, dir: &Path) -> usize {
+    const MAX_SEED: usize = 16 * 1024;
+    let mut seeds: Vec<(&str, String, Vec<u8>)> = Vec::new();
+    let mut add = |target: &'static str, name: &str, data: Vec<u8>| {
+        if data.len() <= MAX_SEED {
+            seeds.push((target, name.to_owned(), data));
+        }
+    };
+    let text = |v: &Value| -> Option<Vec<u8>> {
+        match v {
+            Value::String(s) => Some(s.clone().into_bytes()),
+            Value::Object(o) => match (o.get("text"), o.get("base64")) {
+                (Some(Value::String(s)), _) => Some(s.clone().into_bytes()),
+                (_, Some(Value::String(b))) => Base64::decode_vec(b).ok(),
+                _ => None,
+            },
+            _ => None,
+        }
+    };
+    let mut cases: Vec<_> = std::fs::read_dir(catalog)
+        .expect("catalog dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    cases.sort();
+    for path in cases {
+        let name = path
+            .file_stem()
+            .expect("stem")
+            .to_string_lossy()
+            .into_owned();
+        let name = name.as_str();
+        let b: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("read"))
+            .expect("case JSON");
+        if let (Some(Value::String(t)), Some(Value::String(k))) = (b.get("key_type"), b.get("key"))
+        {
+            add("cert_parse", name, format!("{t} {k}").into_bytes());
+            add("cert_line", name, format!("{t} {k} {name}\n").into_bytes());
+            if let Some(pkt) = OpkCert::parse(t, k)
+                .ok()
+                .and_then(|c| c.pk_token().map(str::to_owned))
+            {
+                add("pktoken_compact", name, pkt.clone().into_bytes());
+                // payload:opH:opS → the ID token opH.payload.opS, with the CIC's nonce unknown.
+                let parts: Vec<&str> = pkt.split(':').collect();
+                if parts.len() >= 3 {
+                    let jwt = format!("{}.{}.{}", parts[1], parts[0], parts[2]);
+                    add("id_token", name, format!("{jwt}\nnonce").into_bytes());
+                }
+            }
+        }
+        for (file, targets) in [
+            ("providers", &["providers", "parse_table"][..]),
+            ("auth_id", &["auth_id", "parse_table", "add_row"][..]),
+            ("config.yml", &["server_config"][..]),
+        ] {
+            if let Some(data) = b.get("files").and_then(|f| f.get(file)).and_then(text) {
+                for target in targets {
+                    add(target, name, data.clone());
+                }
+            }
+        }
+        if let Some(jwks) = b.get("jwks") {
+            add("jwks", name, jwks.to_string().into_bytes());
+            let record =
+                json!({"issuer": "https://issuer.example", "fetched_at": FIXED_IAT, "jwks": jwks});
+            add("jwks_cache_file", name, record.to_string().into_bytes());
+        }
+    }
+    let planted = PlantedOp::default();
+    let jwks = planted.jwks();
+    add("jwks", "planted", jwks.to_string().into_bytes());
+    let record = json!({"issuer": "https://issuer.example", "fetched_at": FIXED_IAT, "jwks": jwks})
+        .to_string();
+    add("jwks_cache_file", "planted", record.clone().into_bytes());
+    add(
+        "jwks_cache_file",
+        "torn",
+        record.as_bytes()[..record.len() / 2].to_vec(),
+    );
+    let rows = [
+        alice_row(),
+        format!("root oidc:groups:admins {PLANTED_ISSUER}\n"),
+        format!("dev oidc-match-end:email:@example.com {PLANTED_ISSUER}\n"),
+        format!("deploy repo:org/repo:ref:refs/heads/* {PLANTED_ISSUER}\n"),
+        format!(
+            "ro oidc:\\\"https://acme.com/groups\\\":ssh-users {PLANTED_ISSUER} amr=mfa,auth_age=15m\n"
+        ),
+        "# comment\n\n  alice   'quoted word'  https://op.example  \n".to_owned(),
+    ];
+    for (i, row) in rows.iter().enumerate() {
+        add("auth_id", &format!("row-{i}"), row.clone().into_bytes());
+        add("parse_table", &format!("row-{i}"), row.clone().into_bytes());
+        add("add_row", &format!("row-{i}"), row.clone().into_bytes());
+    }
+    add(
+        "providers",
+        "planted",
+        PlantedOp::providers_row("24h").into_bytes(),
+    );
+    add("providers", "installer-defaults", b"https://accounts.google.com 206584157355-7cbe4s640tvm7naoludob4ut1emii7sf.apps.googleusercontent.com 24h\nhttps://gitlab.com 8d8b7024572c7fd501f64374dec6bba37096783dfcd792b3988104be08cb6923 24h\n".to_vec());
+    let claims = Value::Object(planted.claims(FIXED_IAT)).to_string();
+    for identity in [
+        "alice@example.com",
+        "planted-alice",
+        "oidc:groups:admins",
+        "oidc-match-end:email:@example.com",
+        "repo:planted-*",
+        "oidc:",
+        "",
+    ] {
+        add(
+            "identity_matches",
+            identity,
+            format!("{identity}\n{claims}").into_bytes(),
+        );
+    }
+    for principal in [
+        "alice",
+        "opkssh-wildcard",
+        "a$",
+        "alice\",command=\"x",
+        "guest,root",
+        "\u{430}lice",
+    ] {
+        add("check_principal", principal, principal.as_bytes().to_vec());
+    }
+    for (i, config) in [
+        "deny_users: [root]\ndeny_emails: [mallory@example.com]\n",
+        "env_vars:\n  HTTPS_PROXY: http://proxy:3128\n",
+        "email_verified:\n  https://issuer.example: warn\n  '*': require\n",
+        "a: &x [1, 2]\nb: *x\n",
+    ]
+    .iter()
+    .enumerate()
+    {
+        add(
+            "server_config",
+            &format!("valid-{i}"),
+            config.as_bytes().to_vec(),
+        );
+    }
+    add(
+        "plugin_config",
+        "valid",
+        b"name: match email\ncommand: /etc/opk/match.sh example.com\n".to_vec(),
+    );
+    add("plugin_config", "no-command", b"name: x\n".to_vec());
+    add("plugin_config", "list", b"- name\n".to_vec());
+    for (i, spec) in [
+        "https://op.example,client",
+        "https://op.example,client,secret,openid email,offline,consent",
+        "google",
+        "https://accounts.google.com,id",
+        ",,,",
+    ]
+    .iter()
+    .enumerate()
+    {
+        add(
+            "provider_spec",
+            &format!("spec-{i}"),
+            spec.as_bytes().to_vec(),
+        );
+    }
+    for (i, req) in [
+        "GET /login-callback?code=abc&state=xyz HTTP/1.1\r\nHost: localhost:3000\r\n\r\n",
+        "GET /login-callback?error=access_denied&state=xyz HTTP/1.1\r\n\r\n",
+        "GET /favicon.ico HTTP/1.1\r\n\r\n",
+        "POST / HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello",
+    ]
+    .iter()
+    .enumerate()
+    {
+        add(
+            "callback_request",
+            &format!("request-{i}"),
+            req.as_bytes().to_vec(),
+        );
+    }
+    let user_key = EphemeralKey::generate(KeyAlgorithm::Ed25519).expect("key");
+    let public = user_key.public_key().to_openssh_line().expect("line");
+    add(
+        "known_hosts",
+        "plain",
+        format!("host.example,10.0.0.1 {public}\n").into_bytes(),
+    );
+    add("known_hosts", "hashed", format!("|1|F1E1KeoE/eEWhi10WpGv4OdiO6Y=|3988QV0VE8wmZL7suNrYQLITLCg= {public}\n@cert-authority *.example {public}\n@revoked * {public}\n[host]:2222 {public}\n").into_bytes());
+    add("ssh_config", "hosts", b"Host *.example !bad.example\n  User alice\n  Port 2222\n  IdentityFile ~/.ssh/id_ecdsa\nMatch host x exec \"true\"\n  ProxyJump a,b\nHost *\n  ServerAliveInterval 30\n".to_vec());
+    add(
+        "ssh_config",
+        "include",
+        b"Include ~/.ssh/config.d/*\nHostName %h.internal\nUserKnownHostsFile /dev/null\n".to_vec(),
+    );
+    add(
+        "private_key",
+        "ed25519",
+        user_key
+            .to_openssh_pem("seed")
+            .expect("pem")
+            .as_bytes()
+            .to_vec(),
+    );
+    let p256 = EphemeralKey::generate(KeyAlgorithm::EcdsaP256).expect("key");
+    add(
+        "private_key",
+        "p256",
+        p256.to_openssh_pem("seed")
+            .expect("pem")
+            .as_bytes()
+            .to_vec(),
+    );
+    // Ziti channel frames: magic, content type, sequence, header and body lengths (all LE),
+    // headers as (key i32, len u32, value), body.
+    let frame = |content_type: i32, headers: &[(i32, &[u8])], body: &[u8]| {
+        let header_len: usize = headers.iter().map(|(_, v)| 8 + v.len()).sum();
+        let mut out = vec![0x03, 0x06, 0x09, 0x0c];
+        out.extend_from_slice(&content_type.to_le_bytes());
+        out.extend_from_slice(&7i32.to_le_bytes());
+        out.extend_from_slice(&(header_len as u32).to_le_bytes());
+        out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        for (k, v) in headers {
+            out.extend_from_slice(&k.to_le_bytes());
+            out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+            out.extend_from_slice(v);
+        }
+        out.extend_from_slice(body);
+        out
+    };
+    add(
+        "ziti_frame",
+        "hello",
+        frame(0, &[(0, b"1"), (1, &5i32.to_le_bytes())], b"hello"),
+    );
+    add("ziti_frame", "empty", frame(60783, &[], b""));
+    add(
+        "ziti_frame",
+        "unknown-version",
+        vec![0x03, 0x06, 0x09, 0x0a, 1, 0, 0, 0, 2, 0, 0, 0],
+    );
+
+    std::fs::create_dir_all(dir).expect("mkdir corpus");
+    let mut written = 0;
+    for (target, name, data) in seeds {
+        let target_dir = dir.join(target);
+        std::fs::create_dir_all(&target_dir).expect("mkdir target corpus");
+        let safe: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(60)
+            .collect();
+        std::fs::write(target_dir.join(format!("seed-{safe}")), data).expect("write seed");
+        written += 1;
+    }
+    written
+}

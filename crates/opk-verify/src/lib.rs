@@ -29,6 +29,24 @@ pub use log::{Log, escape_controls};
 pub use readhome::SudoReadhome;
 pub use server_config::ConfigProblem;
 
+/// Entry points for the fuzz targets in `fuzz/` and the corpus smoke test
+/// (`crates/opk-cli/tests/fuzz_corpus.rs`).
+pub mod fuzzing {
+    /// Parses `data` as `/etc/opk/config.yml` (opkssh's schema and opk's `email_verified`) and
+    /// asks for an issuer's `email_verified`; must never panic, whatever `data` is.
+    pub fn fuzz_server_config(data: &[u8]) {
+        if let Ok(config) = crate::server_config::parse(data) {
+            let _ = config.email_verified_for("https://issuer.example");
+            let _ = config.deny.check("root", &serde_json::Map::new());
+        }
+    }
+
+    /// Parses `data` as a policy plugin's `policy.d/*.yml`; must never panic.
+    pub fn fuzz_plugin_config(data: &[u8]) {
+        let _ = crate::server_config::parse_plugin(data);
+    }
+}
+
 /// Where the server's files are. opk-cli fills it from flags whose defaults are opkssh's paths,
 /// so an opkssh host switches by changing the binary path in sshd_config only.
 #[derive(Clone, Debug)]

@@ -152,7 +152,7 @@ fn document(bytes: &[u8]) -> Result<Option<MarkedYaml<'_>>, Problem> {
 }
 
 /// Parses the file's bytes; a problem comes with its (1-based) line.
-fn parse(bytes: &[u8]) -> Result<ServerConfig, Problem> {
+pub(crate) fn parse(bytes: &[u8]) -> Result<ServerConfig, Problem> {
     let Some(doc) = document(bytes)? else {
         return Ok(ServerConfig::default()); // empty, as the installer creates it
     };
