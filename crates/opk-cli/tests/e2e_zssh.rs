@@ -588,6 +588,33 @@ fn oidc_only_dials_without_an_identity_file(f: &Fixture, signer: &str) {
     let out = run(&bob, &[("SSL_CERT_FILE", &ca)]);
     assert_output(&out, 0, "oidc only\n");
     assert!(!bob.join(".ziti").exists(), "no identity file involved");
+    // zscp takes the same flags.
+    let file = f.dir.join("oidc-only-file");
+    std::fs::write(&file, b"copied with a token only\n").expect("write");
+    let dest = f.dir.join("oidc-only-copy");
+    let cert = bob.join(".ssh/id_ecdsa-cert.pub");
+    let out = overlay_cmd_env(
+        Path::new(OPK),
+        &bob,
+        &[
+            "zscp",
+            "--oidcOnly",
+            "--controllerUrl",
+            &controller,
+            "--oidc-cert",
+            cert.to_str().expect("utf-8"),
+            "-i",
+            key,
+            file.to_str().expect("utf-8"),
+            &format!("{target}:{}", dest.display()),
+        ],
+        &[("SSL_CERT_FILE", &ca)],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(
+        std::fs::read(&dest).expect("copied"),
+        b"copied with a token only\n"
+    );
 
     // The controller's certificate is checked before the token is sent.
     let out = run(&bob, &[]);
