@@ -5,7 +5,8 @@
 use clap::{Parser, Subcommand};
 
 use crate::{
-    add, audit, inspect, install, login, permissions, readhome, scp, ssh, verify, ziti, zscp, zssh,
+    add, audit, client, inspect, install, login, logout, permissions, readhome, scp, ssh, verify,
+    ziti, zscp, zssh,
 };
 
 // clap prints `<name> <version>`: this makes it `opk version v0.1.0`, opkssh's shape
@@ -29,6 +30,10 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Sign in to an OpenID provider and write an SSH key + certificate carrying a PK Token.
     Login(login::Args),
+    /// Remove the key pairs opk wrote (~/.ssh, ~/.ssh/opkssh, or -i PATH) and their ssh-agent copies.
+    Logout(logout::Args),
+    /// The client config: `opk client provider list`.
+    Client(client::Args),
     #[command(about = VERIFY_ABOUT)]
     Verify(verify::Args),
     /// Allow an identity (email, sub, oidc:claim:value, ...) of an issuer to log in as a principal.

@@ -353,7 +353,7 @@ pub(crate) fn has_display() -> bool {
             .any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()))
 }
 
-fn home_dir() -> anyhow::Result<PathBuf> {
+pub(crate) fn home_dir() -> anyhow::Result<PathBuf> {
     match std::env::var_os("HOME") {
         Some(h) if !h.is_empty() => Ok(PathBuf::from(h)),
         _ => bail!("HOME is not set: set it, or pass -i PATH for the key"),

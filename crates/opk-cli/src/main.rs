@@ -6,11 +6,13 @@
 mod add;
 mod audit;
 mod cli;
+mod client;
 mod connect;
 mod files;
 mod inspect;
 mod install;
 mod login;
+mod logout;
 mod overlay;
 mod permissions;
 mod readhome;
@@ -60,6 +62,8 @@ fn main() -> ExitCode {
         Command::Install(args) => install::run(&args),
         Command::Ziti(args) => ziti::run(args).map(|()| ExitCode::SUCCESS),
         Command::Login(args) => login::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Logout(args) => logout::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Client(args) => client::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Add(args) => add::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Inspect(args) => inspect::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Readhome(args) => readhome::run(&args).map(|()| ExitCode::SUCCESS),

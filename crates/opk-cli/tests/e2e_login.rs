@@ -729,3 +729,95 @@ fn pct(s: &str) -> String {
         })
         .collect()
 }
+
+/// `opk logout` after real logins, with a real `ssh-agent`: the default login's pair in `~/.ssh`
+/// and the `-i` pair go, with their agent identities, while the user's own `ssh-keygen` key in
+/// `~/.ssh` and a plain key in the agent stay; `-i` on the user's key is refused and leaves it;
+/// a second logout finds nothing and succeeds. Fails if a foreign key is removed, if an opk pair
+/// or its agent identity survives, or if a repeated logout fails.
+#[test]
+fn logout_removes_opks_pairs_and_agent_identities_only() {
+    let (op, dir, home, _) = World::start().into_parts();
+    let agent = opk_e2e::Agent::start(dir.path(), "agent");
+    let sock = agent.socket.display().to_string();
+    let env = [("SSH_AUTH_SOCK", sock.as_str())];
+    let own = home.join(".ssh/id_ed25519");
+    std::fs::create_dir_all(home.join(".ssh")).expect("mkdir");
+    opk_e2e::keygen(&own);
+    let own_text = std::fs::read_to_string(&own).expect("own key");
+    let plain = dir.join("plain");
+    opk_e2e::keygen(&plain);
+    assert!(
+        agent
+            .ssh_add(&[&plain.display().to_string()])
+            .status
+            .success()
+    );
+    login(&op, &home, "opk-rs256", &[], &env);
+    let explicit = dir.join("work");
+    let explicit_arg = explicit.display().to_string();
+    login(&op, &home, "opk-es256", &["-i", &explicit_arg], &env);
+    assert_eq!(agent.list().len(), 3, "{:?}", agent.list());
+
+    let logout = |args: &[&str]| {
+        let out = Command::new(OPK)
+            .arg("logout")
+            .args(args)
+            .env("HOME", &home)
+            .env("SSH_AUTH_SOCK", &agent.socket)
+            .output()
+            .expect("opk logout");
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
+    };
+    let own_arg = own.display().to_string();
+    let (ok, _, stderr) = logout(&["-i", &own_arg]);
+    assert!(!ok, "logout -i removed the user's own key");
+    assert!(stderr.contains("is not opk's to remove"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&own).expect("own"), own_text);
+
+    let (ok, stdout, stderr) = logout(&["-v"]);
+    assert!(ok, "{stdout}{stderr}");
+    let key = home.join(".ssh/id_ecdsa");
+    assert!(
+        stdout.contains(&format!(
+            "Removed {} and {}-cert.pub",
+            key.display(),
+            key.display()
+        )) && stdout.contains("Removed 1 identity(ies) from ssh-agent")
+            && stdout.contains("Successfully removed 1 opkssh key pair(s)"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains(&format!("Skipping {own_arg}: no certificate")),
+        "{stderr}"
+    );
+    assert_eq!(
+        names_in(&home.join(".ssh")),
+        ["id_ed25519", "id_ed25519.pub"]
+    );
+    assert_eq!(std::fs::read_to_string(&own).expect("own"), own_text);
+    let listed = agent.list();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(listed.iter().any(|l| l.contains("opk-es256")), "{listed:?}");
+
+    let (ok, stdout, _) = logout(&["-i", &explicit_arg]);
+    assert!(ok, "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "Successfully removed opkssh key pair: {explicit_arg}"
+        )),
+        "{stdout}"
+    );
+    assert!(!explicit.exists() && !dir.join("work-cert.pub").exists());
+    let listed = agent.list();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert!(!listed[0].contains("CERT"), "{listed:?}");
+
+    for args in [&[][..], &["-i", &explicit_arg][..]] {
+        let (ok, stdout, stderr) = logout(args);
+        assert!(ok, "{args:?}: {stderr}");
+        assert_eq!(stdout, "No opkssh keys found to remove\n", "{args:?}");
+    }
+    dir.keep_if_asked();
+}

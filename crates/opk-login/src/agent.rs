@@ -111,46 +111,72 @@ pub fn load_into_agent(
     login: &Login,
     lifetime: Option<u32>,
 ) -> Result<AgentLoaded, Error> {
-    let io = |source| Error::Agent {
-        socket: socket.to_owned(),
-        source,
-    };
-    let mut stream = UnixStream::connect(socket).map_err(io)?;
-    stream.set_read_timeout(Some(AGENT_TIMEOUT)).map_err(io)?;
-    stream.set_write_timeout(Some(AGENT_TIMEOUT)).map_err(io)?;
-    let mut ask = |msg: &[u8]| -> Result<AgentReply, Error> {
-        stream.write_all(msg).map_err(io)?;
+    let mut conn = AgentConn::connect(socket)?;
+    let [_, _, iss, aud] = login.identity();
+    let comment = format!("openpubkey: {iss} {aud}");
+    let add = agent::add_identity(&login.key, &login.cert, &comment, lifetime)?;
+    if conn.ask(&add)? != AgentReply::Success {
+        return Err(Error::AgentRefused);
+    }
+    let mut replaced = 0;
+    for blob in conn.identities()? {
+        if blob == login.cert.as_bytes() || !same_provider(&blob, &iss, &aud) {
+            continue;
+        }
+        // An agent that refuses to drop the old one leaves it to expire; the new one works.
+        if conn.ask(&agent::remove_identity(&blob))? == AgentReply::Success {
+            replaced += 1;
+        }
+    }
+    Ok(AgentLoaded { lifetime, replaced })
+}
+
+/// A connection to the agent at a socket, one request at a time.
+pub(crate) struct AgentConn {
+    stream: UnixStream,
+    socket: std::path::PathBuf,
+}
+
+impl AgentConn {
+    pub(crate) fn connect(socket: &Path) -> Result<Self, Error> {
+        let io = |source| Error::Agent {
+            socket: socket.to_owned(),
+            source,
+        };
+        let stream = UnixStream::connect(socket).map_err(io)?;
+        stream.set_read_timeout(Some(AGENT_TIMEOUT)).map_err(io)?;
+        stream.set_write_timeout(Some(AGENT_TIMEOUT)).map_err(io)?;
+        Ok(AgentConn {
+            stream,
+            socket: socket.to_owned(),
+        })
+    }
+
+    /// Sends `msg` and reads the agent's reply.
+    pub(crate) fn ask(&mut self, msg: &[u8]) -> Result<AgentReply, Error> {
+        let io = |source| Error::Agent {
+            socket: self.socket.clone(),
+            source,
+        };
+        self.stream.write_all(msg).map_err(io)?;
         let mut len = [0u8; 4];
-        stream.read_exact(&mut len).map_err(io)?;
+        self.stream.read_exact(&mut len).map_err(io)?;
         let len = u32::from_be_bytes(len) as usize;
         if len > MAX_AGENT_MESSAGE {
             return Err(Error::Cert(opk_sshcert::Error::AgentReply));
         }
         let mut body = vec![0u8; len];
-        stream.read_exact(&mut body).map_err(io)?;
+        self.stream.read_exact(&mut body).map_err(io)?;
         Ok(agent::parse_reply(&body)?)
-    };
+    }
 
-    let [_, _, iss, aud] = login.identity();
-    let comment = format!("openpubkey: {iss} {aud}");
-    let add = agent::add_identity(&login.key, &login.cert, &comment, lifetime)?;
-    if ask(&add)? != AgentReply::Success {
-        return Err(Error::AgentRefused);
+    /// The blobs of every identity the agent holds.
+    pub(crate) fn identities(&mut self) -> Result<Vec<Vec<u8>>, Error> {
+        let AgentReply::Identities(ids) = self.ask(&agent::request_identities())? else {
+            return Err(Error::Cert(opk_sshcert::Error::AgentReply));
+        };
+        Ok(ids.into_iter().map(|id| id.blob).collect())
     }
-    let AgentReply::Identities(ids) = ask(&agent::request_identities())? else {
-        return Err(Error::Cert(opk_sshcert::Error::AgentReply));
-    };
-    let mut replaced = 0;
-    for id in ids {
-        if id.blob == login.cert.as_bytes() || !same_provider(&id.blob, &iss, &aud) {
-            continue;
-        }
-        // An agent that refuses to drop the old one leaves it to expire; the new one works.
-        if ask(&agent::remove_identity(&id.blob))? == AgentReply::Success {
-            replaced += 1;
-        }
-    }
-    Ok(AgentLoaded { lifetime, replaced })
 }
 
 /// True for an opk certificate whose PK Token names this issuer and audience.

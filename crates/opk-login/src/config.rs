@@ -102,6 +102,45 @@ pub struct ClientConfig {
     pub unknown_keys: Vec<(String, usize)>,
 }
 
+impl ClientConfig {
+    /// `opk client provider list`, as opkssh prints it (Go's tabwriter): one `alias issuer` row
+    /// per alias, the alias column padded to the widest alias plus one space; for a terminal
+    /// (`table`), an `Alias`/`-----` header and two spaces. Fails, after the rows are made, on an
+    /// alias defined twice, as opkssh does.
+    pub fn provider_table(&self, table: bool) -> Result<String, Error> {
+        let mut rows: Vec<(&str, &str)> = Vec::new();
+        if table {
+            rows.push(("Alias", "Issuer"));
+            rows.push(("-----", "------"));
+        }
+        for p in &self.providers {
+            for alias in &p.aliases {
+                rows.push((alias, &p.spec.issuer));
+            }
+        }
+        let pad = if table { 2 } else { 1 };
+        let width = rows
+            .iter()
+            .map(|(a, _)| a.chars().count())
+            .max()
+            .unwrap_or(0)
+            + pad;
+        let text: String = rows
+            .iter()
+            .map(|(alias, issuer)| format!("{alias:<width$}{issuer}\n"))
+            .collect();
+        let mut seen = std::collections::BTreeSet::new();
+        for p in &self.providers {
+            for alias in &p.aliases {
+                if !seen.insert(alias.as_str()) {
+                    return Err(Error::DuplicateAlias(alias.clone()));
+                }
+            }
+        }
+        Ok(text)
+    }
+}
+
 /// Why a client config cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -495,6 +534,31 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn provider_table_as_opkssh_prints_it() {
+        let c = ClientConfig::builtin();
+        let plain = c.provider_table(false).expect("list");
+        assert_eq!(
+            plain,
+            "google    https://accounts.google.com\n\
+             azure     https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0\n\
+             microsoft https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0\n\
+             gitlab    https://gitlab.com\n\
+             hello     https://issuer.hello.coop\n"
+        );
+        let table = c.provider_table(true).expect("table");
+        assert!(
+            table.starts_with("Alias      Issuer\n-----      ------\ngoogle     https://"),
+            "{table}"
+        );
+        let twice = parse(
+            "providers:\n  - alias: a b\n    issuer: https://x.example\n    client_id: c\n  \
+             - alias: b\n    issuer: https://y.example\n    client_id: c\n",
+        )
+        .expect("parses");
+        assert!(matches!(twice.provider_table(false), Err(Error::DuplicateAlias(a)) if a == "b"));
     }
 
     #[test]

@@ -116,6 +116,14 @@ pub enum Error {
         "{0} holds a private key that opk did not write (no opk certificate beside it): pass --force to replace it, or choose another -i PATH"
     )]
     NotOurKey(PathBuf),
+    /// `opk logout -i PATH` names a key that is not opk's.
+    #[error("{key} is not opk's to remove: {why}; logout removes only the key pairs opk wrote")]
+    NotOurPair {
+        /// The private key path.
+        key: PathBuf,
+        /// Why it is not opk's.
+        why: crate::logout::Kept,
+    },
     /// The key's directory cannot be written.
     #[error("cannot write the key into {dir} (choose another -i PATH, or fix its permissions)")]
     NotWritable {

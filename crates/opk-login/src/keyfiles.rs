@@ -28,7 +28,13 @@ pub struct KeyLocation {
     pub identity_config: Option<PathBuf>,
 }
 
-fn cert_path(key: &Path) -> PathBuf {
+/// The default key names in `~/.ssh`, opkssh's: ECDSA's, then Ed25519's, each the plain name
+/// and then the `_sk` one a login takes when the plain one is the user's own.
+pub(crate) const DEFAULT_KEY_NAMES: [&str; 4] =
+    ["id_ecdsa", "id_ecdsa_sk", "id_ed25519", "id_ed25519_sk"];
+
+/// `<key>-cert.pub`.
+pub(crate) fn cert_path(key: &Path) -> PathBuf {
     let mut s = key.as_os_str().to_owned();
     s.push("-cert.pub");
     PathBuf::from(s)
@@ -65,11 +71,11 @@ pub(crate) fn choose(
             identity_config: Some(opkssh_config),
         });
     }
-    let names: [&str; 2] = match alg {
-        KeyAlgorithm::EcdsaP256 => ["id_ecdsa", "id_ecdsa_sk"],
-        KeyAlgorithm::Ed25519 => ["id_ed25519", "id_ed25519_sk"],
+    let names = match alg {
+        KeyAlgorithm::EcdsaP256 => &DEFAULT_KEY_NAMES[..2],
+        KeyAlgorithm::Ed25519 => &DEFAULT_KEY_NAMES[2..],
     };
-    for name in names {
+    for &name in names {
         let key = ssh.join(name);
         let cert = cert_path(&key);
         if !key.exists() {
@@ -257,6 +263,34 @@ fn add_identity_file(config: &Path, key: &Path) -> Result<(), Error> {
         return Ok(());
     }
     opk_files::write_atomic(config, format!("{line}\n{current}").as_bytes(), 0o600)?;
+    Ok(())
+}
+
+/// Removes the `IdentityFile <key>` line from `~/.ssh/opkssh/config` (logout), keeping the rest
+/// and the file's mode; a missing config is fine.
+pub(crate) fn remove_identity_file(config: &Path, key: &Path) -> Result<(), Error> {
+    let line = format!("IdentityFile {}", key.display());
+    let current = match fs::read_to_string(config) {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(Error::Write {
+                path: config.to_owned(),
+                source,
+            });
+        }
+    };
+    if !current.lines().any(|l| l.trim() == line) {
+        return Ok(());
+    }
+    let kept: String = current
+        .split_inclusive('\n')
+        .filter(|l| l.trim() != line)
+        .collect();
+    let mode = fs::metadata(config)
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or(0o600);
+    opk_files::write_atomic(config, kept.as_bytes(), mode)?;
     Ok(())
 }
 

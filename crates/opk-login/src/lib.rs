@@ -13,6 +13,7 @@ mod error;
 mod flow;
 mod keyfiles;
 mod log;
+mod logout;
 mod provider;
 
 pub use agent::{AgentLifetime, AgentLoaded, load_into_agent};
@@ -26,6 +27,7 @@ pub use flow::{
 };
 pub use keyfiles::{KeyLocation, configure_identity_dir};
 pub use log::{LOG_FILE_NAME, LoginLog};
+pub use logout::{Kept, LogoutReport, logout};
 pub use provider::{ProviderChoice, resolve_provider};
 
 #[doc(no_inline)]
