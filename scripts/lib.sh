@@ -11,7 +11,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/opk-target}
 # Debian packages and the test OP's node modules; idempotent.
 opk_setup() {
   local need=() p
-  for p in openssh-server openssh-client chromium hyperfine openssl tmux sudo; do
+  for p in openssh-server openssh-client chromium hyperfine openssl tmux sudo man-db; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
   done
   if ((${#need[@]})); then

@@ -5,8 +5,8 @@
 use clap::{Parser, Subcommand};
 
 use crate::{
-    add, audit, client, inspect, install, login, logout, permissions, readhome, scp, ssh, verify,
-    ziti, zscp, zssh,
+    add, audit, client, docs, inspect, install, login, logout, permissions, readhome, scp, ssh,
+    verify, ziti, zscp, zssh,
 };
 
 // clap prints `<name> <version>`: this makes it `opk version v0.1.0`, opkssh's shape
@@ -30,6 +30,10 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Sign in to an OpenID provider and write an SSH key + certificate carrying a PK Token.
     Login(login::Args),
+    /// Print the shell completion script for opk.
+    Completions(docs::CompletionsArgs),
+    /// Print the opk(1) man page (roff), or write every command's page with --out-dir.
+    Man(docs::ManArgs),
     /// Remove the key pairs opk wrote (~/.ssh, ~/.ssh/opkssh, or -i PATH) and their ssh-agent copies.
     Logout(logout::Args),
     /// The client config: `opk client provider list`.

@@ -8,6 +8,7 @@ mod audit;
 mod cli;
 mod client;
 mod connect;
+mod docs;
 mod files;
 mod inspect;
 mod install;
@@ -62,6 +63,8 @@ fn main() -> ExitCode {
         Command::Install(args) => install::run(&args),
         Command::Ziti(args) => ziti::run(args).map(|()| ExitCode::SUCCESS),
         Command::Login(args) => login::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Completions(args) => docs::completions(&args).map(|()| ExitCode::SUCCESS),
+        Command::Man(args) => docs::man(&args).map(|()| ExitCode::SUCCESS),
         Command::Logout(args) => logout::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Client(args) => client::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Add(args) => add::run(&args).map(|()| ExitCode::SUCCESS),
