@@ -1,7 +1,6 @@
 //! `opk add PRINCIPAL IDENTITY ISSUER`: add one row to a policy file, as opkssh does.
 
 use std::io::ErrorKind;
-use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
 
 use crate::{AdminPaths, Error};
@@ -41,19 +40,10 @@ pub fn add(paths: &AdminPaths, req: &AddRequest<'_>) -> Result<PathBuf, Error> {
     } else {
         0o640
     };
-    if let Some(dir) = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
-    {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o750)
-            .create(dir)
-            .map_err(|source| Error::CreateDir {
-                dir: dir.to_owned(),
-                source,
-            })?;
-    }
+    opk_files::create_parent_dirs(&path, 0o750).map_err(|e| Error::CreateDir {
+        dir: e.path,
+        source: e.source,
+    })?;
     opk_files::rewrite(&path, outcome.contents.as_bytes(), new_mode).map_err(Error::WritePolicy)?;
     Ok(path)
 }

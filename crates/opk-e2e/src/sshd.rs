@@ -115,41 +115,29 @@ impl Sshd {
     /// Runs `remote_command` with the stock ssh client and key `key` (its `-cert.pub` is loaded
     /// by ssh itself). No user config, no agent, no known_hosts: only what the test gives.
     pub fn ssh(&self, key: &Path, user: &str, remote_command: &str) -> Output {
-        self.run_ssh(
-            Path::new("/dev/null"),
-            Identity::Key(key),
-            user,
-            remote_command,
-        )
+        self.run_ssh(Identity::Key(key), user, remote_command)
     }
 
     /// Runs `remote_command` with the stock ssh client whose only identities are those of the
     /// ssh-agent at `socket`: no key files at all (`IdentityFile` names a path that does not
     /// exist, so ssh's defaults are not tried either).
     pub fn ssh_with_agent(&self, socket: &Path, user: &str, remote_command: &str) -> Output {
-        self.run_ssh(
-            Path::new("/dev/null"),
-            Identity::Agent(socket),
-            user,
-            remote_command,
-        )
+        self.run_ssh(Identity::Agent(socket), user, remote_command)
     }
 
     /// Runs `remote_command` with the stock ssh client reading the client config `config`
     /// (`ssh -F config`): the identity comes from its `IdentityFile` lines only. Otherwise the
     /// options of [`Sshd::ssh`]: no agent, no known_hosts, batch mode.
     pub fn ssh_with_config(&self, config: &Path, user: &str, remote_command: &str) -> Output {
-        self.run_ssh(config, Identity::Config, user, remote_command)
+        self.run_ssh(Identity::Config(config), user, remote_command)
     }
 
-    fn run_ssh(
-        &self,
-        config: &Path,
-        identity: Identity<'_>,
-        user: &str,
-        remote_command: &str,
-    ) -> Output {
+    fn run_ssh(&self, identity: Identity<'_>, user: &str, remote_command: &str) -> Output {
         let mut cmd = Command::new("ssh");
+        let config = match identity {
+            Identity::Config(config) => config,
+            Identity::Key(_) | Identity::Agent(_) => Path::new("/dev/null"),
+        };
         cmd.arg("-F").arg(config);
         for option in [
             "BatchMode=yes",
@@ -166,7 +154,7 @@ impl Sshd {
                 cmd.args(["-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-i"]);
                 cmd.arg(key);
             }
-            Identity::Config => {
+            Identity::Config(_) => {
                 cmd.args(["-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none"]);
             }
             Identity::Agent(socket) => {
@@ -195,8 +183,9 @@ impl Sshd {
 enum Identity<'a> {
     /// This key file (and its `-cert.pub`), nothing else.
     Key(&'a Path),
-    /// The `IdentityFile` lines of the config file only.
-    Config,
+    /// The `IdentityFile` lines of this client config file only (every other identity reads
+    /// no config: `-F /dev/null`).
+    Config(&'a Path),
     /// The ssh-agent at this socket only.
     Agent(&'a Path),
 }

@@ -64,22 +64,19 @@ impl VerifyHost {
     /// The `opk verify` flags for this host (sshd's line: `opk verify <args> %u %k %t`).
     pub fn args(&self) -> Vec<String> {
         let s = |p: &Path| p.display().to_string();
-        let mut args = vec![
-            "--providers-file".into(),
-            s(&self.providers),
-            "--auth-id-file".into(),
-            s(&self.auth_id),
-            "--log-file".into(),
-            s(&self.log),
-            "--audit-log".into(),
-            s(&self.audit),
-            "--jwks-cache-dir".into(),
-            s(&self.cache),
-            "--config-path".into(),
-            s(&self.config),
-            "--policy-plugin-dir".into(),
-            s(&self.plugins),
+        let files = [
+            ("--providers-file", &self.providers),
+            ("--auth-id-file", &self.auth_id),
+            ("--log-file", &self.log),
+            ("--audit-log", &self.audit),
+            ("--jwks-cache-dir", &self.cache),
+            ("--config-path", &self.config),
+            ("--policy-plugin-dir", &self.plugins),
         ];
+        let mut args: Vec<String> = files
+            .into_iter()
+            .flat_map(|(flag, path)| [flag.to_owned(), s(path)])
+            .collect();
         if let Some(secs) = self.plugin_timeout {
             args.extend(["--plugin-timeout".into(), secs.to_string()]);
         }

@@ -3,7 +3,8 @@
 //! - [`stage`] + [`Staged::commit`] (or [`write_atomic`]): a temp file in the target's directory,
 //!   written, fsynced and given its mode, then renamed over the target. Readers see the old or the
 //!   new file, never a mix; a failure before the rename leaves the old file as it was. Staging
-//!   several files before committing any keeps a set (key + certificate) whole on failure.
+//!   several files before committing any keeps a set (key + certificate) whole on failure;
+//!   [`create_parent_dirs`] first where the directory may not exist yet.
 //! - [`trust_problem`]: whether a file others could write is about to decide who logs in.
 //! - [`lookup_account`]: a passwd-format file read by hand, on purpose: a path tests can point
 //!   elsewhere, and no NSS call (getpwnam) from the login path.
@@ -76,24 +77,22 @@ pub enum FileKind {
 
 impl FileKind {
     fn of(file_type: std::fs::FileType) -> Option<Self> {
-        use std::os::unix::fs::FileTypeExt as _;
-        Some(if file_type.is_file() {
+        use std::fs::FileType;
+        use std::os::unix::fs::FileTypeExt;
+        type Test = fn(&FileType) -> bool;
+        const KINDS: [(Test, FileKind); 6] = [
+            (FileType::is_dir, FileKind::Directory),
+            (FileTypeExt::is_fifo, FileKind::Fifo),
+            (FileTypeExt::is_char_device, FileKind::CharDevice),
+            (FileTypeExt::is_block_device, FileKind::BlockDevice),
+            (FileTypeExt::is_socket, FileKind::Socket),
+            (FileType::is_symlink, FileKind::Symlink),
+        ];
+        if file_type.is_file() {
             return None;
-        } else if file_type.is_dir() {
-            Self::Directory
-        } else if file_type.is_fifo() {
-            Self::Fifo
-        } else if file_type.is_char_device() {
-            Self::CharDevice
-        } else if file_type.is_block_device() {
-            Self::BlockDevice
-        } else if file_type.is_socket() {
-            Self::Socket
-        } else if file_type.is_symlink() {
-            Self::Symlink
-        } else {
-            Self::Other
-        })
+        }
+        let kind = KINDS.iter().find(|(is, _)| is(&file_type));
+        Some(kind.map_or(Self::Other, |&(_, kind)| kind))
     }
 }
 
@@ -253,6 +252,23 @@ fn backup(dest: &Path) -> Result<Option<tempfile::NamedTempFile<()>>, Error> {
                 source,
             }),
         _ => Ok(None),
+    }
+}
+
+/// Creates the missing directories above `file`, each with `mode`, before a first write there
+/// (a new `~/.ssh/known_hosts`, a new `~/.opk/auth_id`); the error names the directory.
+pub fn create_parent_dirs(file: &Path, mode: u32) -> Result<(), Error> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.exists() => std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(mode)
+            .create(dir)
+            .map_err(|source| Error {
+                path: dir.to_owned(),
+                source,
+            }),
+        _ => Ok(()),
     }
 }
 

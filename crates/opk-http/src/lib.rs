@@ -135,36 +135,29 @@ pub enum Error {
 }
 
 /// Why a server certificate was refused, said for a user rather than as rustls names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TlsProblem {
     /// Not signed by a trusted CA: a private CA, or a self-signed certificate.
+    #[error(
+        "is not signed by a CA this machine trusts (a private CA or a self-signed certificate): set SSL_CERT_FILE to the CA bundle that signed it"
+    )]
     UnknownIssuer,
     /// Valid, but for other names.
+    #[error("is not valid for that name: check the URL")]
     NotValidForName,
     /// Past its validity.
+    #[error("has expired (or this machine's clock is wrong)")]
     Expired,
     /// Before its validity.
+    #[error("is not valid yet: check this machine's clock")]
     NotValidYet,
     /// Revoked by its CA.
+    #[error("is revoked: the server needs a new certificate")]
     Revoked,
     /// Any other reason (bad signature, wrong usage, unreadable).
+    #[error("was refused: check the server's certificate chain")]
     Other,
-}
-
-impl std::fmt::Display for TlsProblem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::UnknownIssuer => {
-                "is not signed by a CA this machine trusts (a private CA or a self-signed certificate): set SSL_CERT_FILE to the CA bundle that signed it"
-            }
-            Self::NotValidForName => "is not valid for that name: check the URL",
-            Self::Expired => "has expired (or this machine's clock is wrong)",
-            Self::NotValidYet => "is not valid yet: check this machine's clock",
-            Self::Revoked => "is revoked: the server needs a new certificate",
-            Self::Other => "was refused: check the server's certificate chain",
-        })
-    }
 }
 
 /// The certificate problem inside a ureq error, if that is what it is: rustls reports it

@@ -33,31 +33,24 @@ pub(crate) fn base_name(issuer: &str) -> String {
 }
 
 /// Why a cache file is not used (it is then replaced).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub(crate) enum Unusable {
     /// It could not be opened or read.
+    #[error("{0}")]
     Io(io::Error),
     /// Someone other than root or us could have written it; opk-files says who.
+    #[error("the file is {0}")]
     Untrusted(opk_files::TrustProblem),
     /// A FIFO, device, directory or symlink where the file should be (never waited on: R-3).
+    #[error("it is {0}, not a regular file")]
     NotRegular(opk_files::FileKind),
+    #[error("it is larger than 1 MiB")]
     TooLarge,
     /// Not JSON of the record's shape (a `jwks` without `keys` included).
+    #[error("it is not a complete cache record")]
     NotARecord,
+    #[error("it belongs to a different issuer")]
     OtherIssuer,
-}
-
-impl std::fmt::Display for Unusable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Unusable::Io(e) => write!(f, "{e}"),
-            Unusable::Untrusted(why) => write!(f, "the file is {why}"),
-            Unusable::NotRegular(kind) => write!(f, "it is {kind}, not a regular file"),
-            Unusable::TooLarge => f.write_str("it is larger than 1 MiB"),
-            Unusable::NotARecord => f.write_str("it is not a complete cache record"),
-            Unusable::OtherIssuer => f.write_str("it belongs to a different issuer"),
-        }
-    }
 }
 
 /// Parses a cache file for `issuer`.

@@ -94,26 +94,17 @@ fn issuer_mismatch_is_rejected() {
 
 #[test]
 fn non_200_statuses_are_errors() {
-    let srv =
+    let keys_500 =
         StubServer::routes_at(|base| op_routes(base, Response::json(500, r#"{"error":"boom"}"#)));
-    let err = fetcher().fetch(srv.base()).expect_err("500");
-    assert!(
-        matches!(
-            err,
-            Error::Http(opk_http::Error::Status { status: 500, .. })
-        ),
-        "{err:?}"
-    );
     // Discovery itself missing: 404.
-    let srv = StubServer::routes([]);
-    let err = fetcher().fetch(srv.base()).expect_err("404");
-    assert!(
-        matches!(
-            err,
-            Error::Http(opk_http::Error::Status { status: 404, .. })
-        ),
-        "{err:?}"
-    );
+    let no_discovery = StubServer::routes([]);
+    for (srv, want) in [(keys_500, 500), (no_discovery, 404)] {
+        let err = fetcher().fetch(srv.base()).expect_err("non-200");
+        assert!(
+            matches!(err, Error::Http(opk_http::Error::Status { status, .. }) if status == want),
+            "{want}: {err:?}"
+        );
+    }
 }
 
 #[test]

@@ -162,74 +162,51 @@ impl Error {
 }
 
 /// What is wrong with a `--provider` string.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProviderProblem {
     /// Not 2 to 4 comma-separated fields; the number found.
+    #[error("got {0} comma-separated fields, need 2 to 4")]
     FieldCount(usize),
     /// The client ID field is empty.
+    #[error("the client ID is empty")]
     EmptyClientId,
 }
 
-impl std::fmt::Display for ProviderProblem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::FieldCount(n) => write!(f, "got {n} comma-separated fields, need 2 to 4"),
-            Self::EmptyClientId => f.write_str("the client ID is empty"),
-        }
-    }
-}
-
 /// What is wrong with the token endpoint's 200 response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TokenResponseProblem {
     /// No `id_token`: the `openid` scope was probably not requested.
+    #[error("it has no id_token: make sure the scopes include `openid`")]
     NoIdToken,
     /// A token member is present but not a string.
+    #[error("`{0}` is not a string")]
     NotAString(&'static str),
 }
 
-impl std::fmt::Display for TokenResponseProblem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::NoIdToken => {
-                f.write_str("it has no id_token: make sure the scopes include `openid`")
-            }
-            Self::NotAString(name) => write!(f, "`{name}` is not a string"),
-        }
-    }
-}
-
 /// What is wrong with the ID token's shape (its signature is checked later, by the caller).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum IdTokenProblem {
     /// Not three dot-separated segments; the number found.
+    #[error("expected 3 dot-separated segments, found {0}")]
     Segments(usize),
     /// Segment `n` (1-based) is empty or not base64url.
+    #[error("segment {0} is not base64url")]
     SegmentNotBase64url(usize),
     /// The payload does not decode.
+    #[error("the payload is not base64url")]
     PayloadNotBase64url,
     /// The payload is not JSON.
+    #[error("the payload is not JSON")]
     PayloadNotJson,
     /// The `nonce` claim is absent.
+    #[error("the nonce claim is missing")]
     NoNonce,
     /// The `nonce` claim is not a string.
+    #[error("the nonce claim is not a string")]
     NonceNotString,
-}
-
-impl std::fmt::Display for IdTokenProblem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Segments(n) => write!(f, "expected 3 dot-separated segments, found {n}"),
-            Self::SegmentNotBase64url(i) => write!(f, "segment {i} is not base64url"),
-            Self::PayloadNotBase64url => f.write_str("the payload is not base64url"),
-            Self::PayloadNotJson => f.write_str("the payload is not JSON"),
-            Self::NoNonce => f.write_str("the nonce claim is missing"),
-            Self::NonceNotString => f.write_str("the nonce claim is not a string"),
-        }
-    }
 }
 
 fn join_ports(ports: &[u16]) -> String {

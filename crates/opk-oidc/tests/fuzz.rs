@@ -19,9 +19,7 @@ fn truncations_of_valid_request() {
 
 #[test]
 fn random_garbage() {
-    let mut rng = opk_testkit::rng::seeded(0x9E37_79B9_7F4A_7C15);
-    for _ in 0..20_000 {
-        let data = opk_testkit::rng::garbage(&mut rng, 300);
+    for data in opk_testkit::rng::garbage_inputs(0x9E37_79B9_7F4A_7C15, 20_000, 300) {
         fuzz_callback_request(&data);
         fuzz_id_token(&String::from_utf8_lossy(&data), "n");
         fuzz_provider(&String::from_utf8_lossy(&data));

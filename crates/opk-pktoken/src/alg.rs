@@ -24,17 +24,19 @@ impl FromStr for Alg {
     /// Parses a JOSE `alg` value, case-sensitively; unsupported and dangerous ones (`none`,
     /// `HS256`, …) are [`Error::UnsupportedAlg`].
     fn from_str(name: &str) -> Result<Self, Error> {
-        Ok(match name {
-            "RS256" => Self::Rs256,
-            "PS256" => Self::Ps256,
-            "ES256" => Self::Es256,
-            "EdDSA" | "Ed25519" => Self::EdDsa,
-            _ => return Err(Error::UnsupportedAlg(name.to_owned())),
-        })
+        match name {
+            "Ed25519" => Some(Self::EdDsa),
+            _ => Self::ALL.into_iter().find(|alg| alg.as_str() == name),
+        }
+        .ok_or_else(|| Error::UnsupportedAlg(name.to_owned()))
     }
 }
 
 impl Alg {
+    /// Every algorithm; parsing looks its name up here, so each name is written once, in
+    /// [`Alg::as_str`].
+    const ALL: [Self; 4] = [Self::Rs256, Self::Ps256, Self::Es256, Self::EdDsa];
+
     /// The JOSE name.
     pub fn as_str(self) -> &'static str {
         match self {

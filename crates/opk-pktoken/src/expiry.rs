@@ -31,22 +31,28 @@ impl FromStr for ExpiryPolicy {
 
     /// Parses a keyword, case-sensitively, as opkssh does.
     fn from_str(keyword: &str) -> Result<Self, Error> {
-        Ok(match keyword {
-            "12h" => Self::Hours12,
-            "24h" => Self::Hours24,
-            "48h" => Self::Hours48,
-            "1week" => Self::Week,
-            "oidc" => Self::Oidc,
-            "oidc_refreshed" => Self::OidcRefreshed,
-            "never" => Self::Never,
-            _ => return Err(Error::UnknownExpiry(keyword.to_owned())),
-        })
+        Self::ALL
+            .into_iter()
+            .find(|policy| policy.as_str() == keyword)
+            .ok_or_else(|| Error::UnknownExpiry(keyword.to_owned()))
     }
 }
 
 impl ExpiryPolicy {
     /// The keywords, for messages that say what to write instead.
     pub const KEYWORDS: &str = "12h, 24h, 48h, 1week, oidc, oidc_refreshed, never";
+
+    /// Every policy; parsing looks its keyword up here, so each keyword is written once, in
+    /// [`ExpiryPolicy::as_str`].
+    const ALL: [Self; 7] = [
+        Self::Hours12,
+        Self::Hours24,
+        Self::Hours48,
+        Self::Week,
+        Self::Oidc,
+        Self::OidcRefreshed,
+        Self::Never,
+    ];
 
     /// The keyword as written in the providers file.
     pub fn as_str(self) -> &'static str {

@@ -382,20 +382,18 @@ fn check_payload_types(p: &Map<String, Value>) -> Result<(), Error> {
             return Err(Error::ClaimType(label));
         }
     }
-    const STRINGS: [(&str, &str); 7] = [
-        ("iss", "claim iss"),
-        ("sub", "claim sub"),
-        ("email", "claim email"),
-        ("nonce", "claim nonce"),
-        ("preferred_username", "claim preferred_username"),
-        ("given_name", "claim given_name"),
-        ("family_name", "claim family_name"),
-    ];
-    for (name, label) in STRINGS {
-        if p.get(name).is_some_and(|v| !v.is_string()) {
-            return Err(Error::ClaimType(label));
-        }
-    }
+    strings(
+        p,
+        &[
+            ("iss", "claim iss"),
+            ("sub", "claim sub"),
+            ("email", "claim email"),
+            ("nonce", "claim nonce"),
+            ("preferred_username", "claim preferred_username"),
+            ("given_name", "claim given_name"),
+            ("family_name", "claim family_name"),
+        ],
+    )?;
     for (name, label) in [("groups", "claim groups"), ("scopes", "claim scopes")] {
         if let Some(v) = p.get(name)
             && !v.as_array().is_some_and(|a| a.iter().all(Value::is_string))
@@ -414,19 +412,28 @@ fn check_payload_types(p: &Map<String, Value>) -> Result<(), Error> {
     Ok(())
 }
 
-fn check_header_types(h: &Map<String, Value>) -> Result<(), Error> {
-    const STRINGS: [(&str, &str); 5] = [
-        ("alg", "header alg"),
-        ("typ", "header typ"),
-        ("kid", "header kid"),
-        ("jkt", "header jkt"),
-        ("cic", "header cic"),
-    ];
-    for (name, label) in STRINGS {
-        if h.get(name).is_some_and(|v| !v.is_string()) {
-            return Err(Error::ClaimType(label));
-        }
+/// Each of `members` that is present must be a string; the error names the first that is not.
+fn strings(obj: &Map<String, Value>, members: &[(&str, &'static str)]) -> Result<(), Error> {
+    match members
+        .iter()
+        .find(|(name, _)| obj.get(*name).is_some_and(|v| !v.is_string()))
+    {
+        Some((_, label)) => Err(Error::ClaimType(label)),
+        None => Ok(()),
     }
+}
+
+fn check_header_types(h: &Map<String, Value>) -> Result<(), Error> {
+    strings(
+        h,
+        &[
+            ("alg", "header alg"),
+            ("typ", "header typ"),
+            ("kid", "header kid"),
+            ("jkt", "header jkt"),
+            ("cic", "header cic"),
+        ],
+    )?;
     if h.contains_key("crit") {
         return Err(Error::Critical);
     }

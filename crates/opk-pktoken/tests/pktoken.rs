@@ -76,6 +76,13 @@ fn issue_with(op: &FakeOp, edit: impl FnOnce(&mut Value)) -> PkToken {
     PkToken::issue(&op.id_token(&c), &cic, &signer).expect("issue")
 }
 
+/// A fresh OP and a PK Token it issued with the default claims.
+fn issued() -> (FakeOp, PkToken) {
+    let op = FakeOp::new();
+    let pkt = issue_with(&op, |_| {});
+    (op, pkt)
+}
+
 fn check(expiry: ExpiryPolicy) -> ProviderCheck<'static> {
     ProviderCheck {
         issuer: ISS,
@@ -163,8 +170,7 @@ fn issuer_and_audience_are_exact() {
 
 #[test]
 fn expiry_policies() {
-    let op = FakeOp::new();
-    let pkt = issue_with(&op, |_| {});
+    let (op, pkt) = issued();
     let iat = NOW - 60;
     let jwks = op.jwks();
     for (policy, max) in [
@@ -209,8 +215,7 @@ fn expiry_policies() {
 
 #[test]
 fn oidc_refreshed_demands_a_signed_matching_refreshed_token() {
-    let op = FakeOp::new();
-    let pkt = issue_with(&op, |_| {});
+    let (op, pkt) = issued();
     let jwks = op.jwks();
     let later = NOW + 7200;
     let refreshed = |edit: &dyn Fn(&mut Value)| {
@@ -267,8 +272,7 @@ fn segments(pkt: &PkToken) -> Vec<String> {
 
 #[test]
 fn tampering_is_detected() {
-    let op = FakeOp::new();
-    let pkt = issue_with(&op, |_| {});
+    let (op, pkt) = issued();
     let jwks = op.jwks();
     let seg = segments(&pkt);
     // Payload swapped for another (email changed): both signatures break.
@@ -313,8 +317,7 @@ fn tampering_is_detected() {
 
 #[test]
 fn structural_attacks_are_rejected() {
-    let op = FakeOp::new();
-    let pkt = issue_with(&op, |_| {});
+    let (op, pkt) = issued();
     let seg = segments(&pkt);
     // O-5: missing CIC, duplicated CIC, duplicated OP.
     assert_eq!(
@@ -419,8 +422,7 @@ fn structural_attacks_are_rejected() {
 
 #[test]
 fn cic_upk_alg_must_match_header_alg() {
-    let op = FakeOp::new();
-    let pkt = issue_with(&op, |_| {});
+    let (_, pkt) = issued();
     let seg = segments(&pkt);
     let mut cic: Value = serde_json::from_slice(&unb64(&seg[3])).expect("json");
     cic["alg"] = json!("EdDSA");
@@ -455,8 +457,7 @@ fn garbage_never_panics() {
 #[test]
 fn h10_h14_gq_signed_tokens_are_refused() {
     // GQ256 (CI providers) is not implemented: such tokens must fail, never be half-checked.
-    let op = FakeOp::new();
-    let pkt = issue_with(&op, |_| {});
+    let (op, pkt) = issued();
     let mut seg = segments(&pkt);
     seg[1] = b64(json!({"alg": "GQ256", "typ": "JWT", "kid": seg[1].clone()})
         .to_string()

@@ -51,53 +51,30 @@ fn inputs(seed: u64, count: usize) -> Vec<Vec<u8>> {
     out
 }
 
-#[test]
-fn fuzz_parse_table() {
-    for d in inputs(1, 4000) {
-        fuzzing::fuzz_parse_table(&d);
-    }
+/// One test per parser hook, each with its own seed and number of mutated inputs.
+macro_rules! fuzz_hooks {
+    ($($hook:ident: seed $seed:literal, $count:literal inputs;)*) => {$(
+        #[test]
+        fn $hook() {
+            for d in inputs($seed, $count) {
+                fuzzing::$hook(&d);
+            }
+        }
+    )*};
 }
 
-#[test]
-fn fuzz_providers() {
-    for d in inputs(2, 4000) {
-        fuzzing::fuzz_providers(&d);
-    }
-}
-
-#[test]
-fn fuzz_auth_id() {
-    for d in inputs(3, 4000) {
-        fuzzing::fuzz_auth_id(&d);
-    }
-}
-
-#[test]
-fn fuzz_identity_matches() {
-    for d in inputs(4, 4000) {
-        fuzzing::fuzz_identity_matches(&d);
-    }
-}
-
-#[test]
-fn fuzz_add_row() {
-    for d in inputs(5, 2000) {
-        fuzzing::fuzz_add_row(&d);
-    }
-}
-
-#[test]
-fn fuzz_check_principal() {
-    for d in inputs(6, 4000) {
-        fuzzing::fuzz_check_principal(&d);
-    }
+fuzz_hooks! {
+    fuzz_parse_table: seed 1, 4000 inputs;
+    fuzz_providers: seed 2, 4000 inputs;
+    fuzz_auth_id: seed 3, 4000 inputs;
+    fuzz_identity_matches: seed 4, 4000 inputs;
+    fuzz_add_row: seed 5, 2000 inputs;
+    fuzz_check_principal: seed 6, 4000 inputs;
 }
 
 #[test]
 fn fuzz_pure_random_bytes() {
-    let mut rng = opk_testkit::rng::seeded(7);
-    for _ in 0..2000 {
-        let d = opk_testkit::rng::garbage(&mut rng, 200);
+    for d in opk_testkit::rng::garbage_inputs(7, 2000, 200) {
         fuzzing::fuzz_parse_table(&d);
         fuzzing::fuzz_providers(&d);
         fuzzing::fuzz_auth_id(&d);

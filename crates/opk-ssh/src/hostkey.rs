@@ -203,20 +203,10 @@ fn record(
     }
     text.push_str(&line);
     text.push('\n');
-    if let Some(dir) = file
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
-    {
-        use std::os::unix::fs::DirBuilderExt as _;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|source| Error::KnownHostsIo {
-                file: file.clone(),
-                source,
-            })?;
-    }
+    opk_files::create_parent_dirs(file, 0o700).map_err(|e| Error::KnownHostsIo {
+        file: file.clone(),
+        source: e.source,
+    })?;
     opk_files::rewrite(file, text.as_bytes(), 0o600).map_err(Error::KnownHostsSave)?;
     warn(&format!(
         "Permanently added '{name}' ({}) to {}.",

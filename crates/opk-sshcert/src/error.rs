@@ -166,42 +166,28 @@ impl fmt::Display for KeyRole {
 }
 
 /// What is wrong with a key in a certificate.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyProblem {
     /// Neither ECDSA P-256 nor Ed25519; holds the SSH algorithm name.
+    #[error("{0}")]
     Algorithm(String),
     /// A compressed (or otherwise non-uncompressed) ECDSA point, which OpenSSH refuses.
+    #[error("ECDSA point is not uncompressed")]
     CompressedPoint,
     /// The ECDSA point is not on the P-256 curve.
+    #[error("ECDSA point is not on the P-256 curve")]
     NotOnCurve,
 }
 
-impl fmt::Display for KeyProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Algorithm(name) => f.write_str(name),
-            Self::CompressedPoint => f.write_str("ECDSA point is not uncompressed"),
-            Self::NotOnCurve => f.write_str("ECDSA point is not on the P-256 curve"),
-        }
-    }
-}
-
 /// Why a [`crate::CertRequest`] cannot be issued.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RequestProblem {
     /// The PK Token is empty.
+    #[error("the PK Token is empty; log in again")]
     EmptyPkToken,
     /// An access token was given but is empty.
+    #[error("the access token is empty; log in again or do not send it")]
     EmptyAccessToken,
-}
-
-impl fmt::Display for RequestProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::EmptyPkToken => "the PK Token is empty; log in again",
-            Self::EmptyAccessToken => "the access token is empty; log in again or do not send it",
-        })
-    }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::pattern::{ListMatch, match_comma_list, match_list};
-use crate::{ConfigProblem, Error};
+use crate::{ConfigProblem, Error, Location};
 
 /// Largest ssh_config file we read.
 pub const MAX_CONFIG_LEN: u64 = 1024 * 1024;
@@ -94,21 +94,6 @@ pub enum Proxy {
     Command(String),
 }
 
-/// Where a value came from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Origin {
-    /// The file, or `command line`.
-    pub file: PathBuf,
-    /// 1-based line.
-    pub line: usize,
-}
-
-impl fmt::Display for Origin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.file.display(), self.line)
-    }
-}
-
 /// An option that applied to this host but that this crate does not interpret; the caller may
 /// (first one wins for most keywords) or warn about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -118,7 +103,7 @@ pub struct Directive {
     /// Its arguments, unquoted.
     pub args: Vec<String>,
     /// Where.
-    pub at: Origin,
+    pub at: Location,
 }
 
 /// The settings for one destination, after all files are applied and tokens expanded.
@@ -158,7 +143,7 @@ pub struct HostConfig {
     pub other: Vec<Directive>,
     /// Match criteria this crate cannot evaluate (`exec`, `localnetwork`, `canonical`, `final`,
     /// `tagged`); their blocks were treated as not matching.
-    pub unsupported_match: Vec<Origin>,
+    pub unsupported_match: Vec<Location>,
 }
 
 /// What the resolver needs to know about the local side; pure input, no lookups.
@@ -388,25 +373,25 @@ pub fn resolve(ctx: &Context, configs: &[&SshConfig]) -> Result<HostConfig, Erro
 
 #[derive(Default)]
 struct Acc {
-    hostname: Option<(String, Origin)>,
+    hostname: Option<(String, Location)>,
     user: Option<String>,
     port: Option<u16>,
-    identity_files: Vec<(String, Origin)>,
-    certificate_files: Vec<(String, Origin)>,
+    identity_files: Vec<(String, Location)>,
+    certificate_files: Vec<(String, Location)>,
     proxy: Option<Proxy>,
     strict: Option<StrictHostKeyChecking>,
-    known_hosts: Option<(Vec<String>, Origin)>,
+    known_hosts: Option<(Vec<String>, Location)>,
     host_key_alias: Option<String>,
     forward_agent: Option<bool>,
     identities_only: Option<bool>,
     batch_mode: Option<bool>,
     connect_timeout: Option<u32>,
     other: Vec<Directive>,
-    unsupported_match: Vec<Origin>,
+    unsupported_match: Vec<Location>,
 }
 
-fn origin(it: &Item) -> Origin {
-    Origin {
+fn origin(it: &Item) -> Location {
+    Location {
         file: it.file.to_path_buf(),
         line: it.line,
     }
@@ -447,7 +432,7 @@ fn eval_match(
     ctx: &Context,
     criteria: &[(bool, Criterion)],
     acc: &mut Acc,
-    at: impl Fn() -> Origin,
+    at: impl Fn() -> Location,
 ) -> bool {
     // `Match host` sees HostName as obtained so far (readconf.c match_cfg_line).
     let host = match &acc.hostname {
@@ -520,7 +505,7 @@ fn apply(k: Keyword, v: &Value, it: &Item, acc: &mut Acc) {
 }
 
 fn finish(ctx: &Context, acc: Acc) -> Result<HostConfig, Error> {
-    let err = |o: &Origin, p| Error::Config {
+    let err = |o: &Location, p| Error::Config {
         path: o.file.clone(),
         line: o.line,
         problem: p,
@@ -552,7 +537,7 @@ fn finish(ctx: &Context, acc: Acc) -> Result<HostConfig, Error> {
             _ => String::new(),
         },
     };
-    let files = |list: &[(String, Origin)]| {
+    let files = |list: &[(String, Location)]| {
         list.iter()
             .map(|(f, o)| tokens.path(f).map_err(|p| err(o, p)))
             .collect::<Result<Vec<_>, _>>()
@@ -563,7 +548,7 @@ fn finish(ctx: &Context, acc: Acc) -> Result<HostConfig, Error> {
             .map(|f| {
                 tokens.path(f).map_err(|p| {
                     err(
-                        &Origin {
+                        &Location {
                             file: "default".into(),
                             line: 0,
                         },

@@ -12,8 +12,8 @@ use hmac::{Hmac, KeyInit as _, Mac as _};
 use ssh_key::known_hosts::{Entry as RawEntry, HostPatterns, Marker};
 use ssh_key::{Certificate, HashAlg, PublicKey, certificate::CertType, public::KeyData};
 
-use crate::Error;
 use crate::pattern::{ListMatch, match_comma_list, matches};
+use crate::{Error, Location};
 
 /// Largest known_hosts file we read (OpenSSH has no cap; this is far above real files).
 pub const MAX_KNOWN_HOSTS_LEN: u64 = 16 * 1024 * 1024;
@@ -55,21 +55,6 @@ impl ServerKey<'_> {
             ServerKey::Plain(k) => k,
             ServerKey::Cert(c) => c.public_key(),
         }
-    }
-}
-
-/// Where an entry lives, for messages like "Offending key in ~/.ssh/known_hosts:12".
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Location {
-    /// The file (the label given to [`KnownHosts::parse`]).
-    pub file: PathBuf,
-    /// 1-based line number.
-    pub line: usize,
-}
-
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.file.display(), self.line)
     }
 }
 

@@ -14,18 +14,20 @@ mod config;
 mod error;
 mod known_hosts;
 mod load;
+mod location;
 mod pattern;
 
 pub use config::{
     Context, Directive, HostConfig, JumpHost, MAX_CONFIG_LEN, MAX_CONFIG_LINE, MAX_IDENTITY_FILES,
-    MAX_INCLUDE_DEPTH, Origin, Proxy, SshConfig, StrictHostKeyChecking, resolve,
+    MAX_INCLUDE_DEPTH, Proxy, SshConfig, StrictHostKeyChecking, resolve,
 };
 pub use error::{ConfigProblem, Error};
 pub use known_hosts::{
-    CertProblem, Found, HostKeyStatus, KnownHosts, LineProblem, Location, MAX_KNOWN_HOSTS_LEN,
-    MAX_LINE_LEN, ServerKey, Warning, entry_line, host_key_name,
+    CertProblem, Found, HostKeyStatus, KnownHosts, LineProblem, MAX_KNOWN_HOSTS_LEN, MAX_LINE_LEN,
+    ServerKey, Warning, entry_line, host_key_name,
 };
 pub use load::load_config;
+pub use location::Location;
 
 /// Entry points for fuzzers and fuzz-style tests: feed arbitrary bytes, never panic.
 #[doc(hidden)]

@@ -19,3 +19,10 @@ pub fn garbage(rng: &mut Rng, max_len: usize) -> Vec<u8> {
     let len = rng.usize(..max_len);
     bytes(rng, len)
 }
+
+/// `count` [`garbage`] inputs below `max_len` bytes, from `seed`: a fuzz-style test's whole loop
+/// is `for data in garbage_inputs(..) { hook(&data) }`.
+pub fn garbage_inputs(seed: u64, count: usize, max_len: usize) -> impl Iterator<Item = Vec<u8>> {
+    let mut rng = seeded(seed);
+    std::iter::repeat_with(move || garbage(&mut rng, max_len)).take(count)
+}

@@ -65,6 +65,15 @@ impl World {
         }
     }
 
+    /// A [`World::start`] whose user has logged in with client `opk-rs256` (default key type):
+    /// `(op, dir, home, user, key)`, `key` being the new `~/.ssh/id_ecdsa`.
+    pub(crate) fn logged_in() -> (Op, TestDir, PathBuf, String, PathBuf) {
+        let (op, dir, home, user) = Self::start().into_parts();
+        login(&op, &home, "opk-rs256", &[], &[]);
+        let key = home.join(".ssh/id_ecdsa");
+        (op, dir, home, user, key)
+    }
+
     /// `(op, dir, home, user)`, for tests that need nothing else.
     pub(crate) fn into_parts(self) -> (Op, TestDir, PathBuf, String) {
         (self.op, self.dir, self.home, self.user)
