@@ -395,7 +395,7 @@ fn key_pair_write_failure_keeps_the_old_pair() {
 #[test]
 fn home_policy_through_sshd() {
     use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
-    let (op, dir, home, user, key) = World::logged_in();
+    let (op, dir, user, key) = World::logged_in();
 
     let user_home = dir.join("userhome");
     let home_policy = dir.write(
@@ -476,7 +476,7 @@ fn age_jwks_cache(cache_dir: &Path, age_secs: u64) {
 /// silently, or if an arbitrarily old copy is trusted (second ssh allowed).
 #[test]
 fn stale_jwks_cache_while_the_op_is_down() {
-    let (mut op, dir, home, user, key) = World::logged_in();
+    let (mut op, dir, user, key) = World::logged_in();
     let host = Host::allowing_alice(&dir, "host", &op, "opk-rs256");
     assert_ssh_ok(&host.sshd.ssh(&key, &user, "echo warm"), "warm");
     op.stop();

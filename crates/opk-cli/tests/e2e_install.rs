@@ -137,7 +137,7 @@ fn opksshuser() -> (u32, u32) {
 /// dry run writes or a second run rewrites anything.
 #[test]
 fn install_into_a_tree_then_sshd_uses_it() {
-    let (op, dir, home, user, key) = World::logged_in();
+    let (op, dir, user, key) = World::logged_in();
     let (_, gid) = opksshuser();
     let tree = Tree::new();
 
@@ -272,7 +272,7 @@ fn install_into_a_tree_then_sshd_uses_it() {
 /// auth_id let the user in through sshd. Fails if a kept file changes or the login breaks.
 #[test]
 fn migrates_an_opkssh_install_and_login_still_works() {
-    let (op, dir, home, user, key) = World::logged_in();
+    let (op, dir, user, key) = World::logged_in();
     let (_, gid) = opksshuser();
     let opkssh = opkssh_bin();
     let tree = Tree::new();
@@ -408,7 +408,7 @@ impl Drop for MachineSudoers {
 /// readhome's checks are skipped.
 #[test]
 fn home_policy_through_sudo_readhome() {
-    let (op, dir, home, user, key) = World::logged_in();
+    let (op, dir, user, key) = World::logged_in();
     let tree = Tree::new();
     tree.install(&[]);
     std::fs::write(

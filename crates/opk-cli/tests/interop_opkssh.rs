@@ -6,10 +6,10 @@
 //! /var/log are never touched. A missing opkssh binary fails the tests; it never skips them.
 
 use base64ct::{Base64UrlUnpadded, Encoding as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use opk_e2e::{BrowserLogin, LoginRun, OpksshHost, VerifyHost, current_user, opkssh_bin, show};
+use opk_e2e::{BrowserLogin, LoginRun, OpksshHost, VerifyHost, opkssh_bin, show};
 use opk_pktoken::PkToken;
 use opk_sshcert::OpkCert;
 
@@ -17,11 +17,12 @@ mod common;
 
 use common::*;
 
-/// The world of an interop test: [`World::https`], since opkssh only accepts https issuers.
-/// Fails first, with the install hint, when opkssh is missing.
-fn world() -> World {
-    assert!(opkssh_bin().is_file());
-    World::https()
+/// The world of an interop test: [`World::https`], since opkssh only accepts https issuers, and
+/// the opkssh binary. Fails first, with the install hint, when opkssh is missing.
+fn world() -> (World, PathBuf) {
+    let opkssh = opkssh_bin();
+    assert!(opkssh.is_file());
+    (World::https(), opkssh)
 }
 
 impl World {
@@ -31,6 +32,21 @@ impl World {
 
     fn auth_id(&self, user: &str, identity: &str) -> String {
         policy(user, identity, &self.op.issuer)
+    }
+
+    /// `opkssh-{name}` and `opk-{name}`: the reference verifier and ours, reading the same
+    /// providers and auth_id files.
+    fn hosts(&self, name: &str, providers: &str, auth_id: &str) -> (OpksshHost, VerifyHost) {
+        (
+            OpksshHost::new(&self.dir, &format!("opkssh-{name}"), providers, auth_id),
+            VerifyHost::new(
+                &self.dir,
+                &format!("opk-{name}"),
+                Path::new(OPK),
+                providers,
+                auth_id,
+            ),
+        )
     }
 
     /// `opk login` through headless Chromium.
@@ -144,28 +160,25 @@ fn pkt_shape(compact: &str) -> String {
 #[test]
 fn opk_login_then_opkssh_verify_accepts_and_prints_the_same_line() {
     let etc_opk_existed = Path::new("/etc/opk").exists();
-    let w = world();
-    let opkssh = opkssh_bin();
-    let user = current_user();
-    let home = w.dir.join("home");
-    w.opk_login(&home, "opk-rs256", &[]);
+    let (w, opkssh) = world();
+    let (user, home) = (&w.user, &w.home);
+    w.opk_login(home, "opk-rs256", &[]);
     let cert_path = home.join(".ssh/id_ecdsa-cert.pub");
     let (key_type, b64) = type_and_b64(&cert_path);
     assert_eq!(key_type, "ecdsa-sha2-nistp256-cert-v01@openssh.com");
 
     let providers = w.providers("opk-rs256");
-    let allow = w.auth_id(&user, USER_EMAIL);
-    let reference = OpksshHost::new(&w.dir, "opkssh-host", &providers, &allow);
-    let ours = VerifyHost::new(&w.dir, "opk-host", Path::new(OPK), &providers, &allow);
+    let allow = w.auth_id(user, USER_EMAIL);
+    let (reference, ours) = w.hosts("host", &providers, &allow);
 
-    let theirs = reference.verify(&opkssh, &user, &b64, &key_type, &w.env());
+    let theirs = reference.verify(&opkssh, user, &b64, &key_type, &w.env());
     assert_allowed(&theirs, "opkssh verify");
     assert!(
         reference.log_text().contains("successfully verified"),
         "opkssh log:\n{}",
         reference.log_text()
     );
-    let mine = ours.verify(&user, &b64, &key_type, &w.env());
+    let mine = ours.verify(user, &b64, &key_type, &w.env());
     assert_allowed(&mine, "opk verify");
     assert_eq!(
         String::from_utf8_lossy(&mine.stdout),
@@ -182,14 +195,14 @@ fn opk_login_then_opkssh_verify_accepts_and_prints_the_same_line() {
     assert_eq!(String::from_utf8_lossy(&theirs.stdout), expected);
 
     // The email is no longer allowed: both deny, with nothing on stdout.
-    let deny = w.auth_id(&user, "bob@example.com");
+    let deny = w.auth_id(user, "bob@example.com");
     reference.write("auth_id", &deny);
     std::fs::write(&ours.auth_id, &deny).expect("write auth_id");
     assert_denied(
-        &reference.verify(&opkssh, &user, &b64, &key_type, &w.env()),
+        &reference.verify(&opkssh, user, &b64, &key_type, &w.env()),
         "opkssh verify",
     );
-    assert_denied(&ours.verify(&user, &b64, &key_type, &w.env()), "opk verify");
+    assert_denied(&ours.verify(user, &b64, &key_type, &w.env()), "opk verify");
     assert!(
         reference.log_text().contains("no policy to allow"),
         "opkssh log:\n{}",
@@ -212,9 +225,8 @@ fn opk_login_then_opkssh_verify_accepts_and_prints_the_same_line() {
 
 #[test]
 fn opkssh_login_then_opk_verify_accepts_through_sshd() {
-    let w = world();
-    let opkssh = opkssh_bin();
-    let user = current_user();
+    let (w, opkssh) = world();
+    let user = &w.user;
     let home = w.dir.join("home-opkssh");
     let run = w.opkssh_login(&home, "opk-rs256");
     assert!(
@@ -260,12 +272,11 @@ fn opkssh_login_then_opk_verify_accepts_through_sshd() {
     // opk verify accepts it, printing what opkssh verify prints for it.
     let (key_type, b64) = type_and_b64(&cert_path);
     let providers = w.providers("opk-rs256");
-    let allow = w.auth_id(&user, USER_EMAIL);
-    let host = VerifyHost::new(&w.dir, "opk-host", Path::new(OPK), &providers, &allow);
-    let mine = host.verify(&user, &b64, &key_type, &w.env());
+    let allow = w.auth_id(user, USER_EMAIL);
+    let (reference, host) = w.hosts("host", &providers, &allow);
+    let mine = host.verify(user, &b64, &key_type, &w.env());
     assert_allowed(&mine, "opk verify");
-    let reference = OpksshHost::new(&w.dir, "opkssh-host", &providers, &allow);
-    let reference_out = reference.verify(&opkssh, &user, &b64, &key_type, &w.env());
+    let reference_out = reference.verify(&opkssh, user, &b64, &key_type, &w.env());
     assert_allowed(&reference_out, "opkssh verify");
     assert_eq!(mine.stdout, reference_out.stdout);
 
@@ -273,7 +284,7 @@ fn opkssh_login_then_opk_verify_accepts_through_sshd() {
     // with the stock ssh client.
     let sshd = host.start_sshd(&w.env());
     assert_ssh_ok(
-        &sshd.ssh(&key, &user, "echo opkssh-cert-ok"),
+        &sshd.ssh(&key, user, "echo opkssh-cert-ok"),
         "opkssh-cert-ok",
     );
     assert!(
@@ -310,14 +321,12 @@ fn json_after(text: &str, title: &str) -> serde_json::Value {
 
 #[test]
 fn opk_pk_token_round_trips_through_opkssh_inspect() {
-    let w = world();
-    let opkssh = opkssh_bin();
-    let user = current_user();
-    let home = w.dir.join("home");
+    let (w, opkssh) = world();
+    let (user, home) = (&w.user, &w.home);
     // ES256 OP signature, Ed25519 user key: the other algorithm pair.
     let key = w.dir.join("keys/opk_ed25519");
     w.opk_login(
-        &home,
+        home,
         "opk-es256",
         &["-t", "ed25519", "-i", key.to_str().expect("utf8")],
     );
@@ -329,7 +338,7 @@ fn opk_pk_token_round_trips_through_opkssh_inspect() {
     let out = Command::new(&opkssh)
         .arg("inspect")
         .arg(&cert_path)
-        .env("HOME", &home)
+        .env("HOME", home)
         .output()
         .expect("opkssh inspect");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -369,16 +378,11 @@ fn opk_pk_token_round_trips_through_opkssh_inspect() {
     let (key_type, b64) = type_and_b64(&cert_path);
     assert_eq!(key_type, "ssh-ed25519-cert-v01@openssh.com");
     let providers = w.providers("opk-es256");
-    let allow = w.auth_id(&user, USER_EMAIL);
-    let reference = OpksshHost::new(&w.dir, "opkssh-host", &providers, &allow);
-    let theirs = reference.verify(&opkssh, &user, &b64, &key_type, &w.env());
+    let allow = w.auth_id(user, USER_EMAIL);
+    let (reference, ours) = w.hosts("host", &providers, &allow);
+    let theirs = reference.verify(&opkssh, user, &b64, &key_type, &w.env());
     assert_allowed(&theirs, "opkssh verify");
-    let mine = VerifyHost::new(&w.dir, "opk-host", Path::new(OPK), &providers, &allow).verify(
-        &user,
-        &b64,
-        &key_type,
-        &w.env(),
-    );
+    let mine = ours.verify(user, &b64, &key_type, &w.env());
     assert_allowed(&mine, "opk verify");
     assert_eq!(mine.stdout, theirs.stdout);
     w.dir.keep_if_asked();
@@ -391,11 +395,9 @@ fn opk_pk_token_round_trips_through_opkssh_inspect() {
 /// certificate for OpenSSH, opk or opkssh, or if the two verifiers disagree.
 #[test]
 fn send_access_token_is_accepted_by_sshd_opk_and_opkssh() {
-    let w = world();
-    let opkssh = opkssh_bin();
-    let user = current_user();
-    let home = w.dir.join("home");
-    w.opk_login(&home, "opk-rs256", &["--send-access-token"]);
+    let (w, opkssh) = world();
+    let (user, home) = (&w.user, &w.home);
+    w.opk_login(home, "opk-rs256", &["--send-access-token"]);
     let key = home.join(".ssh/id_ecdsa");
     let cert_path = home.join(".ssh/id_ecdsa-cert.pub");
     let listing = opk_e2e::ssh_keygen_list(&cert_path);
@@ -418,10 +420,10 @@ fn send_access_token_is_accepted_by_sshd_opk_and_opkssh() {
     assert!(act.len() > 10, "{act:?}");
 
     let providers = w.providers("opk-rs256");
-    let allow = w.auth_id(&user, USER_EMAIL);
-    let host = VerifyHost::new(&w.dir, "opk-host", Path::new(OPK), &providers, &allow);
+    let allow = w.auth_id(user, USER_EMAIL);
+    let (reference, host) = w.hosts("host", &providers, &allow);
     let sshd = host.start_sshd(&w.env());
-    assert_ssh_ok(&sshd.ssh(&key, &user, "echo act-ok"), "act-ok");
+    assert_ssh_ok(&sshd.ssh(&key, user, "echo act-ok"), "act-ok");
     assert!(
         host.log_text().contains(&format!("allowed {USER_EMAIL}")),
         "{}",
@@ -429,18 +431,17 @@ fn send_access_token_is_accepted_by_sshd_opk_and_opkssh() {
     );
 
     let (key_type, b64) = type_and_b64(&cert_path);
-    let reference = OpksshHost::new(&w.dir, "opkssh-host", &providers, &allow);
     // Both call userinfo with the access token, once per verify (sshd asked opk at least once).
     let asked = w.op.requests_settled("/me");
     assert!(asked > 0, "opk verify did not call userinfo");
-    let theirs = reference.verify(&opkssh, &user, &b64, &key_type, &w.env());
+    let theirs = reference.verify(&opkssh, user, &b64, &key_type, &w.env());
     assert_allowed(&theirs, "opkssh verify");
     assert_eq!(
         w.op.requests_settled("/me"),
         asked + 1,
         "opkssh did not call userinfo with the access token"
     );
-    let mine = host.verify(&user, &b64, &key_type, &w.env());
+    let mine = host.verify(user, &b64, &key_type, &w.env());
     assert_allowed(&mine, "opk verify");
     assert_eq!(
         w.op.requests_settled("/me"),
@@ -457,19 +458,18 @@ fn send_access_token_is_accepted_by_sshd_opk_and_opkssh() {
 /// login would then add a second key and a second IdentityFile line).
 #[test]
 fn opkssh_identity_directory_names_match_opkssh() {
-    let w = world();
-    let opkssh = opkssh_bin();
-    let home = w.dir.join("home");
+    let (w, opkssh) = world();
+    let home = &w.home;
     let configure = Command::new(&opkssh)
         .args(["login", "--configure"])
-        .env("HOME", &home)
+        .env("HOME", home)
         .output()
         .expect("opkssh login --configure");
     assert!(configure.status.success(), "{}", show(&configure));
     let config = home.join(".ssh/opkssh/config");
     assert!(config.is_file(), "{}", show(&configure));
 
-    w.opk_login(&home, "opk-rs256", &[]);
+    w.opk_login(home, "opk-rs256", &[]);
     let after_opk = names_in(&home.join(".ssh/opkssh"));
     assert_eq!(after_opk.len(), 3, "{after_opk:?}");
     let name = after_opk
@@ -483,7 +483,7 @@ fn opkssh_identity_directory_names_match_opkssh() {
     let cert_path = home.join(format!(".ssh/opkssh/{name}-cert.pub"));
     let ours = std::fs::read_to_string(&cert_path).expect("opk cert");
 
-    w.opkssh_login(&home, "opk-rs256");
+    w.opkssh_login(home, "opk-rs256");
     assert_eq!(
         names_in(&home.join(".ssh/opkssh")),
         after_opk,
@@ -529,11 +529,9 @@ fn opkssh_identity_directory_names_match_opkssh() {
 /// opkssh ever reads such a row as the row without its requirement (first opkssh run allowed).
 #[test]
 fn auth_context_rows_are_never_broader_in_opkssh() {
-    let w = world();
-    let opkssh = opkssh_bin();
-    let user = current_user();
-    let home = w.dir.join("home");
-    browser_login(&home)
+    let (w, opkssh) = world();
+    let (user, home) = (&w.user, &w.home);
+    browser_login(home)
         .args(["--provider", &provider(&w.op, "opk-rs256")])
         .envs(w.env())
         .password("mfa")
@@ -555,16 +553,9 @@ fn auth_context_rows_are_never_broader_in_opkssh() {
     .into_iter()
     .enumerate()
     {
-        let reference = OpksshHost::new(&w.dir, &format!("opkssh-{i}"), &providers, &rows);
-        let ours = VerifyHost::new(
-            &w.dir,
-            &format!("opk-{i}"),
-            Path::new(OPK),
-            &providers,
-            &rows,
-        );
-        let theirs = reference.verify(&opkssh, &user, &b64, &key_type, &w.env());
-        let mine = ours.verify(&user, &b64, &key_type, &w.env());
+        let (reference, ours) = w.hosts(&i.to_string(), &providers, &rows);
+        let theirs = reference.verify(&opkssh, user, &b64, &key_type, &w.env());
+        let mine = ours.verify(user, &b64, &key_type, &w.env());
         // The last row, identical but for the fourth word, is the control: opkssh allows it.
         match opkssh_allows {
             true => assert_allowed(&theirs, "opkssh verify"),

@@ -320,24 +320,18 @@ fn structural_attacks_are_rejected() {
     let (op, pkt) = issued();
     let seg = segments(&pkt);
     // O-5: missing CIC, duplicated CIC, duplicated OP.
-    assert_eq!(
-        PkToken::from_compact(&seg[..3].join(":")).err(),
-        Some(Error::SignatureCount(SignatureKind::Cic, 0))
-    );
-    let dup_cic = [seg.clone(), vec![seg[3].clone(), seg[4].clone()]]
-        .concat()
-        .join(":");
-    assert_eq!(
-        PkToken::from_compact(&dup_cic).err(),
-        Some(Error::SignatureCount(SignatureKind::Cic, 2))
-    );
-    let dup_op = [seg.clone(), vec![seg[1].clone(), seg[2].clone()]]
-        .concat()
-        .join(":");
-    assert_eq!(
-        PkToken::from_compact(&dup_op).err(),
-        Some(Error::SignatureCount(SignatureKind::Op, 2))
-    );
+    let repeat = |sig: usize| [seg.clone(), vec![seg[sig].clone(), seg[sig + 1].clone()]].concat();
+    for (segments, kind, count) in [
+        (seg[..3].to_vec(), SignatureKind::Cic, 0),
+        (repeat(3), SignatureKind::Cic, 2),
+        (repeat(1), SignatureKind::Op, 2),
+    ] {
+        assert_eq!(
+            PkToken::from_compact(&segments.join(":")).err(),
+            Some(Error::SignatureCount(kind, count)),
+            "{kind:?} x{count}"
+        );
+    }
     // Even number of segments, padding, junk typ, crit, alg none.
     assert!(matches!(
         PkToken::from_compact(&seg[..4].join(":")),

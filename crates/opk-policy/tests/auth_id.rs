@@ -1,7 +1,8 @@
 //! `auth_id` parsing, the home-file rule and first-match evaluation.
 
 use opk_policy::{
-    AuthContext, AuthId, AuthIdRow, ContextSyntax, EmailVerified, MatchWarning, ProblemKind, decide,
+    AuthContext, AuthId, AuthIdRow, ContextSyntax, Decision, EmailVerified, MatchWarning,
+    ProblemKind, decide,
 };
 use serde_json::{Map, Value, json};
 
@@ -25,6 +26,11 @@ fn claims(v: Value) -> Map<String, Value> {
         Value::Object(m) => m,
         _ => panic!("object"),
     }
+}
+
+/// [`decide`] at [`NOW`], without userinfo, requiring `email_verified`: the usual case here.
+fn decide_now(rows: &[AuthIdRow], principal: &str, claims: &Map<String, Value>) -> Decision {
+    decide(rows, principal, claims, None, NOW, EmailVerified::Require)
 }
 
 fn rows() -> Vec<AuthIdRow> {
@@ -102,39 +108,18 @@ fn decide_first_match_on_issuer_and_principal() {
     let google_alice = claims(
         json!({"iss": GOOGLE, "sub": "1", "email": "Alice@example.com", "email_verified": true}),
     );
-    let d = decide(
-        &rows,
-        "alice",
-        &google_alice,
-        None,
-        NOW,
-        EmailVerified::Require,
-    );
+    let d = decide_now(&rows, "alice", &google_alice);
     assert!(d.allowed);
     assert_eq!(d.matched_line, Some(2));
     assert!(d.deny_reason.is_none());
 
     // The suffix row grants dev to anyone @example.com at Google.
-    let d = decide(
-        &rows,
-        "dev",
-        &google_alice,
-        None,
-        NOW,
-        EmailVerified::Require,
-    );
+    let d = decide_now(&rows, "dev", &google_alice);
     assert!(d.allowed);
     assert_eq!(d.matched_line, Some(5));
 
     // Principal is exact and case-sensitive.
-    let d = decide(
-        &rows,
-        "Alice",
-        &google_alice,
-        None,
-        NOW,
-        EmailVerified::Require,
-    );
+    let d = decide_now(&rows, "Alice", &google_alice);
     assert!(!d.allowed);
     assert_eq!(
         d.deny_reason.as_deref(),
@@ -147,41 +132,28 @@ fn decide_first_match_on_issuer_and_principal() {
     let other_iss = claims(
         json!({"iss": "https://accounts.google.com/", "email": "alice@example.com", "email_verified": true}),
     );
-    assert!(
-        !decide(
-            &rows,
-            "alice",
-            &other_iss,
-            None,
-            NOW,
-            EmailVerified::Require
-        )
-        .allowed
-    );
+    assert!(!decide_now(&rows, "alice", &other_iss).allowed);
 
     // The group row is for the Azure issuer only.
     let azure_dev = claims(json!({"iss": AZURE, "groups": ["developer"]}));
-    assert!(decide(&rows, "dev", &azure_dev, None, NOW, EmailVerified::Require).allowed);
+    assert!(decide_now(&rows, "dev", &azure_dev).allowed);
     let google_dev = claims(json!({"iss": GOOGLE, "groups": ["developer"]}));
-    assert!(!decide(&rows, "dev", &google_dev, None, NOW, EmailVerified::Require).allowed);
+    assert!(!decide_now(&rows, "dev", &google_dev).allowed);
 
     // Sub row.
     let root = claims(json!({"iss": GOOGLE, "sub": "103030642802723203118"}));
-    assert!(decide(&rows, "root", &root, None, NOW, EmailVerified::Require).allowed);
-    assert!(!decide(&rows, "alice", &root, None, NOW, EmailVerified::Require).allowed);
+    assert!(decide_now(&rows, "root", &root).allowed);
+    assert!(!decide_now(&rows, "alice", &root).allowed);
 
     // Escaped-quote claim name.
     let ro = claims(json!({"iss": GOOGLE, "https://acme.com/groups": ["ssh-users"]}));
-    assert_eq!(
-        decide(&rows, "ro", &ro, None, NOW, EmailVerified::Require).matched_line,
-        Some(6)
-    );
+    assert_eq!(decide_now(&rows, "ro", &ro).matched_line, Some(6));
 
     // GitHub Actions glob.
     let gh = claims(json!({"iss": GH, "sub": "repo:myorg/myrepo:ref:refs/heads/main"}));
-    assert!(decide(&rows, "deploy", &gh, None, NOW, EmailVerified::Require).allowed);
+    assert!(decide_now(&rows, "deploy", &gh).allowed);
     let gh_tag = claims(json!({"iss": GH, "sub": "repo:myorg/myrepo:ref:refs/tags/v1"}));
-    assert!(!decide(&rows, "deploy", &gh_tag, None, NOW, EmailVerified::Require).allowed);
+    assert!(!decide_now(&rows, "deploy", &gh_tag).allowed);
 }
 
 #[test]
@@ -189,7 +161,7 @@ fn decide_uses_userinfo_after_id_token() {
     let rows = rows();
     let id = claims(json!({"iss": AZURE, "sub": "s1"}));
     let info = claims(json!({"sub": "s1", "groups": ["developer"]}));
-    assert!(!decide(&rows, "dev", &id, None, NOW, EmailVerified::Require).allowed);
+    assert!(!decide_now(&rows, "dev", &id).allowed);
     let d = decide(&rows, "dev", &id, Some(&info), NOW, EmailVerified::Require);
     assert!(d.allowed);
     assert_eq!(d.matched_line, Some(4));
@@ -235,10 +207,10 @@ fn decide_rejects_userinfo_for_another_sub() {
 fn decide_without_iss_denies() {
     let rows = rows();
     let c = claims(json!({"sub": "103030642802723203118"}));
-    let d = decide(&rows, "root", &c, None, NOW, EmailVerified::Require);
+    let d = decide_now(&rows, "root", &c);
     assert!(!d.allowed);
     let c = claims(json!({"iss": 5, "sub": "103030642802723203118"}));
-    assert!(!decide(&rows, "root", &c, None, NOW, EmailVerified::Require).allowed);
+    assert!(!decide_now(&rows, "root", &c).allowed);
 }
 
 #[test]
@@ -278,7 +250,7 @@ fn o3_empty_identity_row_does_not_grant() {
         json!({"iss": "https://i", "sub": ""}),
         json!({"iss": "https://i", "sub": "x"}),
     ] {
-        assert!(!decide(&rows, "root", &claims(c), None, NOW, EmailVerified::Require).allowed);
+        assert!(!decide_now(&rows, "root", &claims(c)).allowed);
     }
 }
 
@@ -290,10 +262,7 @@ fn h2_bare_prefix_rows_do_not_grant() {
         let c = claims(
             json!({"iss": "https://i", "sub": "repo:a", "email": "a@b", "email_verified": true}),
         );
-        assert!(
-            !decide(&rows, "root", &c, None, NOW, EmailVerified::Require).allowed,
-            "{identity}"
-        );
+        assert!(!decide_now(&rows, "root", &c).allowed, "{identity}");
     }
 }
 
@@ -301,7 +270,7 @@ fn h2_bare_prefix_rows_do_not_grant() {
 fn deny_reason_is_one_line() {
     let rows = rows();
     let c = claims(json!({"iss": "https://x\nforged line", "email": "a\r\nb"}));
-    let d = decide(&rows, "root\n", &c, None, NOW, EmailVerified::Require);
+    let d = decide_now(&rows, "root\n", &c);
     let r = d.deny_reason.expect("denied");
     assert!(!r.contains(['\n', '\r']), "{r}");
     assert!(r.starts_with("no policy to allow "));
@@ -345,7 +314,7 @@ fn requirement_rows_grant_only_when_met() {
             "within 900 s; this one is 3600 s old",
         ),
     ] {
-        let d = decide(&rows, "root", &t, None, NOW, EmailVerified::Require);
+        let d = decide_now(&rows, "root", &t);
         let reason = d.deny_reason.expect("denied");
         assert!(
             reason.contains("policy line 1 would allow alice@example.com") && reason.contains(why),
@@ -385,7 +354,7 @@ fn email_rows_need_a_verified_email_unless_the_issuer_is_set_to_warn() {
             c["email_verified"] = v.clone();
         }
         let c = claims(c);
-        let d = decide(&rows, "alice", &c, None, NOW, EmailVerified::Require);
+        let d = decide_now(&rows, "alice", &c);
         assert_eq!(d.allowed, require_allows, "{verified:?}: {d:?}");
         if !require_allows {
             assert_eq!(
@@ -410,12 +379,12 @@ fn email_rows_need_a_verified_email_unless_the_issuer_is_set_to_warn() {
     let c = claims(
         json!({"iss": GOOGLE, "sub": "s-1", "email": "alice@example.com", "email_verified": false}),
     );
-    let d = decide(&rows, "alice", &c, None, NOW, EmailVerified::Require);
+    let d = decide_now(&rows, "alice", &c);
     assert_eq!((d.allowed, d.matched_line), (true, Some(2)));
     let rows = AuthId::parse(format!("alice alice@example.com {GOOGLE}\n").as_bytes())
         .expect("small")
         .into_rows();
     let c =
         claims(json!({"iss": GOOGLE, "sub": "alice@example.com", "email": "alice@example.com"}));
-    assert!(decide(&rows, "alice", &c, None, NOW, EmailVerified::Require).allowed);
+    assert!(decide_now(&rows, "alice", &c).allowed);
 }

@@ -66,12 +66,12 @@ impl World {
     }
 
     /// A [`World::start`] whose user has logged in with client `opk-rs256` (default key type):
-    /// `(op, dir, home, user, key)`, `key` being the new `~/.ssh/id_ecdsa`.
-    pub(crate) fn logged_in() -> (Op, TestDir, PathBuf, String, PathBuf) {
+    /// `(op, dir, user, key)`, `key` being the new `~/.ssh/id_ecdsa` of the world's home.
+    pub(crate) fn logged_in() -> (Op, TestDir, String, PathBuf) {
         let (op, dir, home, user) = Self::start().into_parts();
         login(&op, &home, "opk-rs256", &[], &[]);
         let key = home.join(".ssh/id_ecdsa");
-        (op, dir, home, user, key)
+        (op, dir, user, key)
     }
 
     /// `(op, dir, home, user)`, for tests that need nothing else.
