@@ -16,6 +16,26 @@ const VERSION: &str = concat!("version v", env!("CARGO_PKG_VERSION"));
 const VERIFY_ABOUT: &str =
     "sshd AuthorizedKeysCommand: `opk verify %u %k %t`. Prints one cert-authority line or nothing";
 
+const LOGIN_EXAMPLES: &str = "\
+Examples:
+  opk login google                         # a built-in provider (google, azure, gitlab, hello)
+  opk login --provider https://idp.example,CLIENT_ID
+  opk login work --device                  # headless: confirm a code on another device
+  opk login --disable-browser-open         # print the URL instead of opening a browser
+  opk login google -i ~/.ssh/work          # key at ~/.ssh/work, certificate ~/.ssh/work-cert.pub
+  opk login google --print-id-token        # show the ID token's claims (why a policy row fails)
+  opk login --create-config                # write ~/.opk/config.yml to edit";
+
+const VERIFY_EXAMPLES: &str = "\
+Examples:
+  # /etc/ssh/sshd_config.d/60-opk-ssh.conf (opk install writes it):
+  AuthorizedKeysCommand /usr/local/bin/opk verify %u %k %t
+  AuthorizedKeysCommandUser opksshuser
+
+  # by hand, with a certificate from opk login, against test files:
+  opk verify alice \"$(cut -d' ' -f2 ~/.ssh/id_ecdsa-cert.pub)\" ecdsa-sha2-nistp256-cert-v01@openssh.com \\
+    --providers-file ./providers --auth-id-file ./auth_id --log-file ./verify.log";
+
 /// SSH with OpenID Connect single sign-on, compatible with OPKSSH.
 #[derive(Parser, Debug)]
 #[command(name = "opk", version = VERSION, about)]
@@ -29,6 +49,7 @@ pub(crate) struct Cli {
 #[derive(Subcommand, Debug)]
 pub(crate) enum Command {
     /// Sign in to an OpenID provider and write an SSH key + certificate carrying a PK Token.
+    #[command(after_help = LOGIN_EXAMPLES)]
     Login(login::Args),
     /// Print the shell completion script for opk.
     Completions(docs::CompletionsArgs),
@@ -38,7 +59,7 @@ pub(crate) enum Command {
     Logout(logout::Args),
     /// The client config: `opk client provider list`.
     Client(client::Args),
-    #[command(about = VERIFY_ABOUT)]
+    #[command(about = VERIFY_ABOUT, after_help = VERIFY_EXAMPLES)]
     Verify(verify::Args),
     /// Allow an identity (email, sub, oidc:claim:value, ...) of an issuer to log in as a principal.
     Add(add::Args),
@@ -77,6 +98,6 @@ pub(crate) struct VerifyOnly {
 /// The one command of [`VerifyOnly`].
 #[derive(Subcommand, Debug)]
 pub(crate) enum VerifyCommand {
-    #[command(about = VERIFY_ABOUT)]
+    #[command(about = VERIFY_ABOUT, after_help = VERIFY_EXAMPLES)]
     Verify(verify::Args),
 }
