@@ -235,15 +235,10 @@ fn install_into_a_tree_then_sshd_uses_it() {
         format!("{} opk-rs256 24h\n", op.issuer),
     )
     .expect("providers");
-    let add = Command::new(&tree.opk)
-        .args(["add", &user, USER_EMAIL, &op.issuer, "--auth-id-file"])
-        .arg(tree.path("etc/opk/auth_id"))
-        .output()
-        .expect("opk add");
-    assert!(
-        add.status.success(),
-        "{}",
-        String::from_utf8_lossy(&add.stderr)
+    opk_e2e::run_ok(
+        Command::new(&tree.opk)
+            .args(["add", &user, USER_EMAIL, &op.issuer, "--auth-id-file"])
+            .arg(tree.path("etc/opk/auth_id")),
     );
 
     let sshd = Sshd::start_including(&dir, &tree.path("etc/ssh/sshd_config"));

@@ -54,6 +54,17 @@ fn opk_ssh(home: &Path, args: &[&str], stdin: &[u8]) -> Output {
     child.wait_with_output().expect("wait")
 }
 
+/// `out` is opk ssh failing itself (255, as OpenSSH) with a stderr that says each of `said`;
+/// returns that stderr.
+fn assert_fails_saying(out: &Output, said: &[&str]) -> String {
+    assert_eq!(out.status.code(), Some(255), "{}", show(out));
+    let err = text(&out.stderr);
+    for words in said {
+        assert!(err.contains(words), "{words:?} not said:\n{}", show(out));
+    }
+    err
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -120,14 +131,8 @@ fn exec_stdin_exit_codes_and_signals() {
         &["-i", &key, "-p", &dead, &key_host_dest(), "true"],
         b"",
     );
-    assert_eq!(out.status.code(), Some(255), "{}", show(&out));
-    let err = text(&out.stderr);
-    assert!(
-        err.contains(&format!("cannot connect to 127.0.0.1 port {dead}"))
-            && err.lines().count() == 1,
-        "{}",
-        show(&out)
-    );
+    let err = assert_fails_saying(&out, &[&format!("cannot connect to 127.0.0.1 port {dead}")]);
+    assert_eq!(err.lines().count(), 1, "{}", show(&out));
 
     // Unsupported -o keys are refused up front, in one line.
     let out = opk_ssh(
@@ -135,9 +140,8 @@ fn exec_stdin_exit_codes_and_signals() {
         &["-o", "ProxyCommand=nc %h %p", &key_host_dest(), "true"],
         b"",
     );
-    assert_eq!(out.status.code(), Some(255), "{}", show(&out));
-    assert!(text(&out.stderr).contains("ProxyCommand"), "{}", show(&out));
-    assert_eq!(text(&out.stderr).lines().count(), 1, "{}", show(&out));
+    let err = assert_fails_saying(&out, &["ProxyCommand"]);
+    assert_eq!(err.lines().count(), 1, "{}", show(&out));
 
     // A key the server does not accept: permission denied, naming what was tried.
     let other = h.dir.join("other_key");
@@ -155,12 +159,7 @@ fn exec_stdin_exit_codes_and_signals() {
         ],
         b"",
     );
-    assert_eq!(out.status.code(), Some(255), "{}", show(&out));
-    assert!(
-        text(&out.stderr).contains("permission denied") && text(&out.stderr).contains(&other_s),
-        "{}",
-        show(&out)
-    );
+    assert_fails_saying(&out, &["permission denied", &other_s]);
 }
 
 #[test]
@@ -173,14 +172,8 @@ fn known_hosts_strict_mismatch_accept_new_and_user_file() {
     // Strict by default: an unknown host is refused before authentication.
     let home = home_with(&h.dir, "");
     let out = opk_ssh(&home, &args, b"");
-    assert_eq!(out.status.code(), Some(255), "{}", show(&out));
-    assert!(
-        text(&out.stderr).contains("host key verification failed")
-            && text(&out.stderr).contains("SHA256:")
-            && out.stdout.is_empty(),
-        "{}",
-        show(&out)
-    );
+    assert_fails_saying(&out, &["host key verification failed", "SHA256:"]);
+    assert!(out.stdout.is_empty(), "{}", show(&out));
 
     // A different key on record: refused, naming the file and line.
     let wrong = h.dir.join("wrong_host_key");
@@ -194,19 +187,12 @@ fn known_hosts_strict_mismatch_accept_new_and_user_file() {
     );
     std::fs::write(home.join(".ssh/known_hosts"), &kh).expect("write");
     let out = opk_ssh(&home, &args, b"");
-    assert_eq!(out.status.code(), Some(255), "{}", show(&out));
     let kh_path = home.join(".ssh/known_hosts");
-    assert!(
-        text(&out.stderr).contains(&format!("{}:2", kh_path.display()))
-            && text(&out.stderr).contains("CHANGED"),
-        "{}",
-        show(&out)
-    );
+    assert_fails_saying(&out, &[&format!("{}:2", kh_path.display()), "CHANGED"]);
     // accept-new does not override a mismatch.
     let mut an = vec!["-o", "StrictHostKeyChecking=accept-new"];
     an.extend(args);
-    let out = opk_ssh(&home, &an, b"");
-    assert_eq!(out.status.code(), Some(255), "{}", show(&out));
+    assert_fails_saying(&opk_ssh(&home, &an, b""), &["CHANGED"]);
 
     // accept-new records an unknown key, then strict mode accepts it.
     std::fs::write(home.join(".ssh/known_hosts"), "").expect("empty");
@@ -403,12 +389,7 @@ fn jump_host() {
     // With the jump host gone, the same command fails: the route did go through it.
     drop(jump);
     let out = opk_ssh(&home, &args, b"");
-    assert_eq!(out.status.code(), Some(255), "{}", show(&out));
-    assert!(
-        text(&out.stderr).contains("cannot connect to 127.0.0.1"),
-        "{}",
-        show(&out)
-    );
+    assert_fails_saying(&out, &["cannot connect to 127.0.0.1"]);
 }
 
 /// tmux on a private socket, killed on drop.
@@ -559,15 +540,7 @@ fn opk_certificate_through_opk_verify_after_real_login() {
     // A policy without us: refused, and the message says what to do about an opk certificate.
     std::fs::write(&host.auth_id, "").expect("empty policy");
     let out = opk_ssh(&home, &["-p", &port, &dest, "true"], b"");
-    assert_eq!(out.status.code(), Some(255), "{}", show(&out));
-    let err = text(&out.stderr);
-    assert!(
-        err.contains("permission denied")
-            && err.contains("id_ecdsa-cert.pub")
-            && err.contains("opk"),
-        "{}",
-        show(&out)
-    );
+    assert_fails_saying(&out, &["permission denied", "id_ecdsa-cert.pub", "opk"]);
 }
 
 /// ssh-agent on a socket in `dir`, killed on drop.
@@ -634,8 +607,7 @@ fn agent_authentication_and_opt_in_forwarding() {
     );
     // IdentityAgent none: the agent is not asked, so nothing is left to offer.
     let out = run(&["-o", "IdentityAgent=none"], "true");
-    assert_eq!(out.status.code(), Some(255), "{}", show(&out));
-    assert!(text(&out.stderr).contains("tried: none"), "{}", show(&out));
+    assert_fails_saying(&out, &["tried: none"]);
     // -A: the server side reaches our agent (its key is listed there).
     let out = run(&["-A"], "ssh-add -l");
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
@@ -659,15 +631,7 @@ fn expired_pk_token_is_named_with_what_to_do() {
     let mut args = accept.to_vec();
     args.extend(["-p", &oidc_port, &dest, "true"]);
     let out = opk_ssh(&home, &args, b"");
-    assert_eq!(out.status.code(), Some(255), "{}", show(&out));
-    let err = text(&out.stderr);
-    assert!(
-        err.contains("expired")
-            && err.contains("run `opk login`")
-            && err.contains("id_ecdsa-cert.pub"),
-        "{}",
-        show(&out)
-    );
+    assert_fails_saying(&out, &["expired", "run `opk login`", "id_ecdsa-cert.pub"]);
     // The same certificate still logs in where the policy counts 24 h from iat.
     let day_port = day.sshd.port.to_string();
     let mut args = accept.to_vec();
@@ -771,10 +735,5 @@ fn host_certificate_trusted_through_cert_authority_and_revoked() {
     )
     .expect("kh");
     let out = opk_ssh(&home, &args, b"");
-    assert_eq!(out.status.code(), Some(255), "{}", show(&out));
-    assert!(
-        text(&out.stderr).contains("@revoked") && text(&out.stderr).contains("known_hosts:2"),
-        "{}",
-        show(&out)
-    );
+    assert_fails_saying(&out, &["@revoked", "known_hosts:2"]);
 }

@@ -169,6 +169,15 @@ fn add_quotes_like_opkssh() {
     assert_eq!(quote_word("~alice"), "\\~alice");
 }
 
+/// `add_row` refuses to add `identity` (under `issuer`) to an empty file, with an error that `is`.
+fn assert_refuses(identity: &str, issuer: &str, is: fn(&Error) -> bool) {
+    let got = add_row(b"", "u", identity, issuer);
+    assert!(
+        got.as_ref().is_err_and(is),
+        "{identity:?} {issuer:?}: {got:?}"
+    );
+}
+
 #[test]
 fn add_validates_inputs() {
     let iss = "https://i";
@@ -184,22 +193,12 @@ fn add_validates_inputs() {
         "oidc-match-end:email:",
         "OIDC-MATCH-END:EMAIL:",
     ] {
-        assert!(
-            matches!(
-                add_row(b"", "u", bare, iss),
-                Err(Error::BareIdentityPrefix { .. })
-            ),
-            "{bare}"
-        );
+        assert_refuses(bare, iss, |e| matches!(e, Error::BareIdentityPrefix { .. }));
     }
     for short in ["oidc::", "oidc:groups", "oidc:groups:"] {
-        assert!(
-            matches!(
-                add_row(b"", "u", short, iss),
-                Err(Error::MalformedOidcIdentity { .. })
-            ),
-            "{short}"
-        );
+        assert_refuses(short, iss, |e| {
+            matches!(e, Error::MalformedOidcIdentity { .. })
+        });
     }
     assert!(matches!(
         add_row(b"", "u", "repo:a[", iss),
@@ -213,13 +212,7 @@ fn add_validates_inputs() {
         ("a@b", "https://i#x"),
         ("a\u{a0}", iss),
     ] {
-        assert!(
-            matches!(
-                add_row(b"", "u", id, issuer),
-                Err(Error::UnwritableWord { .. })
-            ),
-            "{id:?} {issuer:?}"
-        );
+        assert_refuses(id, issuer, |e| matches!(e, Error::UnwritableWord { .. }));
     }
     assert!(matches!(
         add_row(b"ok a b\n\xff\n", "u", "a@b", iss),

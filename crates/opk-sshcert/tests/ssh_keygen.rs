@@ -124,24 +124,13 @@ fn ssh_keygen_signed_cert_round_trips_through_our_parser() {
         std::fs::set_permissions(&ca, std::fs::Permissions::from_mode(0o600)).unwrap();
         let user = dir.0.join("user.pub");
         std::fs::write(&user, key.public_key().to_openssh_line().unwrap() + " u\n").unwrap();
-        let out = Command::new("ssh-keygen")
-            .args(["-q", "-s"])
-            .arg(&ca)
-            .args([
-                "-I",
-                "kid",
-                "-n",
-                "p1,p2",
-                "-O",
-                "extension:openpubkey-pkt=tok",
-            ])
-            .arg(&user)
-            .output()
-            .expect("ssh-keygen must be installed");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        opk_testkit::run_ok(
+            Command::new("ssh-keygen")
+                .args(["-q", "-s"])
+                .arg(&ca)
+                .args(["-I", "kid", "-n", "p1,p2"])
+                .args(["-O", "extension:openpubkey-pkt=tok"])
+                .arg(&user),
         );
         let line = std::fs::read_to_string(dir.0.join("user-cert.pub")).unwrap();
         let cert = OpkCert::from_line(&line).unwrap();
