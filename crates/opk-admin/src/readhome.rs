@@ -184,14 +184,7 @@ mod tests {
         );
         std::fs::remove_file(&file).expect("rm");
         // a FIFO nobody writes to is refused at once rather than waited on.
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            &file,
-            rustix::fs::FileType::Fifo,
-            rustix::fs::Mode::from_raw_mode(0o600),
-            0,
-        )
-        .expect("mkfifo");
+        opk_testkit::fs::mkfifo(&file);
         let e = read_home_policy(&passwd, "alice").expect_err("fifo");
         assert_eq!(
             e.to_string(),

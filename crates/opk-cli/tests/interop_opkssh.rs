@@ -34,6 +34,12 @@ impl World {
         policy(user, identity, &self.op.issuer)
     }
 
+    /// `opkssh-host` and `opk-host` trusting `client` and letting alice in as the world's user.
+    fn hosts_allowing_alice(&self, client: &str) -> (OpksshHost, VerifyHost) {
+        let allow = self.auth_id(&self.user, USER_EMAIL);
+        self.hosts("host", &self.providers(client), &allow)
+    }
+
     /// `opkssh-{name}` and `opk-{name}`: the reference verifier and ours, reading the same
     /// providers and auth_id files.
     fn hosts(&self, name: &str, providers: &str, auth_id: &str) -> (OpksshHost, VerifyHost) {
@@ -167,9 +173,7 @@ fn opk_login_then_opkssh_verify_accepts_and_prints_the_same_line() {
     let (key_type, b64) = type_and_b64(&cert_path);
     assert_eq!(key_type, "ecdsa-sha2-nistp256-cert-v01@openssh.com");
 
-    let providers = w.providers("opk-rs256");
-    let allow = w.auth_id(user, USER_EMAIL);
-    let (reference, ours) = w.hosts("host", &providers, &allow);
+    let (reference, ours) = w.hosts_allowing_alice("opk-rs256");
 
     let theirs = reference.verify(&opkssh, user, &b64, &key_type, &w.env());
     assert_allowed(&theirs, "opkssh verify");
@@ -271,9 +275,7 @@ fn opkssh_login_then_opk_verify_accepts_through_sshd() {
 
     // opk verify accepts it, printing what opkssh verify prints for it.
     let (key_type, b64) = type_and_b64(&cert_path);
-    let providers = w.providers("opk-rs256");
-    let allow = w.auth_id(user, USER_EMAIL);
-    let (reference, host) = w.hosts("host", &providers, &allow);
+    let (reference, host) = w.hosts_allowing_alice("opk-rs256");
     let mine = host.verify(user, &b64, &key_type, &w.env());
     assert_allowed(&mine, "opk verify");
     let reference_out = reference.verify(&opkssh, user, &b64, &key_type, &w.env());
@@ -377,9 +379,7 @@ fn opk_pk_token_round_trips_through_opkssh_inspect() {
     // And opkssh verify accepts this algorithm pair too, printing what opk verify prints.
     let (key_type, b64) = type_and_b64(&cert_path);
     assert_eq!(key_type, "ssh-ed25519-cert-v01@openssh.com");
-    let providers = w.providers("opk-es256");
-    let allow = w.auth_id(user, USER_EMAIL);
-    let (reference, ours) = w.hosts("host", &providers, &allow);
+    let (reference, ours) = w.hosts_allowing_alice("opk-es256");
     let theirs = reference.verify(&opkssh, user, &b64, &key_type, &w.env());
     assert_allowed(&theirs, "opkssh verify");
     let mine = ours.verify(user, &b64, &key_type, &w.env());
@@ -419,9 +419,7 @@ fn send_access_token_is_accepted_by_sshd_opk_and_opkssh() {
     let act = cert.access_token().expect("openpubkey-act");
     assert!(act.len() > 10, "{act:?}");
 
-    let providers = w.providers("opk-rs256");
-    let allow = w.auth_id(user, USER_EMAIL);
-    let (reference, host) = w.hosts("host", &providers, &allow);
+    let (reference, host) = w.hosts_allowing_alice("opk-rs256");
     let sshd = host.start_sshd(&w.env());
     assert_ssh_ok(&sshd.ssh(&key, user, "echo act-ok"), "act-ok");
     assert!(

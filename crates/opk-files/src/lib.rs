@@ -464,14 +464,7 @@ mod tests {
         let file = dir.path().join("file");
         std::fs::write(&file, "rows").expect("w");
         let fifo = dir.path().join("fifo");
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            &fifo,
-            rustix::fs::FileType::Fifo,
-            rustix::fs::Mode::from_raw_mode(0o600),
-            0,
-        )
-        .expect("mkfifo");
+        opk_testkit::fs::mkfifo(&fifo);
         let zero = dir.path().join("zero");
         std::os::unix::fs::symlink("/dev/zero", &zero).expect("symlink");
         let link = dir.path().join("link");

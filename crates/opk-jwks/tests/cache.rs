@@ -551,11 +551,7 @@ fn fifo_or_symlink_in_place_of_the_cache_file_is_replaced_not_waited_on() {
     let cache = cache_in(dir.path());
     let path = cache.cache_path(ISS).expect("path");
     // nobody ever writes to this FIFO; a blocking open would hang the test.
-    let status = std::process::Command::new("mkfifo")
-        .arg(&path)
-        .status()
-        .expect("mkfifo");
-    assert!(status.success());
+    opk_testkit::fs::mkfifo(&path);
     let fake = Fake::with(&["k1"]);
     let out = cache.get(ISS, Some("k1"), at(T0), &fake).expect("get");
     assert_eq!((out.source, fake.calls()), (Source::Fetched, 1));

@@ -203,6 +203,20 @@ impl FakeOp {
     fn token_calls(&self) -> u32 {
         self.state.lock().expect("lock").token_calls
     }
+
+    /// The last authorize request as the OP received it, after checking that it carried each
+    /// parameter of `want` with that value.
+    fn authorized_with(&self, want: &[(&str, &str)]) -> HashMap<String, String> {
+        let a = self.state.lock().expect("lock").last_authorize.clone();
+        for (name, value) in want {
+            assert_eq!(
+                a.get(*name).map(String::as_str),
+                Some(*value),
+                "{name}: {a:?}"
+            );
+        }
+        a
+    }
 }
 
 fn serve_op(req: &Request, st: &Mutex<OpState>) -> Response {
@@ -441,12 +455,13 @@ fn success() {
     assert_eq!(log.not_found.status, 404);
 
     // The authorize request as the OP received it.
-    let a = op.state.lock().expect("lock").last_authorize.clone();
-    assert_eq!(a["redirect_uri"], "http://localhost:18100/login-callback");
-    assert_eq!(a["scope"], "openid email");
-    assert_eq!(a["nonce"], "cic-hash-nonce");
-    assert_eq!(a["prompt"], "consent");
-    assert_eq!(a["access_type"], "offline");
+    let a = op.authorized_with(&[
+        ("redirect_uri", "http://localhost:18100/login-callback"),
+        ("scope", "openid email"),
+        ("nonce", "cic-hash-nonce"),
+        ("prompt", "consent"),
+        ("access_type", "offline"),
+    ]);
     assert_eq!(a["state"].len(), 43);
     assert_eq!(a["code_challenge"].len(), 43);
     assert!(
@@ -477,11 +492,12 @@ fn callback_path_and_extra_authorize_params() {
     let (res, log) = run(&http, &op.provider(), "n-1", &o, false);
     res.expect("login succeeds");
     assert_eq!(log.final_page.status, 200);
-    let a = op.state.lock().expect("lock").last_authorize.clone();
-    assert_eq!(a["redirect_uri"], "http://localhost:18220/auth/callback");
-    assert_eq!(a["audience"], "openziti");
-    assert_eq!(a["login_hint"], "a b&c");
-    assert_eq!(a["nonce"], "n-1");
+    op.authorized_with(&[
+        ("redirect_uri", "http://localhost:18220/auth/callback"),
+        ("audience", "openziti"),
+        ("login_hint", "a b&c"),
+        ("nonce", "n-1"),
+    ]);
 }
 
 /// `--remote-redirect-uri`: the OP gets the remote URI in the authorize request and in the code
@@ -518,8 +534,7 @@ fn remote_redirect_uri_goes_to_the_op_and_the_listener_still_answers() {
     assert!(page.body.contains("You may now close this window"));
     assert_eq!(payload_nonce(&tokens.id_token), "n-remote");
     assert_eq!(op.token_calls(), 1);
-    let a = op.state.lock().expect("lock").last_authorize.clone();
-    assert_eq!(a["redirect_uri"], remote);
+    op.authorized_with(&[("redirect_uri", remote)]);
 
     // Not a URL: refused before the OP is asked or a port is bound.
     let bad = LoginOptions {

@@ -126,40 +126,26 @@ mod tests {
     #[test]
     fn operands_like_openssh_scp() {
         let local = |s: &str| Operand::Local(PathBuf::from(s));
-        assert_eq!(parse_operand("file"), local("file"));
-        assert_eq!(parse_operand("./a:b"), local("./a:b"));
-        assert_eq!(parse_operand(":odd"), local(":odd"));
-        assert_eq!(parse_operand("dir/x:y"), local("dir/x:y"));
-        assert_eq!(parse_operand("host:"), remote(None, "host", None, ""));
-        assert_eq!(
-            parse_operand("host:a b/ü"),
-            remote(None, "host", None, "a b/ü")
-        );
-        assert_eq!(
-            parse_operand("u@host:~/x"),
-            remote(Some("u"), "host", None, "~/x")
-        );
-        assert_eq!(
-            parse_operand("a@b@host:x"),
-            remote(Some("a@b"), "host", None, "x")
-        );
-        assert_eq!(
-            parse_operand("[::1]:/tmp"),
-            remote(None, "::1", None, "/tmp")
-        );
-        assert_eq!(
-            parse_operand("u@[::1]:x"),
-            remote(Some("u"), "::1", None, "x")
-        );
-        assert_eq!(
-            parse_operand("scp://u@h:2222/dir/f"),
-            remote(Some("u"), "h", Some(2222), "dir/f")
-        );
-        assert_eq!(parse_operand("scp://h"), remote(None, "h", None, ""));
-        assert_eq!(
-            parse_operand("scp://[::1]:22/x"),
-            remote(None, "::1", Some(22), "x")
-        );
-        assert_eq!(parse_operand("scp://h:0/x"), local("scp://h:0/x"));
+        for (arg, want) in [
+            ("file", local("file")),
+            ("./a:b", local("./a:b")),
+            (":odd", local(":odd")),
+            ("dir/x:y", local("dir/x:y")),
+            ("host:", remote(None, "host", None, "")),
+            ("host:a b/ü", remote(None, "host", None, "a b/ü")),
+            ("u@host:~/x", remote(Some("u"), "host", None, "~/x")),
+            ("a@b@host:x", remote(Some("a@b"), "host", None, "x")),
+            ("[::1]:/tmp", remote(None, "::1", None, "/tmp")),
+            ("u@[::1]:x", remote(Some("u"), "::1", None, "x")),
+            (
+                "scp://u@h:2222/dir/f",
+                remote(Some("u"), "h", Some(2222), "dir/f"),
+            ),
+            ("scp://h", remote(None, "h", None, "")),
+            ("scp://[::1]:22/x", remote(None, "::1", Some(22), "x")),
+            ("scp://h:0/x", local("scp://h:0/x")),
+        ] {
+            assert_eq!(parse_operand(arg), want, "{arg}");
+        }
     }
 }

@@ -72,14 +72,31 @@ pub(crate) async fn reply<S: AsyncWrite + Unpin>(s: &mut S, ok: bool) -> std::io
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn connect_by_name_and_by_address() {
+    use tokio::io::DuplexStream;
+    use tokio::task::JoinHandle;
+
+    /// `bytes` written by a client, with [`handshake`] running on the other end: the client end
+    /// (to read the answer from) and the handshake's outcome.
+    async fn client_sends(
+        bytes: &[u8],
+    ) -> (DuplexStream, JoinHandle<std::io::Result<(String, u16)>>) {
         let (mut client, mut server) = tokio::io::duplex(256);
         let srv = tokio::spawn(async move { handshake(&mut server).await });
-        client.write_all(&[5, 1, 0]).await.expect("greeting");
+        client.write_all(bytes).await.expect("client bytes");
+        (client, srv)
+    }
+
+    /// The server's two-byte answer to a greeting.
+    async fn answer(client: &mut DuplexStream) -> [u8; 2] {
         let mut ans = [0u8; 2];
-        client.read_exact(&mut ans).await.expect("method");
-        assert_eq!(ans, [5, 0]);
+        client.read_exact(&mut ans).await.expect("answer");
+        ans
+    }
+
+    #[tokio::test]
+    async fn connect_by_name_and_by_address() {
+        let (mut client, srv) = client_sends(&[5, 1, 0]).await;
+        assert_eq!(answer(&mut client).await, [5, 0]);
         let mut req = vec![5, 1, 0, 3, 9];
         req.extend_from_slice(b"localhost");
         req.extend_from_slice(&8080u16.to_be_bytes());
@@ -87,32 +104,19 @@ mod tests {
         let got = srv.await.expect("join").expect("handshake");
         assert_eq!(got, ("localhost".to_owned(), 8080));
 
-        let (mut client, mut server) = tokio::io::duplex(256);
-        let srv = tokio::spawn(async move { handshake(&mut server).await });
-        client
-            .write_all(&[5, 1, 0, 5, 1, 0, 1, 127, 0, 0, 1, 0, 22])
-            .await
-            .expect("all at once");
+        // Greeting and request in one write.
+        let (_client, srv) = client_sends(&[5, 1, 0, 5, 1, 0, 1, 127, 0, 0, 1, 0, 22]).await;
         let got = srv.await.expect("join").expect("handshake");
         assert_eq!(got, ("127.0.0.1".to_owned(), 22));
     }
 
     #[tokio::test]
     async fn refuses_auth_only_clients_and_bind() {
-        let (mut client, mut server) = tokio::io::duplex(256);
-        let srv = tokio::spawn(async move { handshake(&mut server).await });
-        client.write_all(&[5, 1, 2]).await.expect("greeting");
-        let mut ans = [0u8; 2];
-        client.read_exact(&mut ans).await.expect("answer");
-        assert_eq!(ans, [5, 0xff]);
+        let (mut client, srv) = client_sends(&[5, 1, 2]).await;
+        assert_eq!(answer(&mut client).await, [5, 0xff]);
         assert!(srv.await.expect("join").is_err());
 
-        let (mut client, mut server) = tokio::io::duplex(256);
-        let srv = tokio::spawn(async move { handshake(&mut server).await });
-        client
-            .write_all(&[5, 1, 0, 5, 2, 0, 1, 127, 0, 0, 1, 0, 22])
-            .await
-            .expect("bind request");
+        let (_client, srv) = client_sends(&[5, 1, 0, 5, 2, 0, 1, 127, 0, 0, 1, 0, 22]).await;
         assert!(srv.await.expect("join").is_err());
     }
 }

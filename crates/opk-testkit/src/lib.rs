@@ -7,10 +7,12 @@
 //! | [`http`] | [`StubServer`]: an HTTP/1.1 server on 127.0.0.1 answering with canned or computed [`Response`]s and recording every [`Request`] |
 //! | [`tls`] | [`TestCa`]: an openssl CA and a localhost server certificate |
 //! | [`process`] | [`Guard`]: a child process killed on drop; [`run_ok`]: a command that must succeed; [`show`]: its output for a message |
+//! | [`fs`] | [`fs::mkfifo`]: a FIFO where a regular file is expected |
 //! | [`rng`] | [`rng::seeded`], [`rng::garbage`], [`rng::garbage_inputs`]: reproducible pseudo-random input for fuzz-style tests |
 //! | [`tree`] | [`tree::make_odd_tree`] and [`tree::listing`]: a tree of awkward names to copy and compare |
 #![forbid(unsafe_code)]
 
+pub mod fs;
 pub mod http;
 pub mod process;
 pub mod rng;
