@@ -64,6 +64,10 @@ const DEFAULT_DEADLINE_SECS: f64 = 15.0;
 
 /// Fails closed whatever happens, a panic included: empty stdout, a reason, exit 1.
 pub(crate) fn run(args: &Args) -> ExitCode {
+    let started = std::time::Instant::now();
+    let deadline = Duration::try_from_secs_f64(args.deadline).unwrap_or(Duration::ZERO);
+    // Plugins are killed a little before the watchdog ends the process, so none is left behind.
+    let plugin_margin = (deadline / 10).min(Duration::from_secs(1));
     let paths = opk_verify::ServerPaths {
         providers: args.files.providers_file.clone(),
         auth_id: args.files.auth_id_file.clone(),
@@ -82,6 +86,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         config: Some(args.files.config_path.clone()),
         plugins: Some(args.files.policy_plugin_dir.clone()),
         plugin_timeout: Duration::try_from_secs_f64(args.plugin_timeout).unwrap_or(Duration::ZERO),
+        plugins_until: Some(started + deadline.saturating_sub(plugin_margin)),
     };
     let mut log = opk_verify::Log::open(paths.log.as_deref());
     if let Some(audit) = &args.audit_log {
@@ -105,7 +110,6 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         total_timeout: Duration::from_secs(10),
         ..Default::default()
     });
-    let deadline = Duration::try_from_secs_f64(args.deadline).unwrap_or(Duration::ZERO);
     let decided = Arc::new(Mutex::new(false));
     let _watchdog = watchdog(deadline, &args.principal, log.try_clone(), &decided);
     std::panic::set_hook(Box::new(|_| {}));

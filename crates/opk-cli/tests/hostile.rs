@@ -475,3 +475,48 @@ fn hostile_catalog_every_case_is_denied_with_its_reason() {
     assert!(failed.is_empty(), "failed cases: {failed:?}");
     dir.keep_if_asked();
 }
+
+/// A plugin that hangs past the whole-verify deadline (its own timeout is longer) is killed,
+/// with what it started, just before the deadline: verify decides by the rows and no plugin
+/// process outlives it.
+#[test]
+fn r3_a_hung_plugin_is_killed_before_the_deadline_and_outlives_nothing() {
+    let dir = TestDir::new(TMP);
+    let (mut host, cert) = planted_host(&dir, "plugin");
+    std::fs::write(&host.auth_id, "").expect("no rows");
+    let pid_file = dir.join("plugin.pid");
+    let script = dir.write(
+        "plugin/hang.sh",
+        &format!(
+            "#!/bin/sh\necho $$ > {}\nexec sleep 600\n",
+            pid_file.display()
+        ),
+        0o755,
+    );
+    let rel = host
+        .plugins
+        .strip_prefix(dir.path())
+        .expect("in dir")
+        .join("hang.yml");
+    dir.write(
+        &rel.display().to_string(),
+        &format!("name: hangs\ncommand: {}\n", script.display()),
+        0o640,
+    );
+    host.plugin_timeout = Some(600.0);
+    host.deadline = Some(2.0);
+    let reason = one_line_denial(&verify(&host, &cert));
+    assert!(reason.starts_with("no policy to allow"), "{reason}");
+    assert!(
+        host.log_text()
+            .contains("allowed: false, error: timed out after"),
+        "{}",
+        host.log_text()
+    );
+    let pid = std::fs::read_to_string(&pid_file).expect("the plugin ran");
+    assert!(
+        !Path::new(&format!("/proc/{}", pid.trim())).exists(),
+        "plugin process {} outlived verify",
+        pid.trim()
+    );
+}

@@ -1271,6 +1271,16 @@ fn catalog() -> Vec<Case> {
         json!(format!("alice repo:* {PLANTED_ISSUER}\n")),
     ));
     add(file_case(
+        "auth-id-age-multibyte",
+        "auth_id: alice's row with auth_age=15 followed by U+FEFF (panicked the parser before: found by fuzzing auth_id)",
+        "policy",
+        "auth_id",
+        json!(format!(
+            "alice alice@example.com {PLANTED_ISSUER} amr=mfa,auth_age=15\u{feff}\n"
+        )),
+    )
+    .parser("auth_id", "file:auth_id", true));
+    add(file_case(
         "auth-id-group-writable",
         "auth_id: mode 0660",
         "file:auth_id",

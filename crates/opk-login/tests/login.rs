@@ -263,6 +263,7 @@ fn verify_at(
         config: Some(dir.join("config.yml")),
         plugins: None,
         plugin_timeout: Duration::from_secs(5),
+        plugins_until: None,
     };
     let req = opk_verify::Request {
         principal: "alice",

@@ -197,11 +197,12 @@ impl AuthContext {
 
 fn parse_age(value: &str) -> Result<u64, ContextSyntax> {
     let bad = || ContextSyntax::BadAge(value.to_owned());
-    let (digits, unit) = value.split_at(value.len().saturating_sub(1));
-    let scale = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
+    // The unit is one ASCII letter; split after checking it, so a multi-byte last character
+    // (`15\u{feff}`, found by fuzzing auth_id) is refused instead of splitting inside it.
+    let (digits, scale) = match value.as_bytes().last() {
+        Some(b's') => (&value[..value.len() - 1], 1),
+        Some(b'm') => (&value[..value.len() - 1], 60),
+        Some(b'h') => (&value[..value.len() - 1], 3600),
         _ => return Err(bad()),
     };
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -220,6 +221,17 @@ mod tests {
     use super::*;
     use crate::test_claims as claims;
     use serde_json::json;
+
+    #[test]
+    fn an_age_ending_in_a_multi_byte_character_is_refused_not_a_panic() {
+        for value in ["f\u{feff}", "15\u{feff}", "\u{e9}", "1\u{1f600}", ""] {
+            assert!(
+                matches!(parse_age(value), Err(ContextSyntax::BadAge(_))),
+                "{value:?}"
+            );
+        }
+        assert!(AuthContext::parse("amr=mfa,auth_age=f\u{feff}").is_err());
+    }
 
     #[test]
     fn parses_the_fourth_column() {

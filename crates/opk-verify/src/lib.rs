@@ -72,6 +72,10 @@ pub struct ServerPaths {
     pub plugins: Option<PathBuf>,
     /// How long one plugin may take before it is killed and counts as not allowing.
     pub plugin_timeout: Duration,
+    /// A plugin still running at this instant is killed (with what it started) even within
+    /// its timeout: opk-cli sets it just before its whole-verify deadline, so that no plugin
+    /// outlives a verify its watchdog ended.
+    pub plugins_until: Option<std::time::Instant>,
 }
 
 /// sshd's `%u %k %t` and anything after them.
@@ -149,6 +153,7 @@ pub fn verify(
         let plugins = plugins::Plugins {
             dir,
             timeout: paths.plugin_timeout,
+            until: paths.plugins_until,
             env_vars: &config.env_vars,
         };
         let plugin_req = opk_policy::PluginRequest {

@@ -30,6 +30,8 @@ pub(crate) struct Plugins<'a> {
     pub(crate) dir: &'a Path,
     /// Deadline for each plugin, from spawn to the end of its output.
     pub(crate) timeout: Duration,
+    /// No plugin runs past this, whatever its timeout.
+    pub(crate) until: Option<Instant>,
     /// The server config's `env_vars`, which opkssh's plugins inherit.
     pub(crate) env_vars: &'a [(String, String)],
 }
@@ -123,7 +125,13 @@ impl Plugins<'_> {
         let child = cmd
             .spawn()
             .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
-        let mut run = wait(child, self.timeout, MAX_OUTPUT)?;
+        let timeout = match self.until {
+            Some(until) => self
+                .timeout
+                .min(until.saturating_duration_since(Instant::now())),
+            None => self.timeout,
+        };
+        let mut run = wait(child, timeout, MAX_OUTPUT)?;
         run.command = words.join(" ");
         run.allowed = run.exited_zero && opk_policy::plugin_allows(true, &run.stdout);
         Ok(run)

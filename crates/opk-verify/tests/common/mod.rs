@@ -171,6 +171,7 @@ impl Host {
             config: Some(dir.path().join("config.yml")),
             plugins: None,
             plugin_timeout: std::time::Duration::from_secs(5),
+            plugins_until: None,
         };
         let audit = dir.path().join("audit.jsonl");
         Self { dir, paths, audit }
