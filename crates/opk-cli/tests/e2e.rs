@@ -18,11 +18,7 @@ use common::*;
 fn rs256_login_ssh_in_and_every_denial() {
     let (mut op, dir, home, user) = World::start().into_parts();
     let run = login(&op, &home, "opk-rs256", &[], &[]);
-    assert!(
-        run.stdout.contains("Keys generated for identity"),
-        "{}",
-        run.stdout
-    );
+    assert_says(&run.stdout, "Keys generated for identity");
     assert!(run.stdout.contains(USER_EMAIL), "{}", run.stdout);
     let key = home.join(".ssh/id_ecdsa");
     let cert_path = home.join(".ssh/id_ecdsa-cert.pub");
@@ -30,16 +26,8 @@ fn rs256_login_ssh_in_and_every_denial() {
 
     let host = Host::allowing_alice(&dir, "host", &op, "opk-rs256");
     assert_ssh_ok(&host.sshd.ssh(&key, &user, "echo opk-e2e-ok"), "opk-e2e-ok");
-    assert!(
-        host.log_text().contains(&format!("allowed {USER_EMAIL}")),
-        "{}",
-        host.log_text()
-    );
-    assert!(
-        host.sshd_log().contains("Accepted publickey"),
-        "{}",
-        host.sshd_log()
-    );
+    assert_says(&host.log_text(), &format!("allowed {USER_EMAIL}"));
+    assert_says(&host.sshd_log(), "Accepted publickey");
 
     denied_while_config_sets_a_deny_list(&dir, &host, &key);
     denied_when_not_in_auth_id(&dir, &op, &key);
@@ -423,11 +411,7 @@ fn home_policy_through_sshd() {
     .with_home_policy(&passwd);
     let sshd = v.start_sshd(&[]);
     assert_ssh_ok(&sshd.ssh(&key, &user, "echo home-ok"), "home-ok");
-    assert!(
-        v.log_text().contains(&format!("allowed {USER_EMAIL}")),
-        "{}",
-        v.log_text()
-    );
+    assert_says(&v.log_text(), &format!("allowed {USER_EMAIL}"));
 
     std::fs::set_permissions(&home_policy, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     let allowed_before = v.log_text().matches("allowed ").count();

@@ -58,11 +58,7 @@ fn device_login_binds_the_nonce_and_logs_in() {
         "{}",
         run.stderr
     );
-    assert!(
-        run.stdout.contains("Keys generated for identity"),
-        "{}",
-        run.stdout
-    );
+    assert_says(&run.stdout, "Keys generated for identity");
     let cert = read_cert(&dir.join("device-key-cert.pub"));
     assert_eq!(claims(&cert)["email"], USER_EMAIL);
     assert!(claims(&cert).contains_key("nonce"));

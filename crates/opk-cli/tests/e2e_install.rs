@@ -346,11 +346,7 @@ fn migrates_an_opkssh_install_and_login_still_works() {
 
     let sshd = Sshd::start_including(&dir, &tree.path("etc/ssh/sshd_config"));
     assert_ssh_ok(&sshd.ssh(&key, &user, "echo migrated-ok"), "migrated-ok");
-    assert!(
-        tree.log().contains(&format!("allowed {USER_EMAIL}")),
-        "{}",
-        tree.log()
-    );
+    assert_says(&tree.log(), &format!("allowed {USER_EMAIL}"));
     tree.dir.keep_if_asked();
     dir.keep_if_asked();
 }

@@ -51,11 +51,7 @@ fn policy_plugin_allows_through_sshd() {
     );
     plugin(&dir, &v, &allow_if_alice);
     assert_ssh_ok(&sshd.ssh(&key, &user, "echo plugin-ok"), "plugin-ok");
-    assert!(
-        v.log_text().contains("by policy plugin "),
-        "{}",
-        v.log_text()
-    );
+    assert_says(&v.log_text(), "by policy plugin ");
 
     for (body, why) in [
         ("sleep 60; echo allow", "timed out after 1 s"),
@@ -63,11 +59,7 @@ fn policy_plugin_allows_through_sshd() {
     ] {
         plugin(&dir, &v, body);
         assert_ssh_denied(&sshd.ssh(&key, &user, "true"));
-        assert!(
-            v.log_text().contains(why),
-            "{why:?} not in {}",
-            v.log_text()
-        );
+        assert_says(&v.log_text(), why);
     }
     plugin(
         &dir,
@@ -212,11 +204,7 @@ fn userinfo_claims_through_sshd() {
             .sshd
             .ssh(&home_plain.join(".ssh/id_ecdsa"), &user, "true"),
     );
-    assert!(
-        host.log_text().contains("no policy to allow"),
-        "{}",
-        host.log_text()
-    );
+    assert_says(&host.log_text(), "no policy to allow");
     let discoveries = op.requests_settled(DISCOVERY) - discoveries_before;
     assert_eq!(discoveries, 1, "discovery once, for the cold JWKS cache");
     dir.keep_if_asked();

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Host, OPK, TMP, login};
+use common::{Host, OPK, TMP, assert_says, login};
 use opk_e2e::{Guard, KeyHost, Op, Sshd, TestDir, current_user, free_port, keygen, show};
 
 /// `user@127.0.0.1` for a [`KeyHost`].
@@ -27,6 +27,9 @@ fn home_with(dir: &TestDir, known: &str) -> PathBuf {
     home
 }
 
+/// `-o StrictHostKeyChecking=accept-new`: record the test server's key on first use.
+const ACCEPT_NEW: [&str; 2] = ["-o", "StrictHostKeyChecking=accept-new"];
+
 fn opk_ssh_cmd(home: &Path, args: &[&str]) -> Command {
     // An empty stand-in for /etc/ssh (no system ssh_config or ssh_known_hosts).
     let etc = home.join("etc-ssh");
@@ -41,13 +44,18 @@ fn opk_ssh_cmd(home: &Path, args: &[&str]) -> Command {
     c
 }
 
-fn opk_ssh(home: &Path, args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = opk_ssh_cmd(home, args)
-        .stdin(Stdio::piped())
+/// `opk ssh` started with `stdin`, its stdout and stderr piped back to the test.
+fn spawn_opk_ssh(home: &Path, args: &[&str], stdin: Stdio) -> Child {
+    opk_ssh_cmd(home, args)
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("opk ssh");
+        .expect("opk ssh")
+}
+
+fn opk_ssh(home: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = spawn_opk_ssh(home, args, Stdio::piped());
     let mut input = child.stdin.take().expect("stdin");
     input.write_all(stdin).expect("write stdin");
     drop(input);
@@ -190,8 +198,7 @@ fn known_hosts_strict_mismatch_accept_new_and_user_file() {
     let kh_path = home.join(".ssh/known_hosts");
     assert_fails_saying(&out, &[&format!("{}:2", kh_path.display()), "CHANGED"]);
     // accept-new does not override a mismatch.
-    let mut an = vec!["-o", "StrictHostKeyChecking=accept-new"];
-    an.extend(args);
+    let an = [&ACCEPT_NEW[..], &args[..]].concat();
     assert_fails_saying(&opk_ssh(&home, &an, b""), &["CHANGED"]);
 
     // accept-new records an unknown key, then strict mode accepts it.
@@ -516,26 +523,11 @@ fn opk_certificate_through_opk_verify_after_real_login() {
     let port = host.sshd.port.to_string();
     let dest = format!("{}@127.0.0.1", current_user());
     // No -i: the certificate `opk login` wrote is found and offered first.
-    let out = opk_ssh(
-        &home,
-        &[
-            "-o",
-            "StrictHostKeyChecking=accept-new",
-            "-p",
-            &port,
-            &dest,
-            "echo opk-cert-ok",
-        ],
-        b"",
-    );
+    let args = [&ACCEPT_NEW[..], &["-p", &port, &dest, "echo opk-cert-ok"]].concat();
+    let out = opk_ssh(&home, &args, b"");
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert_eq!(text(&out.stdout), "opk-cert-ok\n");
-    assert!(
-        host.log_text()
-            .contains(&format!("allowed {}", common::USER_EMAIL)),
-        "{}",
-        host.log_text()
-    );
+    assert_says(&host.log_text(), &format!("allowed {}", common::USER_EMAIL));
 
     // A policy without us: refused, and the message says what to do about an opk certificate.
     std::fs::write(&host.auth_id, "").expect("empty policy");
@@ -626,16 +618,13 @@ fn expired_pk_token_is_named_with_what_to_do() {
     let common::ExpiredLogin { world, oidc, day } = common::ExpiredLogin::start();
     let home = world.home;
     let dest = format!("{}@127.0.0.1", current_user());
-    let accept = ["-o", "StrictHostKeyChecking=accept-new"];
     let oidc_port = oidc.sshd.port.to_string();
-    let mut args = accept.to_vec();
-    args.extend(["-p", &oidc_port, &dest, "true"]);
+    let args = [&ACCEPT_NEW[..], &["-p", &oidc_port, &dest, "true"]].concat();
     let out = opk_ssh(&home, &args, b"");
     assert_fails_saying(&out, &["expired", "run `opk login`", "id_ecdsa-cert.pub"]);
     // The same certificate still logs in where the policy counts 24 h from iat.
     let day_port = day.sshd.port.to_string();
-    let mut args = accept.to_vec();
-    args.extend(["-p", &day_port, &dest, "echo day-ok"]);
+    let args = [&ACCEPT_NEW[..], &["-p", &day_port, &dest, "echo day-ok"]].concat();
     let out = opk_ssh(&home, &args, b"");
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert_eq!(text(&out.stdout), "day-ok\n");
@@ -647,22 +636,9 @@ fn closed_stdout_ends_quietly_like_sigpipe() {
     let home = home_with(&h.dir, &h.known_hosts_line());
     let key = h.key.display().to_string();
     // `opk ssh host yes | head -n 1`, with the reader leaving after one line.
-    let mut child = opk_ssh_cmd(
-        &home,
-        &[
-            "-i",
-            &key,
-            "-p",
-            &h.sshd.port.to_string(),
-            &key_host_dest(),
-            "yes",
-        ],
-    )
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("opk ssh");
+    let port = h.sshd.port.to_string();
+    let args = ["-i", &key, "-p", &port, &key_host_dest(), "yes"];
+    let mut child = spawn_opk_ssh(&home, &args, Stdio::null());
     let mut out = child.stdout.take().expect("stdout");
     let mut first = [0u8; 2];
     out.read_exact(&mut first).expect("first line");

@@ -177,11 +177,7 @@ fn opk_login_then_opkssh_verify_accepts_and_prints_the_same_line() {
 
     let theirs = reference.verify(&opkssh, user, &b64, &key_type, &w.env());
     assert_allowed(&theirs, "opkssh verify");
-    assert!(
-        reference.log_text().contains("successfully verified"),
-        "opkssh log:\n{}",
-        reference.log_text()
-    );
+    assert_says(&reference.log_text(), "successfully verified");
     let mine = ours.verify(user, &b64, &key_type, &w.env());
     assert_allowed(&mine, "opk verify");
     assert_eq!(
@@ -207,16 +203,8 @@ fn opk_login_then_opkssh_verify_accepts_and_prints_the_same_line() {
         "opkssh verify",
     );
     assert_denied(&ours.verify(user, &b64, &key_type, &w.env()), "opk verify");
-    assert!(
-        reference.log_text().contains("no policy to allow"),
-        "opkssh log:\n{}",
-        reference.log_text()
-    );
-    assert!(
-        ours.log_text().contains("no policy to allow"),
-        "opk log:\n{}",
-        ours.log_text()
-    );
+    assert_says(&reference.log_text(), "no policy to allow");
+    assert_says(&ours.log_text(), "no policy to allow");
 
     // The namespace trick left the machine's /etc alone.
     assert_eq!(
@@ -233,11 +221,7 @@ fn opkssh_login_then_opk_verify_accepts_through_sshd() {
     let user = &w.user;
     let home = w.dir.join("home-opkssh");
     let run = w.opkssh_login(&home, "opk-rs256");
-    assert!(
-        run.stdout.contains("Keys generated for identity"),
-        "{}",
-        run.stdout
-    );
+    assert_says(&run.stdout, "Keys generated for identity");
     assert!(
         run.stdout.contains(&format!(
             "{USER_EMAIL} {USER_EMAIL} {} opk-rs256",
@@ -289,11 +273,7 @@ fn opkssh_login_then_opk_verify_accepts_through_sshd() {
         &sshd.ssh(&key, user, "echo opkssh-cert-ok"),
         "opkssh-cert-ok",
     );
-    assert!(
-        host.log_text().contains(&format!("allowed {USER_EMAIL}")),
-        "{}",
-        host.log_text()
-    );
+    assert_says(&host.log_text(), &format!("allowed {USER_EMAIL}"));
     w.dir.keep_if_asked();
 }
 
@@ -422,11 +402,7 @@ fn send_access_token_is_accepted_by_sshd_opk_and_opkssh() {
     let (reference, host) = w.hosts_allowing_alice("opk-rs256");
     let sshd = host.start_sshd(&w.env());
     assert_ssh_ok(&sshd.ssh(&key, user, "echo act-ok"), "act-ok");
-    assert!(
-        host.log_text().contains(&format!("allowed {USER_EMAIL}")),
-        "{}",
-        host.log_text()
-    );
+    assert_says(&host.log_text(), &format!("allowed {USER_EMAIL}"));
 
     let (key_type, b64) = type_and_b64(&cert_path);
     // Both call userinfo with the access token, once per verify (sshd asked opk at least once).

@@ -320,6 +320,17 @@ fn serve_op(req: &Request, st: &Mutex<OpState>) -> Response {
 
 // ---------------------------------------------------------------- harness
 
+/// The loopback ports, an OP started with `(mode, client_id, secret)`, and a client for it:
+/// what every login test here begins with.
+fn start(
+    mode: Mode,
+    client_id: &str,
+    secret: Option<&str>,
+) -> (MutexGuard<'static, ()>, FakeOp, opk_http::HttpClient) {
+    let ports = ports_lock();
+    (ports, FakeOp::start(mode, client_id, secret), client())
+}
+
 fn client() -> opk_http::HttpClient {
     opk_http::HttpClient::with_roots(opk_http::HttpOptions::default(), &[], None).expect("client")
 }
@@ -428,9 +439,7 @@ fn payload_nonce(id_token: &str) -> String {
 
 #[test]
 fn success() {
-    let _g = ports_lock();
-    let op = FakeOp::start(Mode::Normal, "client-1", None);
-    let http = client();
+    let (_g, op, http) = start(Mode::Normal, "client-1", None);
     let (res, log) = run(
         &http,
         &op.provider(),
@@ -478,9 +487,7 @@ fn success() {
 /// default path is then not served.
 #[test]
 fn callback_path_and_extra_authorize_params() {
-    let _g = ports_lock();
-    let op = FakeOp::start(Mode::Normal, "client-1", None);
-    let http = client();
+    let (_g, op, http) = start(Mode::Normal, "client-1", None);
     let o = LoginOptions {
         callback_path: "/auth/callback".into(),
         extra_params: vec![
@@ -505,9 +512,7 @@ fn callback_path_and_extra_authorize_params() {
 /// request's), while the loopback listener still takes the callback a relay forwards to it.
 #[test]
 fn remote_redirect_uri_goes_to_the_op_and_the_listener_still_answers() {
-    let _g = ports_lock();
-    let op = FakeOp::start(Mode::Normal, "client-1", None);
-    let http = client();
+    let (_g, op, http) = start(Mode::Normal, "client-1", None);
     let remote = "https://relay.example/opk/callback";
     let o = LoginOptions {
         remote_redirect_uri: Some(remote.into()),
@@ -549,9 +554,7 @@ fn remote_redirect_uri_goes_to_the_op_and_the_listener_still_answers() {
 
 #[test]
 fn success_with_client_secret_and_nonce_needing_encoding() {
-    let _g = ports_lock();
-    let op = FakeOp::start(Mode::Normal, "client 2&x", Some("s3cr=t+/"));
-    let http = client();
+    let (_g, op, http) = start(Mode::Normal, "client 2&x", Some("s3cr=t+/"));
     let nonce = "n+/= &?#é";
     let (res, log) = run(&http, &op.provider(), nonce, &opts(&[18110]), false);
     let tokens = res.expect("login succeeds");
@@ -561,9 +564,7 @@ fn success_with_client_secret_and_nonce_needing_encoding() {
 
 #[test]
 fn op_denies() {
-    let _g = ports_lock();
-    let op = FakeOp::start(Mode::Deny, "client-1", None);
-    let http = client();
+    let (_g, op, http) = start(Mode::Deny, "client-1", None);
     let (res, log) = run(&http, &op.provider(), "n", &opts(&[18120]), false);
     match res {
         Err(Error::Op { error, description }) => {
@@ -584,9 +585,7 @@ fn op_denies() {
 
 #[test]
 fn wrong_state_then_right_state() {
-    let _g = ports_lock();
-    let op = FakeOp::start(Mode::Normal, "client-1", None);
-    let http = client();
+    let (_g, op, http) = start(Mode::Normal, "client-1", None);
     let (res, log) = run(&http, &op.provider(), "n", &opts(&[18130]), true);
     let stray = log.stray.expect("stray response");
     assert_eq!(stray.status, 400);
@@ -598,9 +597,7 @@ fn wrong_state_then_right_state() {
 
 #[test]
 fn pkce_mismatch_is_rejected_by_token_endpoint() {
-    let _g = ports_lock();
-    let op = FakeOp::start(Mode::Normal, "client-1", None);
-    let http = client();
+    let (_g, op, http) = start(Mode::Normal, "client-1", None);
     let tamper = TamperVerifier(&http);
     let (res, log) = run(&tamper, &op.provider(), "n", &opts(&[18140]), false);
     match res {
@@ -621,9 +618,7 @@ fn pkce_mismatch_is_rejected_by_token_endpoint() {
 
 #[test]
 fn nonce_mismatch_is_rejected() {
-    let _g = ports_lock();
-    let op = FakeOp::start(Mode::WrongNonce, "client-1", None);
-    let http = client();
+    let (_g, op, http) = start(Mode::WrongNonce, "client-1", None);
     let (res, log) = run(&http, &op.provider(), "my-nonce", &opts(&[18150]), false);
     assert!(matches!(res, Err(Error::NonceMismatch)), "{res:?}");
     assert!(log.final_page.body.contains("Login failed"));
@@ -735,9 +730,7 @@ fn login_and_verify_agree_on_the_discovered_issuer() {
 
 #[test]
 fn slow_and_garbage_connections_do_not_block_the_callback() {
-    let _g = ports_lock();
-    let op = FakeOp::start(Mode::Normal, "client-1", None);
-    let http = client();
+    let (_g, op, http) = start(Mode::Normal, "client-1", None);
     let (tx, rx) = mpsc::channel::<String>();
     let browser = thread::spawn(move || {
         let url = rx.recv().expect("url");

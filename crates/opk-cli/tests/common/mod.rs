@@ -258,6 +258,11 @@ pub(crate) fn run_login(home: &Path, args: &[&str], env: &[(&str, Option<&str>)]
     cmd.output().expect("opk login")
 }
 
+/// `text` (a log, a page, a command's output) says `words`; a failure shows all of `text`.
+pub(crate) fn assert_says(text: &str, words: &str) {
+    assert!(text.contains(words), "{words:?} not in:\n{text}");
+}
+
 pub(crate) fn assert_ssh_ok(out: &Output, marker: &str) {
     assert!(
         out.status.success() && String::from_utf8_lossy(&out.stdout).contains(marker),
