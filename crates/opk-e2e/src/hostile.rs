@@ -1506,7 +1506,8 @@ fn catalog() -> Vec<Case> {
 
 /// Seeds for the fuzz targets in `fuzz/` (`dir/<target>/`), taken from the inputs of the catalog
 /// in `catalog` (certificates, PK Tokens, ID tokens, server files, JWKS) and from small valid
-/// examples of the other formats; seeds over 16 KiB are left out. Returns the number written.
+/// examples of the other formats; seeds over 16 KiB are left out, and `seed-*` files from an
+/// earlier run are removed first. Returns the number written.
 pub fn write_fuzz_seeds(catalog: &Path, dir: &Path) -> usize {
     const MAX_SEED: usize = 16 * 1024;
     let mut seeds: Vec<(&str, String, Vec<u8>)> = Vec::new();
@@ -1749,6 +1750,18 @@ pub fn write_fuzz_seeds(catalog: &Path, dir: &Path) -> usize {
     );
 
     std::fs::create_dir_all(dir).expect("mkdir corpus");
+    // Earlier generated seeds go (case numbers shift); found crashes (`crash-*`) stay.
+    for target in std::fs::read_dir(dir).expect("ls corpus") {
+        for seed in std::fs::read_dir(target.expect("target").path()).expect("ls target") {
+            let seed = seed.expect("seed").path();
+            if seed
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("seed-"))
+            {
+                std::fs::remove_file(&seed).expect("rm seed");
+            }
+        }
+    }
     let mut written = 0;
     for (target, name, data) in seeds {
         let target_dir = dir.join(target);
