@@ -72,6 +72,10 @@ pub(crate) struct Args {
     /// Also append what login says to DIR/opkssh.log (as opkssh's; default: no log file).
     #[arg(long, value_name = "DIR")]
     pub(crate) log_dir: Option<PathBuf>,
+    /// Keep running and refresh the ID token before it expires, rewriting the certificate (same
+    /// key) for oidc_refreshed servers (as opkssh's); ends when the provider stops refreshing.
+    #[arg(long, conflicts_with = "print_key")]
+    pub(crate) auto_refresh: bool,
 }
 
 /// What login says, on the terminal and, with --log-dir, in the log.
@@ -287,7 +291,35 @@ fn run_with(args: &Args, say: &mut Say) -> anyhow::Result<()> {
             "Email, sub, issuer, audience: \n{email} {sub} {iss} {aud}"
         ));
     }
-    Ok(())
+    if !args.auto_refresh {
+        return Ok(());
+    }
+    say.out("Refreshing the ID token before it expires (--auto-refresh); Ctrl-C to stop");
+    let stopped = opk_login::keep_refreshed(
+        done,
+        http,
+        &fetcher,
+        provider,
+        send_access_token,
+        &opk_login::RefreshSettings::default(),
+        &SystemTime::now,
+        &mut std::thread::sleep,
+        &mut |r| {
+            r.login.write(&location)?;
+            say.out(&format!(
+                "Refreshed the ID token (valid until {} UTC) and rewrote {}",
+                opk_pktoken::log_timestamp(r.expires.max(0) as u64),
+                location.cert.display()
+            ));
+            if !args.no_agent {
+                add_to_agent(r.login, args.lifetime.unwrap_or_default(), say);
+            }
+            Ok(())
+        },
+    );
+    match stopped {
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Loads the new pair into the agent SSH_AUTH_SOCK names. The files are written by now, so a

@@ -821,3 +821,96 @@ fn logout_removes_opks_pairs_and_agent_identities_only() {
     }
     dir.keep_if_asked();
 }
+
+/// `--auto-refresh` against the real OP (client opk-short: ID tokens live 5 s, refresh tokens
+/// are issued): the process keeps running and rewrites the certificate with the refreshed ID
+/// token appended to the same PK Token, for the same key. Once the original token has expired
+/// an `oidc_refreshed` sshd still lets the key in and an `oidc` one refuses it; with the OP
+/// stopped the refreshes fail, and after its bounded retries login exits 1 with one error line.
+/// Fails if nothing is refreshed, the key changes, a refreshed cert is refused by the
+/// `oidc_refreshed` host or accepted by the `oidc` one, or login never gives up.
+#[test]
+fn auto_refresh_keeps_an_oidc_refreshed_server_open_and_stops_when_the_op_is_gone() {
+    let (mut op, dir, home, user) = World::start().into_parts();
+    let auth = policy(&user, USER_EMAIL, &op.issuer);
+    let host = |name: &str, expiry: &str| {
+        let providers = format!("{} opk-short {expiry}\n", op.issuer);
+        Host::start(&dir, name, &providers, &auth, &[])
+    };
+    let (refreshed_host, oidc_host) = (host("refreshed", "oidc_refreshed"), host("oidc", "oidc"));
+    let key = home.join(".ssh/id_ecdsa");
+    let cert_path = home.join(".ssh/id_ecdsa-cert.pub");
+    let provider_arg = provider(&op, "opk-short");
+    let started = std::time::Instant::now();
+    let run = std::thread::scope(|scope| {
+        let login = scope.spawn(|| {
+            browser_login(&home)
+                .args(["--provider", &provider_arg, "--auto-refresh"])
+                .run()
+        });
+        // A refreshed certificate: the PK Token gains a `.`-appended ID token.
+        let refreshed_cert = |previous: Option<&str>| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            loop {
+                if let Ok(line) = std::fs::read_to_string(&cert_path)
+                    && let Ok(cert) = OpkCert::from_line(&line)
+                    && let Some(fresh) = cert
+                        .pk_token()
+                        .and_then(|p| p.split_once('.'))
+                        .map(|(_, f)| f.to_owned())
+                    && previous != Some(fresh.as_str())
+                {
+                    return (cert, fresh);
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "no refreshed certificate"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+        };
+        let (first, fresh) = refreshed_cert(None);
+        let original = claims(&first);
+        // Past the original token's exp: only the refreshed token keeps the door open.
+        let exp = original["exp"].as_i64().expect("exp");
+        while std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs() as i64
+            <= exp + 1
+        {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        let (latest, _) = refreshed_cert(Some(&fresh));
+        assert_eq!(
+            latest.public_key(),
+            first.public_key(),
+            "refresh changed the key"
+        );
+        assert_eq!(
+            claims(&latest)["iat"],
+            original["iat"],
+            "the original token must stay"
+        );
+        assert_ssh_ok(
+            &refreshed_host.sshd.ssh(&key, &user, "echo refreshed-ok"),
+            "refreshed-ok",
+        );
+        assert_ssh_denied(&oidc_host.sshd.ssh(&key, &user, "true"));
+        op.stop();
+        login.join().expect("login thread")
+    });
+    let error = the_one_error_line(&run);
+    assert!(
+        error.contains("--auto-refresh stopped after 5 attempt(s)"),
+        "{error}\n{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("Refreshed the ID token (valid until"),
+        "{}",
+        run.stdout
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(150));
+    dir.keep_if_asked();
+}

@@ -88,6 +88,19 @@ pub enum Error {
     /// `--send-access-token` but the OP returned none.
     #[error("--send-access-token was given but the OP returned no access token")]
     NoAccessToken,
+    /// `--auto-refresh`, but the OP issued no refresh token.
+    #[error(
+        "the provider issued no refresh token, so --auto-refresh cannot keep the certificate fresh: ask for offline access (scope offline_access, or access_type offline) or log in without --auto-refresh"
+    )]
+    NoRefreshToken,
+    /// `--auto-refresh` gave up.
+    #[error("--auto-refresh stopped after {attempts} attempt(s) to refresh the ID token")]
+    RefreshFailed {
+        /// How often it was tried.
+        attempts: u32,
+        /// The last failure.
+        source: opk_oidc::Error,
+    },
     /// Every default key name holds a key that is not ours.
     #[error("no default ssh key file free for openpubkey in {0}: pass -i PATH to choose one")]
     NoFreeKeyFile(PathBuf),

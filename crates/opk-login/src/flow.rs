@@ -35,6 +35,10 @@ pub struct Login {
     pub cert: OpkCert,
     /// The PK Token.
     pub pk_token: PkToken,
+    /// The OP's refresh token, for `--auto-refresh`.
+    pub(crate) refresh_token: Option<String>,
+    /// The certificate's principals, kept for the certificates of refreshed tokens.
+    pub(crate) principals: Vec<String>,
 }
 
 impl Login {
@@ -187,20 +191,32 @@ pub fn login_with(
     } else {
         None
     };
-    let cert = OpkCert::issue(
-        &CertRequest {
-            key_id: pk_token.claim_str("email").unwrap_or_default().to_owned(),
-            principals,
-            pk_token: pk_token.to_compact(),
-            access_token,
-        },
-        &key,
-    )?;
+    let cert = certificate(&key, &pk_token, &principals, access_token)?;
     Ok(Login {
         key,
         cert,
         pk_token,
+        refresh_token: tokens.refresh_token,
+        principals,
     })
+}
+
+/// The self-signed certificate for `key` carrying `pk_token` (key ID: the token's email).
+pub(crate) fn certificate(
+    key: &EphemeralKey,
+    pk_token: &PkToken,
+    principals: &[String],
+    access_token: Option<String>,
+) -> Result<OpkCert, Error> {
+    Ok(OpkCert::issue(
+        &CertRequest {
+            key_id: pk_token.claim_str("email").unwrap_or_default().to_owned(),
+            principals: principals.to_vec(),
+            pk_token: pk_token.to_compact(),
+            access_token,
+        },
+        key,
+    )?)
 }
 
 /// Where a login with `provider` and `alg` writes, given the user's home (opkssh's precedence:

@@ -15,6 +15,7 @@ mod keyfiles;
 mod log;
 mod logout;
 mod provider;
+mod refresh;
 
 pub use agent::{AgentLifetime, AgentLoaded, load_into_agent};
 pub use config::{
@@ -29,6 +30,7 @@ pub use keyfiles::{KeyLocation, configure_identity_dir};
 pub use log::{LOG_FILE_NAME, LoginLog};
 pub use logout::{Kept, LogoutReport, logout};
 pub use provider::{ProviderChoice, resolve_provider};
+pub use refresh::{RefreshSettings, Refreshed, keep_refreshed, refresh_delay};
 
 #[doc(no_inline)]
 pub use opk_jwks::JwksFetcher;

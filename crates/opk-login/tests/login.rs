@@ -34,6 +34,11 @@ struct FakeOp {
     /// The kid of the OP key in the first JWKS answer ("k1" signs; another one is a key the OP
     /// rotated away from during the login).
     first_kid: &'static str,
+    /// The answers to refresh requests, in order: an HTTP status (200 = fresh tokens). The code
+    /// exchange returns a refresh token only when this is not empty.
+    refreshes: Mutex<Vec<u16>>,
+    /// The refresh token issued last.
+    issued_refresh: Mutex<String>,
 }
 
 impl FakeOp {
@@ -47,15 +52,20 @@ impl FakeOp {
             token_calls: AtomicU32::new(0),
             jwks_calls: AtomicU32::new(0),
             first_kid: "k1",
+            refreshes: Mutex::new(Vec::new()),
+            issued_refresh: Mutex::new("rt-1".into()),
         }
     }
 
     fn id_token(&self, nonce: &str) -> String {
-        let claims = json!({
+        self.sign(json!({
             "iss": ISS, "aud": CLIENT, "sub": "user-1", "email": "alice@example.com",
             "email_verified": true, "nonce": nonce,
             "iat": ISSUED_AT, "exp": ISSUED_AT + 3600,
-        });
+        }))
+    }
+
+    fn sign(&self, claims: Value) -> String {
         let h = Base64UrlUnpadded::encode_string(
             json!({"alg": "ES256", "kid": "k1", "typ": "JWT"})
                 .to_string()
@@ -82,6 +92,23 @@ impl OidcHttp for FakeOp {
         assert_eq!(url, format!("{ISS}/token"));
         self.token_calls.fetch_add(1, Ordering::SeqCst);
         let field = |name: &str| form.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+        if field("grant_type") == Some("refresh_token") {
+            assert_eq!(field("client_id"), Some(CLIENT));
+            let n = self.token_calls.load(Ordering::SeqCst) as u64;
+            let mut issued = self.issued_refresh.lock().expect("lock");
+            assert_eq!(field("refresh_token"), Some(issued.as_str()));
+            let status = self.refreshes.lock().expect("lock").remove(0);
+            if status != 200 {
+                return Ok((status, json!({"error": "invalid_grant"})));
+            }
+            let fresh = self.sign(json!({
+                "iss": ISS, "aud": CLIENT, "sub": "user-1", "email": "alice@example.com",
+                "iat": ISSUED_AT + 3000 * n, "exp": ISSUED_AT + 3000 * n + 3600,
+            }));
+            // A rotating OP: each answer carries the next refresh token.
+            *issued = format!("rt-{n}");
+            return Ok((200, json!({"id_token": fresh, "refresh_token": *issued})));
+        }
         assert_eq!(field("code"), Some("code-1"));
         assert_eq!(field("client_id"), Some(CLIENT));
         let nonce = self
@@ -90,10 +117,11 @@ impl OidcHttp for FakeOp {
             .expect("lock")
             .clone()
             .expect("authorize seen");
-        Ok((
-            200,
-            json!({"id_token": self.id_token(&nonce), "access_token": "at-1", "token_type": "Bearer"}),
-        ))
+        let mut body = json!({"id_token": self.id_token(&nonce), "access_token": "at-1", "token_type": "Bearer"});
+        if !self.refreshes.lock().expect("lock").is_empty() {
+            body["refresh_token"] = json!("rt-1");
+        }
+        Ok((200, body))
     }
 }
 
@@ -397,4 +425,78 @@ fn principals_and_access_token_reach_the_certificate() {
     assert_eq!(login.cert.principals(), ["alice", "dev"]);
     assert_eq!(login.cert.access_token(), Some("at-1"));
     assert_eq!(login.key.algorithm(), KeyAlgorithm::Ed25519);
+}
+
+/// `--auto-refresh`'s loop against the fake OP: each refresh appends a signed refreshed ID token
+/// to the same PK Token and certifies the same key; HTTP 503 answers are retried with a doubling
+/// pause; a refusal (400 invalid_grant) ends the loop at once; a run of failures ends it after
+/// the allowed retries; no refresh token at all is refused before any wait. Fails if the loop
+/// spins, retries a refusal, never gives up, or builds a certificate for another key.
+#[test]
+fn auto_refresh_appends_refreshed_tokens_and_gives_up_boundedly() {
+    let provider = ProviderSpec {
+        issuer: ISS.into(),
+        client_id: CLIENT.into(),
+        client_secret: None,
+        scopes: vec!["openid".into(), "email".into()],
+    };
+    let settings = opk_login::RefreshSettings::default();
+    let clock = at(ISSUED_AT + 60);
+    let go = |answers: Vec<u16>| {
+        let op = FakeOp::new();
+        *op.refreshes.lock().expect("lock") = answers;
+        let (login, _) = run(&op, clock, KeyAlgorithm::EcdsaP256, None, false);
+        let login = login.expect("login");
+        let original = login.pk_token.to_compact();
+        let key = login.key.public_key();
+        let mut slept = Vec::new();
+        let mut seen: Vec<(String, i64)> = Vec::new();
+        let stopped = opk_login::keep_refreshed(
+            login,
+            &op,
+            &op,
+            &provider,
+            false,
+            &settings,
+            &|| clock,
+            &mut |d| slept.push(d.as_secs()),
+            &mut |r| {
+                assert_eq!(r.login.cert.public_key(), key, "another key certified");
+                seen.push((r.login.pk_token.to_compact(), r.expires));
+                Ok(())
+            },
+        )
+        .expect_err("the loop only ends with a reason");
+        (stopped, original, slept, seen)
+    };
+
+    let (stopped, original, slept, seen) = go(vec![200, 503, 503, 200, 400]);
+    assert!(
+        matches!(&stopped, Error::RefreshFailed { attempts: 1, source } if source.is_final_refusal()),
+        "{stopped}"
+    );
+    // The first wait: a minute before exp; 1 s and 2 s between the 503s; then a minute before
+    // each refreshed token's exp (the fixed clock makes those long).
+    assert_eq!(slept[..4], [3600 - 60 - 60, 3600 + 6000 - 60 - 60, 1, 2]);
+    assert_eq!(seen.len(), 2);
+    for (i, (compact, expires)) in seen.iter().enumerate() {
+        let (head, fresh) = compact.split_once('.').expect("refreshed part");
+        assert_eq!(head, original, "the original PK Token must stay");
+        assert_eq!(fresh.split('.').count(), 3);
+        let n = [2, 5][i];
+        assert_eq!(*expires, (ISSUED_AT + 3000 * n + 3600) as i64);
+    }
+
+    let (stopped, _, slept, seen) = go(vec![503; 6]);
+    assert!(
+        matches!(stopped, Error::RefreshFailed { attempts: 5, .. }),
+        "{stopped}"
+    );
+    assert_eq!(slept[1..], [1, 2, 4, 8]);
+    assert!(seen.is_empty());
+
+    // No refresh token from the code exchange: refused before any wait.
+    let (e, _, slept, seen) = go(Vec::new());
+    assert!(slept.is_empty() && seen.is_empty());
+    assert!(matches!(e, Error::NoRefreshToken), "{e}");
 }

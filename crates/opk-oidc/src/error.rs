@@ -88,6 +88,19 @@ pub enum Error {
         description: Option<String>,
     },
 
+    /// The token endpoint refused the refresh token (revoked, expired, or never refreshable).
+    #[error(
+        "the provider refused to refresh the login (HTTP {status}): {error}{}: run opk login again", fmt_desc(.description)
+    )]
+    RefreshRefused {
+        /// The HTTP status code.
+        status: u16,
+        /// The OAuth `error` code, or "unknown_error" (sanitised).
+        error: String,
+        /// The OAuth `error_description`, if any (sanitised).
+        description: Option<String>,
+    },
+
     /// The token endpoint's 200 response is unusable.
     #[error("the token endpoint response is invalid: {0}")]
     TokenResponse(TokenResponseProblem),
@@ -150,6 +163,12 @@ pub enum Error {
 }
 
 impl Error {
+    /// True when retrying cannot help: the OP answered and refused the refresh token (a 4xx
+    /// answer, e.g. `invalid_grant`). Transport failures and 5xx answers may pass.
+    pub fn is_final_refusal(&self) -> bool {
+        matches!(self, Error::RefreshRefused { status, .. } if (400..500).contains(status))
+    }
+
     /// True when the OP's discovery document names no device authorization endpoint: the
     /// device flow is not available there (a caller may fall back to the browser).
     pub fn is_no_device_flow(&self) -> bool {
@@ -278,6 +297,11 @@ mod tests {
             Error::DeviceResponse("user_code"),
             Error::DeviceExpired,
             Error::DeviceNoNonce,
+            Error::RefreshRefused {
+                status: 400,
+                error: "invalid_grant".into(),
+                description: Some("grant request is invalid".into()),
+            },
             crate::flow::check_remote_redirect_uri("h/cb").expect_err("no scheme"),
         ];
         for e in &errors {

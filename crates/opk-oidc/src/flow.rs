@@ -412,6 +412,42 @@ pub(crate) fn tokens_from(body: &Value) -> Result<Tokens, Error> {
     })
 }
 
+/// OAuth refresh (RFC 6749 section 6, OIDC Core section 12): fresh tokens for `refresh_token`,
+/// with the provider's scopes, as openpubkey refreshes. The refreshed ID token carries no nonce
+/// (none can be sent); its signature is the caller's to check. An OP that does not rotate the
+/// refresh token (Google) keeps the old one working, so it is returned again.
+pub fn refresh_tokens(
+    http: &dyn OidcHttp,
+    provider: &ProviderSpec,
+    refresh_token: &str,
+) -> Result<Tokens, Error> {
+    let endpoints = discover(http, &provider.issuer)?;
+    let scope = provider.scopes.join(" ");
+    let mut form: Vec<(&str, &str)> = vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+        ("client_id", &provider.client_id),
+        ("scope", &scope),
+    ];
+    if let Some(secret) = &provider.client_secret {
+        form.push(("client_secret", secret));
+    }
+    let (status, body) = http.post_form(&endpoints.token, &form)?;
+    if status != 200 {
+        let (error, description) = oauth_error(&body);
+        return Err(Error::RefreshRefused {
+            status,
+            error,
+            description,
+        });
+    }
+    let mut tokens = tokens_from(&body)?;
+    if tokens.refresh_token.is_none() {
+        tokens.refresh_token = Some(refresh_token.to_owned());
+    }
+    Ok(tokens)
+}
+
 /// Runs the browser login against `provider` with `nonce` (opkssh: the CIC hash) and returns the
 /// tokens.
 ///

@@ -17,7 +17,7 @@ mod request;
 
 pub use device::{DeviceCode, DeviceUi, login_with_device};
 pub use error::{Error, IdTokenProblem, ProviderProblem, TokenResponseProblem};
-pub use flow::{LoginOptions, Tokens, login_with_browser};
+pub use flow::{LoginOptions, Tokens, login_with_browser, refresh_tokens};
 pub use http::OidcHttp;
 pub use provider::ProviderSpec;
 

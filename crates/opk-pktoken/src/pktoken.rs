@@ -170,6 +170,37 @@ impl PkToken {
         out
     }
 
+    /// This PK Token with `fresh`, a compact ID token from a refresh, as its refreshed ID token
+    /// (replacing an earlier one), as openpubkey's client appends it: the original ID token, the
+    /// CIC and their signatures stay. Only its shape is checked here; see
+    /// [`PkToken::verify_refreshed_token`].
+    pub fn with_refreshed(&self, fresh: &str) -> Result<Self, Error> {
+        let parts: Vec<&str> = fresh.split('.').collect();
+        if parts.len() != 3 || parts.iter().any(|p| p.is_empty()) {
+            return Err(Error::Refreshed(RefreshedProblem::NotJwt));
+        }
+        Ok(PkToken {
+            refreshed: Some(fresh.to_owned()),
+            ..self.clone()
+        })
+    }
+
+    /// Checks the refreshed ID token as `oidc_refreshed` servers do (signed by the OP, same `iss`
+    /// and `sub`, the client ID in `aud`, issued no earlier than the original; docs/hazards.md
+    /// O-1), whatever the time; returns its `exp`.
+    pub fn verify_refreshed_token(
+        &self,
+        provider: &ProviderCheck<'_>,
+        jwks: &Jwks,
+    ) -> Result<i64, Error> {
+        let fresh = self
+            .refreshed
+            .as_deref()
+            .ok_or(Error::Refreshed(RefreshedProblem::NotJwt))?;
+        let iat = positive_int(&self.payload, "iat")?;
+        self.verify_refreshed(fresh, provider, jwks, iat)
+    }
+
     /// The ID token's claims.
     pub fn claims(&self) -> &Map<String, Value> {
         &self.payload

@@ -231,6 +231,29 @@ fn oidc_refreshed_demands_a_signed_matching_refreshed_token() {
     refreshed(&|_| {})
         .verify(&check(ExpiryPolicy::OidcRefreshed), &jwks, later)
         .expect("valid refresh");
+    // What a refreshing client builds: the same compact form, checked whatever the time.
+    let fresh = op.id_token(
+        &json!({"iss": ISS, "aud": CLIENT, "sub": "1234", "iat": NOW + 3000, "exp": NOW + 9000}),
+    );
+    let appended = pkt.with_refreshed(&fresh).expect("append");
+    assert_eq!(
+        appended.to_compact(),
+        format!("{}.{fresh}", pkt.to_compact())
+    );
+    assert_eq!(
+        appended
+            .verify_refreshed_token(&check(ExpiryPolicy::OidcRefreshed), &jwks)
+            .expect("signed by the OP"),
+        NOW + 9000
+    );
+    assert!(matches!(
+        pkt.with_refreshed("a.b"),
+        Err(Error::Refreshed(RefreshedProblem::NotJwt))
+    ));
+    assert!(
+        pkt.verify_refreshed_token(&check(ExpiryPolicy::OidcRefreshed), &jwks)
+            .is_err()
+    );
     // O-1: a forged (re-signed by another key) refreshed token must not extend access.
     let forger = UserSigner::from_p256_scalar(&[8u8; 32]).expect("k");
     let c = json!({"iss": ISS, "aud": CLIENT, "sub": "1234", "iat": NOW + 3000, "exp": NOW + 9000});
