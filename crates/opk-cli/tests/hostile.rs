@@ -24,8 +24,9 @@ use opk_sshcert::OpkCert;
 use opk_testkit::{Response, StubServer};
 use serde_json::Value;
 
-const OPK: &str = env!("CARGO_BIN_EXE_opk");
-const TMP: &str = env!("CARGO_TARGET_TMPDIR");
+mod common;
+
+use common::{OPK, TMP, assert_ssh_denied, assert_ssh_ok, write_pair};
 
 fn unix_now() -> i64 {
     SystemTime::now()
@@ -518,5 +519,58 @@ fn r3_a_hung_plugin_is_killed_before_the_deadline_and_outlives_nothing() {
         !Path::new(&format!("/proc/{}", pid.trim())).exists(),
         "plugin process {} outlived verify",
         pid.trim()
+    );
+}
+
+/// Through a real sshd: a FIFO as the system policy, and then a verify stuck on a FIFO passwd
+/// file, each deny the login promptly (sshd runs opk verify for the offered certificate and
+/// goes on), and sshd still lets the user in once the files are regular again.
+#[test]
+fn r3_through_sshd_special_files_deny_without_hanging_the_login() {
+    let dir = TestDir::new(TMP);
+    let user = opk_e2e::current_user();
+    let op = PlantedOp::default();
+    let row = format!("{user} alice@example.com {PLANTED_ISSUER}\n");
+    let host = VerifyHost::new(
+        &dir,
+        "sshd",
+        Path::new(OPK),
+        &PlantedOp::providers_row("24h"),
+        &row,
+    );
+    PlantedOp::plant(&host.cache, &op.jwks());
+    let (key, cert) = op
+        .key
+        .certificate(op.claims(unix_now() - 60), vec![user.clone()]);
+    let key_file = write_pair(&dir, "alice", &key, &cert);
+    let sshd = host.start_sshd(&[]);
+    assert_ssh_ok(&sshd.ssh(&key_file, &user, "echo r3-ok"), "r3-ok");
+    std::fs::remove_file(&host.auth_id).expect("rm");
+    mkfifo(&host.auth_id);
+    assert_ssh_denied(&sshd.ssh(&key_file, &user, "echo r3-ok"));
+    assert!(
+        host.log_text().contains("a FIFO, not a regular file"),
+        "{}",
+        host.log_text()
+    );
+    std::fs::remove_file(&host.auth_id).expect("rm");
+    std::fs::write(&host.auth_id, &row).expect("write");
+    std::fs::set_permissions(&host.auth_id, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    assert_ssh_ok(&sshd.ssh(&key_file, &user, "echo r3-ok"), "r3-ok");
+    drop(sshd);
+
+    // A passwd FIFO (read for the home policy, after the token is verified): the deadline.
+    let passwd = dir.join("passwd-fifo");
+    mkfifo(&passwd);
+    let mut stuck = host.with_home_policy(&passwd);
+    stuck.deadline = Some(1.0);
+    let sshd = stuck.start_sshd(&[]);
+    assert_ssh_denied(&sshd.ssh(&key_file, &user, "echo r3-ok"));
+    assert!(
+        stuck
+            .log_text()
+            .contains("denied: verify did not finish within 1 s (--deadline)"),
+        "{}",
+        stuck.log_text()
     );
 }
