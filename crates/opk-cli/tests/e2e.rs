@@ -107,28 +107,37 @@ fn denied_while_config_sets_a_deny_list(dir: &TestDir, host: &Host, key: &Path) 
 
 /// A host whose auth_id allows bob, not alice: denied with opkssh's reason in the log.
 fn denied_when_not_in_auth_id(dir: &TestDir, op: &Op, key: &Path) {
-    let user = current_user();
-    let other = Host::start(
+    let providers = format!("{} opk-rs256 24h\n", op.issuer);
+    let bob_only = policy(&current_user(), "bob@example.com", &op.issuer);
+    denied_on(
         dir,
         "other-user",
-        &format!("{} opk-rs256 24h\n", op.issuer),
-        &policy(&user, "bob@example.com", &op.issuer),
-        &[],
+        &providers,
+        &bob_only,
+        key,
+        "no policy to allow",
     );
-    other.assert_denies(key, &user, "no policy to allow");
 }
 
 /// A host that trusts a different issuer (a trailing slash is a different issuer).
 fn denied_for_another_issuer(dir: &TestDir, op: &Op, key: &Path) {
-    let user = current_user();
-    let wrong_iss = Host::start(
+    let slash = format!("{}/", op.issuer);
+    let providers = format!("{slash} opk-rs256 24h\n");
+    let alice = policy(&current_user(), USER_EMAIL, &slash);
+    denied_on(
         dir,
         "wrong-issuer",
-        &format!("{}/ opk-rs256 24h\n", op.issuer),
-        &policy(&user, USER_EMAIL, &format!("{}/", op.issuer)),
-        &[],
+        &providers,
+        &alice,
+        key,
+        "unrecognized issuer",
     );
-    wrong_iss.assert_denies(key, &user, "unrecognized issuer");
+}
+
+/// A new host `name` with these providers and auth_id files denies `key`, logging `reason`.
+fn denied_on(dir: &TestDir, name: &str, providers: &str, auth_id: &str, key: &Path, reason: &str) {
+    let host = Host::start(dir, name, providers, auth_id, &[]);
+    host.assert_denies(key, &current_user(), reason);
 }
 
 /// sshd's `%t` does not match the blob: refused, with the mismatch as the reason.

@@ -59,22 +59,15 @@ impl Tree {
 
     /// `opk install --root <tree> ARGS`, run as the copied binary.
     fn install(&self, args: &[&str]) -> Output {
-        let out = Command::new(&self.opk)
-            .arg("install")
-            .arg("--root")
-            .arg(&self.root)
-            .args(args)
-            .env_clear()
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .output()
-            .expect("opk install");
-        assert!(
-            out.status.success(),
-            "opk install {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        opk_e2e::run_ok(
+            Command::new(&self.opk)
+                .arg("install")
+                .arg("--root")
+                .arg(&self.root)
+                .args(args)
+                .env_clear()
+                .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+        )
     }
 
     /// Every path under the tree with its type, mode, owner, mtime and content.

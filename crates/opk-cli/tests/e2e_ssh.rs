@@ -73,14 +73,20 @@ fn assert_fails_saying(out: &Output, said: &[&str]) -> String {
     err
 }
 
+/// A key-authenticated host, and a HOME whose known_hosts already trusts it.
+fn trusted_key_host() -> (KeyHost, PathBuf) {
+    let h = KeyHost::start(TMP);
+    let home = home_with(&h.dir, &h.known_hosts_line());
+    (h, home)
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
 #[test]
 fn exec_stdin_exit_codes_and_signals() {
-    let h = KeyHost::start(TMP);
-    let home = home_with(&h.dir, &h.known_hosts_line());
+    let (h, home) = trusted_key_host();
     let key = h.key.display().to_string();
     let base = ["-i", &key, "-p", &h.sshd.port.to_string(), &key_host_dest()];
     let with = |cmd: &'static str| {
@@ -320,8 +326,7 @@ fn background(home: &Path, args: &[&str]) -> Guard {
 
 #[test]
 fn forwards_carry_bytes() {
-    let h = KeyHost::start(TMP);
-    let home = home_with(&h.dir, &h.known_hosts_line());
+    let (h, home) = trusted_key_host();
     let key = h.key.display().to_string();
     let port = h.sshd.port.to_string();
     let echo = echo_server();
@@ -478,8 +483,7 @@ impl Drop for Tmux {
 
 #[test]
 fn interactive_shell_in_tmux_resize_exit_and_escape() {
-    let h = KeyHost::start(TMP);
-    let home = home_with(&h.dir, &h.known_hosts_line());
+    let (h, home) = trusted_key_host();
     let line = format!(
         "env HOME={} USER={} OPK_SSH_SYSTEM_DIR={} {OPK} ssh -i {} -p {} {} ; echo EXIT=$?; sleep 600",
         home.display(),
@@ -574,8 +578,7 @@ impl Agent {
 
 #[test]
 fn agent_authentication_and_opt_in_forwarding() {
-    let h = KeyHost::start(TMP);
-    let home = home_with(&h.dir, &h.known_hosts_line());
+    let (h, home) = trusted_key_host();
     let agent = Agent::start(&h.dir);
     agent.add(&h.key);
     let port = h.sshd.port.to_string();
@@ -632,8 +635,7 @@ fn expired_pk_token_is_named_with_what_to_do() {
 
 #[test]
 fn closed_stdout_ends_quietly_like_sigpipe() {
-    let h = KeyHost::start(TMP);
-    let home = home_with(&h.dir, &h.known_hosts_line());
+    let (h, home) = trusted_key_host();
     let key = h.key.display().to_string();
     // `opk ssh host yes | head -n 1`, with the reader leaving after one line.
     let port = h.sshd.port.to_string();

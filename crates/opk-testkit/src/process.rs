@@ -12,18 +12,13 @@ impl Drop for Guard {
     }
 }
 
-/// Runs `cmd` to completion and returns its output; panics with the command line and its stderr
+/// Runs `cmd` to completion and returns its output; panics with the command line and its output
 /// unless it exited 0.
 pub fn run_ok(cmd: &mut Command) -> Output {
     let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}): {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{cmd:?} failed: {}", show(&out));
     out
 }
 
