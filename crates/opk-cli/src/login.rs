@@ -76,6 +76,12 @@ pub(crate) struct Args {
     /// key) for oidc_refreshed servers (as opkssh's); ends when the provider stops refreshing.
     #[arg(long, conflicts_with = "print_key")]
     pub(crate) auto_refresh: bool,
+    /// After the login, show the new certificate as `opk inspect` does (as opkssh's).
+    #[arg(long)]
+    pub(crate) inspect_cert: bool,
+    /// Same as --inspect-cert (opkssh's -v does only that).
+    #[arg(short = 'v', long)]
+    pub(crate) verbose: bool,
 }
 
 /// What login says, on the terminal and, with --log-dir, in the log.
@@ -266,6 +272,7 @@ fn run_with(args: &Args, say: &mut Say) -> anyhow::Result<()> {
         if args.print_id_token {
             println!("{}", done.id_token_text());
         }
+        inspect_cert(args, &done)?;
         return Ok(());
     };
     done.write(&location)?;
@@ -278,6 +285,7 @@ fn run_with(args: &Args, say: &mut Say) -> anyhow::Result<()> {
     if args.print_id_token {
         println!("{}", done.id_token_text());
     }
+    inspect_cert(args, &done)?;
     if !args.no_agent {
         add_to_agent(&done, args.lifetime.unwrap_or_default(), say);
     }
@@ -320,6 +328,20 @@ fn run_with(args: &Args, say: &mut Say) -> anyhow::Result<()> {
     match stopped {
         Err(e) => Err(e.into()),
     }
+}
+
+/// `--inspect-cert` (or `-v`): `opk inspect`'s view of the new certificate, on stdout.
+fn inspect_cert(args: &Args, done: &opk_login::Login) -> anyhow::Result<()> {
+    if args.inspect_cert || args.verbose {
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        print!(
+            "{}",
+            opk_admin::inspect::inspect(&done.cert.to_line(None), now)?
+        );
+    }
+    Ok(())
 }
 
 /// Loads the new pair into the agent SSH_AUTH_SOCK names. The files are written by now, so a

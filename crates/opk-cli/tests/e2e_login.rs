@@ -166,12 +166,21 @@ fn print_key_output_is_a_working_pair() {
     dir.keep_if_asked();
 }
 
-/// `-t ed25519` without `-i` uses opkssh's default name `~/.ssh/id_ed25519`. Fails if the key goes
-/// elsewhere (e.g. `id_ecdsa`), is not Ed25519, or does not work with ssh.
+/// `-t ed25519` without `-i` uses opkssh's default name `~/.ssh/id_ed25519`; `-v` shows the new
+/// certificate as `opk inspect` does. Fails if the key goes elsewhere (e.g. `id_ecdsa`), is not
+/// Ed25519, does not work with ssh, or `-v` prints no inspection.
 #[test]
 fn ed25519_default_key_name() {
     let (op, dir, home, user) = World::start().into_parts();
-    let run = login(&op, &home, "opk-rs256", &["-t", "ed25519"], &[]);
+    let run = login(&op, &home, "opk-rs256", &["-t", "ed25519", "-v"], &[]);
+    // -v is opkssh's --inspect-cert: `opk inspect`'s view of the new certificate.
+    assert!(
+        run.stdout.contains("--- SSH Certificate Information ---")
+            && run.stdout.contains("Key ID:           alice@example.com")
+            && run.stdout.contains("ssh-ed25519-cert-v01@openssh.com"),
+        "{}",
+        run.stdout
+    );
     let key = home.join(".ssh/id_ed25519");
     let cert_path = home.join(".ssh/id_ed25519-cert.pub");
     assert!(
