@@ -148,6 +148,14 @@ pub enum Error {
     /// Writing a file failed.
     #[error(transparent)]
     Files(#[from] opk_files::Error),
+    /// A directory or file that must be read cannot be (logout's `~/.ssh/opkssh`).
+    #[error("cannot read {path}")]
+    Read {
+        /// The directory or file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// Creating or reading a file around the write failed.
     #[error("cannot write {path}")]
     Write {

@@ -112,7 +112,7 @@ fn identity_dir_keys(dir: &Path) -> Result<Vec<(PathBuf, bool)>, Error> {
         Ok(e) => e,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
         Err(source) => {
-            return Err(Error::Write {
+            return Err(Error::Read {
                 path: dir.to_owned(),
                 source,
             });
