@@ -161,11 +161,8 @@ fn auth_context_row_requires_mfa_through_sshd() {
             .ssh(&home_plain.join(".ssh/id_ecdsa"), &user, "true"),
     );
     let log = host.log_text();
-    assert!(
-        log.contains("policy line 1 would allow")
-            && log.contains("requires amr to contain \"mfa\""),
-        "{log}"
-    );
+    assert_says(&log, "policy line 1 would allow");
+    assert_says(&log, "requires amr to contain \"mfa\"");
     dir.keep_if_asked();
 }
 

@@ -1,6 +1,6 @@
 //! Principal check (H-1 in docs/hazards.md) and `opk add`.
 
-use opk_policy::{AuthId, Error, add_row, check_principal, issuer_alias, quote_word};
+use opk_policy::{AddOutcome, AuthId, Error, add_row, check_principal, issuer_alias, quote_word};
 
 #[test]
 fn h1_principal_injection_denied() {
@@ -69,15 +69,19 @@ fn issuer_aliases() {
     assert_eq!(issuer_alias(""), "");
 }
 
+/// `add_row` on the text `existing`, which must succeed.
+fn add(existing: &str, principal: &str, identity: &str, issuer: &str) -> AddOutcome {
+    add_row(existing.as_bytes(), principal, identity, issuer).expect("add_row")
+}
+
 #[test]
 fn add_to_empty_file() {
-    let out = add_row(
-        b"",
+    let out = add(
+        "",
         "alice",
         "alice@example.com",
         "https://accounts.google.com",
-    )
-    .expect("ok");
+    );
     assert!(out.changed);
     assert_eq!(
         out.contents,
@@ -88,13 +92,12 @@ fn add_to_empty_file() {
 #[test]
 fn add_preserves_comments_and_appends() {
     let existing = "# system policy\n\nroot r@x https://i   # trailing comment\n";
-    let out = add_row(
-        existing.as_bytes(),
+    let out = add(
+        existing,
         "dev",
         "repo:org/repo:ref:refs/heads/*",
         "https://i",
-    )
-    .expect("ok");
+    );
     assert!(out.changed);
     assert_eq!(
         out.contents,
@@ -110,13 +113,7 @@ fn add_preserves_comments_and_appends() {
 #[test]
 fn add_dedups_identical_rows() {
     let existing = "# c\nalice 'alice@example.com' \"https://i\"\n";
-    let out = add_row(
-        existing.as_bytes(),
-        "alice",
-        "alice@example.com",
-        "https://i",
-    )
-    .expect("ok");
+    let out = add(existing, "alice", "alice@example.com", "https://i");
     assert!(!out.changed);
     assert_eq!(out.contents, existing);
     // Different principal, identity or issuer: appended.
@@ -125,7 +122,7 @@ fn add_dedups_identical_rows() {
         ("alice", "Alice@example.com", "https://i"),
         ("alice", "alice@example.com", "https://j"),
     ] {
-        let out = add_row(existing.as_bytes(), p, id, iss).expect("ok");
+        let out = add(existing, p, id, iss);
         assert!(out.changed, "{p} {id} {iss}");
         assert_eq!(
             AuthId::parse(out.contents.as_bytes())
@@ -139,28 +136,27 @@ fn add_dedups_identical_rows() {
 
 #[test]
 fn add_fixes_missing_final_newline_and_keeps_crlf() {
-    let out = add_row(b"root a https://i", "bob", "b", "https://i").expect("ok");
+    let out = add("root a https://i", "bob", "b", "https://i");
     assert_eq!(out.contents, "root a https://i\nbob b https://i\n");
-    let out = add_row(b"root a https://i\r\n", "bob", "b", "https://i").expect("ok");
+    let out = add("root a https://i\r\n", "bob", "b", "https://i");
     assert_eq!(out.contents, "root a https://i\r\nbob b https://i\r\n");
-    let out = add_row(b"\xEF\xBB\xBFroot a https://i", "bob", "b", "https://i").expect("ok");
+    let out = add("\u{feff}root a https://i", "bob", "b", "https://i");
     assert_eq!(out.contents, "\u{feff}root a https://i\nbob b https://i\n");
 }
 
 #[test]
 fn add_quotes_like_opkssh() {
-    let out = add_row(
-        b"",
+    let out = add(
+        "",
         "ro",
         "oidc:\"https://acme.com/groups\":ssh-users",
         "https://accounts.google.com",
-    )
-    .expect("ok");
+    );
     assert_eq!(
         out.contents,
         "ro oidc:\\\"https://acme.com/groups\\\":ssh-users https://accounts.google.com\n"
     );
-    let out = add_row(b"", "ro", "oidc:groups:ssh users", "https://i").expect("ok");
+    let out = add("", "ro", "oidc:groups:ssh users", "https://i");
     assert_eq!(out.contents, "ro 'oidc:groups:ssh users' https://i\n");
     let rows = AuthId::parse(out.contents.as_bytes())
         .expect("v")
