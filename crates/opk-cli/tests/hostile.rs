@@ -4,7 +4,7 @@
 //!
 //! Every catalog case runs through the built binary with `--deadline 10` (the bound on its time,
 //! by construction) and must: exit 1, print nothing on stdout, print one line `Error: <reason>`
-//! on stderr whose reason is of the case's class (and contains its `reason` text), log
+//! on stderr whose reason, at most 4 KiB, is of the case's class (and contains its `reason` text), log
 //! `denied: <reason>`, and append exactly one audit record with that reason. A case with a
 //! `parser` also runs the pure parser it names (and its fuzzing hook) on the same input.
 //!
@@ -380,6 +380,10 @@ fn run_case(dir: &TestDir, name: &str, case: &Value) -> Result<String, String> {
         Some(r) if !r.contains('\n') => r.to_owned(),
         _ => return Err(format!("not one Error: line: {stderr:?}")),
     };
+    // Bounded whatever the input (a catalog key or file is up to 3 MB).
+    if reason.len() > 4096 {
+        return Err(format!("a {}-byte reason", reason.len()));
+    }
     if reason.contains("panic") {
         return Err(format!("panicked: {reason}"));
     }

@@ -891,6 +891,13 @@ fn catalog() -> Vec<Case> {
         true,
     ));
     add(claim_case(
+        "claim-iss-huge",
+        "iss of 60 000 characters (unverified: the reason shows 200 of them, so an unauthenticated caller cannot write 60 KB log lines)",
+        "issuer",
+        json!({"iss": format!("https://{}", "a".repeat(60_000))}),
+        true,
+    ));
+    add(claim_case(
         "claim-iss-upper-case",
         "iss with the scheme in upper case",
         "issuer",

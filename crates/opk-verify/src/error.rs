@@ -78,8 +78,14 @@ pub enum Error {
     /// The PK Token is malformed or fails verification.
     #[error("PK Token rejected: {0}")]
     PkToken(opk_pktoken::Error),
-    /// The token's issuer is not in the providers file.
-    #[error("unrecognized issuer {issuer:?}; issuers in {path}: {}", .known.join(", "))]
+    /// The token's issuer is not in the providers file. Its `iss` is not yet verified (anyone
+    /// can offer such a certificate), so the line shows at most [`SHOWN_CHARS`] of it and of
+    /// each configured issuer, and at most [`SHOWN_ISSUERS`] of those.
+    #[error(
+        "unrecognized issuer {:?}; issuers in {path}: {}",
+        shown(issuer),
+        shown_list(known)
+    )]
     UnknownIssuer {
         /// The token's `iss`.
         issuer: String,
@@ -129,6 +135,32 @@ pub enum Error {
     /// A certificate principal could inject sshd options (hazard H-1 in docs/hazards.md).
     #[error("certificate principal {0:?} is not allowed (letters, digits, . _ + @ -; at most 128)")]
     BadPrincipal(String),
+}
+
+/// How much of one untrusted or unbounded value a reason line shows.
+pub const SHOWN_CHARS: usize = 200;
+/// How many configured issuers an [`Error::UnknownIssuer`] line lists.
+pub const SHOWN_ISSUERS: usize = 10;
+
+/// `text`, cut after [`SHOWN_CHARS`] characters with a note of how long it was.
+fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(SHOWN_CHARS) {
+        Some((cut, _)) => format!("{}… ({} bytes)", &text[..cut], text.len()).into(),
+        None => text.into(),
+    }
+}
+
+/// The first [`SHOWN_ISSUERS`] of `items`, each [`shown`], and how many more there are.
+fn shown_list(items: &[String]) -> String {
+    let mut out: Vec<String> = items
+        .iter()
+        .take(SHOWN_ISSUERS)
+        .map(|i| shown(i).into_owned())
+        .collect();
+    if items.len() > SHOWN_ISSUERS {
+        out.push(format!("and {} more", items.len() - SHOWN_ISSUERS));
+    }
+    out.join(", ")
 }
 
 // Written out rather than `#[from]`, which would also make the cause the `source`.
@@ -222,6 +254,28 @@ mod tests {
         for e in errors {
             assert!(e.source().is_none(), "{e}");
         }
+    }
+
+    #[test]
+    fn an_unknown_issuer_line_is_bounded() {
+        let e = Error::UnknownIssuer {
+            issuer: "x".repeat(90_000),
+            path: "/etc/opk/providers".into(),
+            known: (0..50).map(|i| format!("https://op{i}.example")).collect(),
+        };
+        let line = e.to_string();
+        assert!(line.len() < 2 * 1024, "{} bytes", line.len());
+        assert!(line.contains("… (90000 bytes)"), "{line}");
+        assert!(line.ends_with("https://op9.example, and 40 more"), "{line}");
+        let short = Error::UnknownIssuer {
+            issuer: "https://evil.example".into(),
+            path: "/p".into(),
+            known: vec!["https://a.example".into()],
+        };
+        assert_eq!(
+            short.to_string(),
+            "unrecognized issuer \"https://evil.example\"; issuers in /p: https://a.example"
+        );
     }
 
     #[test]

@@ -24,7 +24,7 @@ use opk_policy::ProviderRow;
 use opk_sshcert::{OpkCert, PublicKey};
 
 pub use audit::Subject;
-pub use error::{Error, PolicyFiles, UnsafeFile, UnsafeHomeFile};
+pub use error::{Error, PolicyFiles, SHOWN_CHARS, SHOWN_ISSUERS, UnsafeFile, UnsafeHomeFile};
 pub use log::{Log, escape_controls};
 pub use readhome::SudoReadhome;
 pub use server_config::ConfigProblem;
