@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use opk_jwks::Endpoint;
 use serde_json::Value;
 
-use crate::flow::{check_id_token, discovery, oauth_error, tokens_from};
+use crate::flow::{check_id_token, client_post, discovery, oauth_error, tokens_from};
 use crate::{Error, OidcHttp, ProviderSpec, Tokens};
 use opk_http::sanitize;
 
@@ -63,23 +63,22 @@ pub fn login_with_device(
     let device_endpoint = disc.endpoint(Endpoint::DeviceAuthorization)?.to_owned();
     let token_endpoint = disc.endpoint(Endpoint::Token)?.to_owned();
     let scope = provider.scopes.join(" ");
-    let mut form: Vec<(&str, &str)> = vec![
-        ("client_id", &provider.client_id),
+    let form = vec![
+        ("client_id", provider.client_id.as_str()),
         ("scope", &scope),
         ("nonce", nonce),
     ];
-    if let Some(secret) = &provider.client_secret {
-        form.push(("client_secret", secret));
-    }
-    let (status, body) = http.post_form(&device_endpoint, &form)?;
-    if status != 200 {
-        let (error, description) = oauth_error(&body);
-        return Err(Error::DeviceEndpoint {
+    let body = client_post(
+        http,
+        &device_endpoint,
+        provider,
+        form,
+        |status, error, description| Error::DeviceEndpoint {
             status,
             error,
             description,
-        });
-    }
+        },
+    )?;
     let grant = DeviceGrant::from_response(&body)?;
     ui.show_code(&grant.code);
 

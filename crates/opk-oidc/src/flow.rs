@@ -241,6 +241,27 @@ pub(crate) fn check_id_token(jwt: &str, nonce: &str) -> Result<(), Error> {
 }
 
 /// Extracts the OAuth `error` and `error_description` from a JSON body.
+/// A client's POST to one of the OP's endpoints, with the client secret in the form when the
+/// client has one (RFC 6749 section 2.3.1); a non-200 answer is the OP's refusal, which
+/// `refused(status, error, description)` makes into the caller's error.
+pub(crate) fn client_post<'a>(
+    http: &dyn OidcHttp,
+    url: &str,
+    provider: &'a ProviderSpec,
+    mut form: Vec<(&'a str, &'a str)>,
+    refused: fn(u16, String, Option<String>) -> Error,
+) -> Result<Value, Error> {
+    if let Some(secret) = &provider.client_secret {
+        form.push(("client_secret", secret));
+    }
+    let (status, body) = http.post_form(url, &form)?;
+    if status != 200 {
+        let (error, description) = oauth_error(&body);
+        return Err(refused(status, error, description));
+    }
+    Ok(body)
+}
+
 pub(crate) fn oauth_error(body: &Value) -> (String, Option<String>) {
     let error = body
         .get("error")
@@ -369,25 +390,24 @@ impl Session<'_> {
 
     /// RFC 6749 section 4.1.3 and RFC 7636 section 4.5: trade the code for tokens.
     fn exchange(&self, code: &str) -> Result<Tokens, Error> {
-        let mut form: Vec<(&str, &str)> = vec![
+        let form = vec![
             ("grant_type", "authorization_code"),
             ("code", code),
             ("redirect_uri", &self.redirect_uri),
             ("client_id", &self.provider.client_id),
             ("code_verifier", &self.verifier),
         ];
-        if let Some(secret) = &self.provider.client_secret {
-            form.push(("client_secret", secret));
-        }
-        let (status, body) = self.http.post_form(&self.endpoints.token, &form)?;
-        if status != 200 {
-            let (error, description) = oauth_error(&body);
-            return Err(Error::TokenEndpoint {
+        let body = client_post(
+            self.http,
+            &self.endpoints.token,
+            self.provider,
+            form,
+            |status, error, description| Error::TokenEndpoint {
                 status,
                 error,
                 description,
-            });
-        }
+            },
+        )?;
         let tokens = tokens_from(&body)?;
         check_id_token(&tokens.id_token, self.nonce)?;
         Ok(tokens)
@@ -423,24 +443,23 @@ pub fn refresh_tokens(
 ) -> Result<Tokens, Error> {
     let endpoints = discover(http, &provider.issuer)?;
     let scope = provider.scopes.join(" ");
-    let mut form: Vec<(&str, &str)> = vec![
+    let form = vec![
         ("grant_type", "refresh_token"),
         ("refresh_token", refresh_token),
         ("client_id", &provider.client_id),
         ("scope", &scope),
     ];
-    if let Some(secret) = &provider.client_secret {
-        form.push(("client_secret", secret));
-    }
-    let (status, body) = http.post_form(&endpoints.token, &form)?;
-    if status != 200 {
-        let (error, description) = oauth_error(&body);
-        return Err(Error::RefreshRefused {
+    let body = client_post(
+        http,
+        &endpoints.token,
+        provider,
+        form,
+        |status, error, description| Error::RefreshRefused {
             status,
             error,
             description,
-        });
-    }
+        },
+    )?;
     let mut tokens = tokens_from(&body)?;
     if tokens.refresh_token.is_none() {
         tokens.refresh_token = Some(refresh_token.to_owned());
