@@ -240,7 +240,6 @@ pub(crate) fn check_id_token(jwt: &str, nonce: &str) -> Result<(), Error> {
     }
 }
 
-/// Extracts the OAuth `error` and `error_description` from a JSON body.
 /// A client's POST to one of the OP's endpoints, with the client secret in the form when the
 /// client has one (RFC 6749 section 2.3.1); a non-200 answer is the OP's refusal, which
 /// `refused(status, error, description)` makes into the caller's error.
@@ -262,6 +261,7 @@ pub(crate) fn client_post<'a>(
     Ok(body)
 }
 
+/// Extracts the OAuth `error` and `error_description` from a JSON body.
 pub(crate) fn oauth_error(body: &Value) -> (String, Option<String>) {
     let error = body
         .get("error")
