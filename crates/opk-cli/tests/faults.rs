@@ -257,6 +257,18 @@ fn disk_full_at_login_keeps_the_previous_pair() {
 /// pair untouched and no half-written file beside it.
 #[test]
 fn sigint_during_login_leaves_no_partial_files() {
+    interrupted_login_leaves_no_partial_files("INT");
+}
+
+/// The same for SIGTERM (what `kill` and a stopping service manager send).
+#[test]
+fn sigterm_during_login_leaves_no_partial_files() {
+    interrupted_login_leaves_no_partial_files("TERM");
+}
+
+/// Signals `opk login` while it waits for the browser; the previous key must stay as it was and
+/// no temp file may be left beside it.
+fn interrupted_login_leaves_no_partial_files(signal: &str) {
     let (op, dir, home, _) = World::start().into_parts();
     let _ports = opk_e2e::login_lock();
     let keys = dir.join("keys");
@@ -293,12 +305,15 @@ fn sigint_during_login_leaves_no_partial_files() {
         }
     }
     let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
-        .expect("kill -INT");
+        .expect("kill");
     assert!(status.success());
     let exit = child.wait().expect("wait");
-    assert!(!exit.success(), "an interrupted login must not succeed");
+    assert!(
+        !exit.success(),
+        "a login stopped by SIG{signal} must not succeed"
+    );
     assert_eq!(std::fs::read_to_string(&key).expect("key"), "OLD KEY");
     assert_eq!(names_in(&keys), ["key"], "half-written files left");
 }
